@@ -1,0 +1,103 @@
+// BatchProcessor: turns a batch of parsed events into verdicts.
+//
+// Three steps, so the streaming pipeline can run them in different stages:
+//   plan(...)      computes every feature operation of the batch, in event
+//                  order (entity keys, buckets, `where` filters, reads needed
+//                  by the rules of each event's type);
+//   store.apply()  one call per batch (one Redis round trip per node);
+//   evaluate(i)    evaluates the rules of event i against its feature values
+//                  and fills its Verdict; independent per event, so callers
+//                  may run it in parallel with one EvalScratch per thread.
+// `process` runs the three in sequence.
+//
+// Ownership: the events must stay alive and unchanged from plan() until the
+// last evaluate() of the batch. Buffers are reused across batches, so the
+// steady state allocates nothing per event beyond reason strings that grow.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/evaluator.h"
+#include "engine/event.h"
+#include "engine/feature_store.h"
+#include "engine/rule_set.h"
+
+namespace fraud {
+
+// Where an event came from: the Kafka position, or the replay file and line.
+struct SourceRef {
+  std::string_view topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+};
+
+struct RuleHit {
+  std::uint32_t rule = 0;
+  std::string reason;
+};
+
+struct Verdict {
+  Decision decision = Decision::kAllow;
+  double score = 0;
+  std::vector<RuleHit> hits;         // enforce-mode rules that matched, pack order
+  std::vector<RuleHit> shadow_hits;  // shadow-mode rules that matched
+  std::size_t hit_count = 0;         // valid entries of `hits` (buffers are reused)
+  std::size_t shadow_count = 0;
+  bool degraded = false;             // features unavailable (fail_open / fail_closed)
+};
+
+class BatchProcessor {
+ public:
+  struct Options {
+    bool read_all_features = false;  // rule tests: compute every feature of the type
+    bool idempotent = false;         // pass source positions to the store
+  };
+
+  BatchProcessor() = default;
+  explicit BatchProcessor(Options options) : options_(options) {}
+
+  void plan(const RuleSet& rules, std::span<const Event* const> events,
+            std::span<const SourceRef> sources);
+  std::span<const FeatureOp> ops() const { return ops_; }
+  std::span<Value> results() { return results_; }
+
+  // Feature values of event i after the store applied the ops. With
+  // `degraded`, every feature reads null (failure policies).
+  void evaluate(const RuleSet& rules, std::size_t i, Verdict& out, EvalScratch& scratch,
+                bool degraded = false);
+
+  StoreStatus process(const RuleSet& rules, FeatureStore& store, std::span<const Event* const> events,
+                      std::span<const SourceRef> sources, std::span<Verdict> verdicts);
+
+  // Values of all features for event i (null where not planned or not read).
+  std::span<const Value> features_of(std::size_t i) const {
+    return {feature_values_.data() + i * feature_count_, feature_count_};
+  }
+
+ private:
+  struct PendingText {
+    std::size_t op;
+    std::size_t key_offset, key_length;
+    std::size_t of_offset, of_length;
+  };
+
+  Options options_;
+  std::vector<FeatureOp> ops_;
+  std::vector<Value> results_;
+  std::vector<std::uint32_t> event_ops_begin_;  // per event, plus an end marker
+  std::vector<PendingText> pending_;
+  std::string arena_;
+  std::vector<Value> feature_values_;
+  std::size_t feature_count_ = 0;
+  std::vector<const Event*> events_;
+  EvalScratch where_scratch_;
+};
+
+// Appends one verdict as a JSON object (no newline), RULES.md format.
+void encode_verdict(const RuleSet& rules, const Event& event, const Verdict& verdict,
+                    std::span<const Value> features, const SourceRef& source, std::string& out);
+
+}  // namespace fraud

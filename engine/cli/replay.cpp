@@ -1,0 +1,108 @@
+#include "engine/cli/replay.h"
+
+#include <chrono>
+#include <cstdio>
+#include <istream>
+#include <ostream>
+
+#include "engine/batch_processor.h"
+
+namespace fraud {
+
+ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istream& in,
+                          std::ostream* out, std::ostream& errors, const ReplayOptions& options) {
+  ReplayStats stats;
+  stats.rule_hits.assign(rules.rules.size(), 0);
+  auto start = std::chrono::steady_clock::now();
+  EventParser parser(rules.fields, options.max_event_bytes);
+  BatchProcessor processor;
+  EvalScratch scratch;
+  std::vector<Event> events(options.batch_size);
+  std::vector<const Event*> ptrs;
+  std::vector<SourceRef> sources;
+  std::vector<Verdict> verdicts(options.batch_size);
+  std::string line, buffer;
+  std::size_t filled = 0;
+
+  auto flush = [&] {
+    if (filled == 0) return;
+    processor.plan(rules, ptrs, sources);
+    StoreStatus st = store.apply(rules, processor.ops(), processor.results());
+    if (!st.ok) {
+      errors << "feature store error: " << st.error << "\n";
+    }
+    buffer.clear();
+    for (std::size_t i = 0; i < filled; ++i) {
+      Verdict& v = verdicts[i];
+      processor.evaluate(rules, i, v, scratch, !st.ok);
+      ++stats.decisions[static_cast<int>(v.decision)];
+      for (std::size_t h = 0; h < v.hit_count; ++h) ++stats.rule_hits[v.hits[h].rule];
+      for (std::size_t h = 0; h < v.shadow_count; ++h) ++stats.rule_hits[v.shadow_hits[h].rule];
+      if (out) {
+        encode_verdict(rules, *ptrs[i], v, processor.features_of(i), sources[i], buffer);
+        buffer.push_back('\n');
+      }
+    }
+    if (out) out->write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    stats.events += filled;
+    filled = 0;
+    ptrs.clear();
+    sources.clear();
+  };
+
+  while (std::getline(in, line)) {
+    ++stats.lines;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    EventError err;
+    Event& ev = events[filled];
+    if (!parser.parse(line, ev, err)) {
+      ++stats.invalid;
+      ++stats.invalid_by_reason[std::string(err.reason)];
+      if (stats.invalid <= options.max_reported_errors) {
+        errors << "line " << stats.lines << ": " << err.reason << ": " << err.detail << "\n";
+      } else if (stats.invalid == options.max_reported_errors + 1) {
+        errors << "(further invalid lines are counted, not printed)\n";
+      }
+      continue;
+    }
+    ptrs.push_back(&ev);
+    sources.push_back({options.source_name, 0, static_cast<std::int64_t>(stats.lines - 1)});
+    if (++filled == options.batch_size) flush();
+  }
+  flush();
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats;
+}
+
+std::string format_replay_table(const RuleSet& rules, const ReplayStats& s) {
+  std::string out;
+  char buf[256];
+  auto pct = [&](std::uint64_t n) { return s.events ? 100.0 * static_cast<double>(n) / static_cast<double>(s.events) : 0.0; };
+  std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "events", static_cast<unsigned long long>(s.events));
+  out += buf;
+  std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "invalid lines", static_cast<unsigned long long>(s.invalid));
+  out += buf;
+  for (const auto& [reason, n] : s.invalid_by_reason) {
+    std::snprintf(buf, sizeof buf, "  %-30s %12llu\n", reason.c_str(), static_cast<unsigned long long>(n));
+    out += buf;
+  }
+  const char* names[3] = {"allow", "review", "decline"};
+  for (int d = 0; d < 3; ++d) {
+    std::snprintf(buf, sizeof buf, "%-32s %12llu %6.2f%%\n", names[d],
+                  static_cast<unsigned long long>(s.decisions[d]), pct(s.decisions[d]));
+    out += buf;
+  }
+  out += "\nrule                             mode          hits      rate\n";
+  for (std::size_t r = 0; r < rules.rules.size(); ++r) {
+    std::snprintf(buf, sizeof buf, "%-32s %-8s %10llu %8.3f%%\n", rules.rules[r].name.c_str(),
+                  rules.rules[r].shadow ? "shadow" : "enforce", static_cast<unsigned long long>(s.rule_hits[r]),
+                  pct(s.rule_hits[r]));
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf, "\n%-32s %12.3f\n%-32s %12.0f\n", "seconds", s.seconds, "events/s",
+                s.seconds > 0 ? static_cast<double>(s.events) / s.seconds : 0.0);
+  out += buf;
+  return out;
+}
+
+}  // namespace fraud

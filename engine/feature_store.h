@@ -1,0 +1,67 @@
+// FeatureStore: where velocity-feature state lives (in process or Redis).
+//
+// Contract (RULES.md "Velocity feature semantics"), for every store:
+//  - `apply` takes the feature operations of a batch of events, in processing
+//    order, and behaves exactly as if they were applied one at a time: an
+//    update of op i is visible to every read of op j >= i with the same
+//    (feature, key). A read returns the aggregate over updates of that
+//    (feature, key) whose bucket lies in [bucket - n + 1, bucket], n =
+//    window / resolution, and which were applied before or at the read.
+//  - An event's own update comes before its read (the planner orders them).
+//  - Idempotency: an op carrying a source position (partition, offset) at or
+//    below one already applied for that (feature, key, partition) does not
+//    update again, so a redelivered event never counts twice. Its read still
+//    returns the current aggregate.
+//  - State older than the window (relative to the newest bucket of its key)
+//    may be dropped; stores keep at least two windows so events that arrive up
+//    to one window late still see exact values.
+//
+// Errors are values: `apply` returns a StoreStatus and never throws on the
+// data path. On failure no read result may be used (callers apply their
+// failure policy), but updates may have been partly applied; idempotency
+// makes a retry of the same ops safe.
+//
+// Thread safety: one `apply` at a time per store object unless the
+// implementation says otherwise.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "engine/rule_set.h"
+#include "engine/value.h"
+
+namespace fraud {
+
+struct FeatureOp {
+  std::uint32_t feature = 0;   // index into RuleSet::features
+  std::string_view key;        // canonical entity key text (see plan.h)
+  std::int64_t bucket = 0;     // floor(ts_ms / resolution_ms)
+  bool update = false;         // the event passes `where`: add it
+  bool read = false;           // the value is needed: fill results[i]
+  Value of;                    // the aggregated field (update only)
+  std::string_view of_text;    // JSON text of `of` (distinct only)
+  std::int32_t partition = -1; // source partition, -1: no idempotency check
+  std::int64_t offset = -1;    // source offset
+};
+
+struct StoreStatus {
+  bool ok = true;
+  std::string error;  // human text when !ok
+  static StoreStatus success() { return {}; }
+  static StoreStatus failure(std::string e) { return {false, std::move(e)}; }
+};
+
+class FeatureStore {
+ public:
+  virtual ~FeatureStore() = default;
+  // `results` has one slot per op; read ops get the feature value (a number,
+  // or null for min/max/avg over nothing); other slots are left untouched.
+  virtual StoreStatus apply(const RuleSet& rules, std::span<const FeatureOp> ops,
+                            std::span<Value> results) = 0;
+  virtual std::string_view name() const = 0;
+};
+
+}  // namespace fraud

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs every build, test and runtime dependency of fraudstream from
+# Debian bookworm packages. Idempotent; needs root (or sudo).
+set -euo pipefail
+PKGS=(
+  build-essential cmake ninja-build pkg-config git
+  librdkafka-dev libhiredis-dev libtbb-dev prometheus-cpp-dev
+  libsimdjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libssl-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  redis-server redis-tools kcat
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
