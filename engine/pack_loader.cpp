@@ -350,7 +350,7 @@ class PackCompiler {
                    "duplicate name '" + n + "': already defined as a " + kind_word(it2->second.kind) +
                        " at " + first.file + ":" + std::to_string(first.line) + ":" +
                        std::to_string(first.col));
-          continue;
+          // Still compiled below, so its own mistakes are reported too.
         }
         target->push_back({file, item, n, name.Mark()});
       }
@@ -697,6 +697,9 @@ class PackCompiler {
 
   Compiled compile_name(const Expr& e, Scope& scope) {
     auto it = e.text.find('.') == std::string::npos ? names_.find(e.text) : names_.end();
+    // Rule names are not values: a bare name equal to a rule name reads the
+    // event field of that name (RULES.md: only lists, macros, features).
+    if (it != names_.end() && it->second.kind == NameKind::kRule) it = names_.end();
     if (it == names_.end()) {
       if (e.text.find('.') == std::string::npos) {
         std::string hint = did_you_mean(e.text, declared_names({NameKind::kMacro, NameKind::kFeature}));
@@ -716,10 +719,7 @@ class PackCompiler {
         error("E307", pos_in(*scope.site, e.offset),
               "list '" + e.text + "' can only be used after 'in' / 'not in'");
         return fail();
-      case NameKind::kRule:
-        error("E311", pos_in(*scope.site, e.offset),
-              "'" + e.text + "' is a rule; rules cannot be used in expressions (use a macro)");
-        return fail();
+      case NameKind::kRule: break;  // handled above
       case NameKind::kFeature: {
         if (scope.in_where) {
           error("E309", pos_in(*scope.site, e.offset),

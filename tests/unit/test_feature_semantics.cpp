@@ -1,0 +1,229 @@
+// Exact velocity semantics (RULES.md): buckets, window edges, out-of-order
+// events, processed-no-later-than, null keys, where, composite keys, expiry.
+#include <gtest/gtest.h>
+
+#include "pack_fixture.h"
+
+using namespace fraud;
+using namespace fraud::testing;
+
+namespace {
+
+const char* kPack = R"(features:
+  - name: cnt
+    agg: count
+    by: k
+    window: 1h
+    resolution: 10m
+  - name: total
+    agg: sum
+    of: amount
+    by: k
+    window: 1h
+    resolution: 10m
+  - name: lo
+    agg: min
+    of: amount
+    by: k
+    window: 1h
+    resolution: 10m
+  - name: hi
+    agg: max
+    of: amount
+    by: k
+    window: 1h
+    resolution: 10m
+  - name: mean
+    agg: avg
+    of: amount
+    by: k
+    window: 1h
+    resolution: 10m
+  - name: uniq
+    agg: distinct
+    of: v
+    by: k
+    window: 1h
+    resolution: 10m
+  - name: apps
+    agg: count
+    by: k
+    window: 1h
+    resolution: 10m
+    where: event_type == "app"
+  - name: pair
+    agg: count
+    by: [k, j]
+    window: 1h
+    resolution: 10m
+)";
+
+constexpr std::int64_t kMin = 60'000;
+
+std::string ev(int id, std::int64_t ts, const std::string& extra = R"("k":"a")") {
+  return R"({"event_id":")" + std::to_string(id) + R"(","event_type":"app","ts":)" + std::to_string(ts) +
+         (extra.empty() ? "" : "," + extra) + "}";
+}
+
+double num(const Value& v) {
+  EXPECT_TRUE(v.is_number());
+  return v.number;
+}
+
+}  // namespace
+
+TEST(FeatureSemantics, EventCountsItselfAndWindowEdgesAreBuckets) {
+  Runner r(compile_ok(kPack));
+  // Buckets of 10 minutes; window = 6 buckets [b-5, b].
+  EXPECT_EQ(num(r.feature(r.run(ev(1, 0)), "cnt")), 1);               // bucket 0
+  EXPECT_EQ(num(r.feature(r.run(ev(2, 59 * kMin + 59'999)), "cnt")), 2);  // bucket 5: 0 still in
+  EXPECT_EQ(num(r.feature(r.run(ev(3, 60 * kMin)), "cnt")), 2);       // bucket 6: bucket 0 left
+  EXPECT_EQ(num(r.feature(r.run(ev(4, 69 * kMin)), "cnt")), 3);       // bucket 6 again
+  EXPECT_EQ(num(r.feature(r.run(ev(5, 70 * kMin)), "cnt")), 4);       // bucket 7 sees [2, 7]: 2,3,4,5
+}
+
+TEST(FeatureSemantics, OutOfOrderEventsSeeOnlyTheirOwnWindow) {
+  Runner r(compile_ok(kPack));
+  r.run(ev(1, 100 * kMin));                                     // bucket 10
+  r.run(ev(2, 105 * kMin));                                     // bucket 10
+  // A late event at bucket 5 sees [0, 5]: only itself, not the later ones.
+  EXPECT_EQ(num(r.feature(r.run(ev(3, 50 * kMin)), "cnt")), 1);
+  // Bucket 9 sees [4, 9]: the late event (bucket 5) and itself.
+  EXPECT_EQ(num(r.feature(r.run(ev(4, 95 * kMin)), "cnt")), 2);
+  // Bucket 10 sees [5, 10]: everything so far.
+  EXPECT_EQ(num(r.feature(r.run(ev(5, 101 * kMin)), "cnt")), 5);
+}
+
+TEST(FeatureSemantics, ProcessedNoLaterThanMeansArrivalOrder) {
+  Runner r(compile_ok(kPack));
+  // Same bucket, the event with the earlier ts arrives second: it sees both.
+  EXPECT_EQ(num(r.feature(r.run(ev(1, 5 * kMin)), "cnt")), 1);
+  EXPECT_EQ(num(r.feature(r.run(ev(2, 1 * kMin)), "cnt")), 2);
+}
+
+TEST(FeatureSemantics, Aggregations) {
+  Runner r(compile_ok(kPack));
+  Outcome o = r.run(ev(1, 0, R"("k":"a","amount":10,"v":"x")"));
+  EXPECT_EQ(num(r.feature(o, "total")), 10);
+  o = r.run(ev(2, kMin, R"("k":"a","amount":-4.5,"v":"y")"));
+  EXPECT_EQ(num(r.feature(o, "total")), 5.5);
+  EXPECT_EQ(num(r.feature(o, "lo")), -4.5);
+  EXPECT_EQ(num(r.feature(o, "hi")), 10);
+  EXPECT_EQ(num(r.feature(o, "mean")), 2.75);
+  EXPECT_EQ(num(r.feature(o, "uniq")), 2);
+  // Non-numeric `of` counts for count, adds nothing to sum/min/max/avg.
+  o = r.run(ev(3, kMin, R"("k":"a","amount":"100","v":"x")"));
+  EXPECT_EQ(num(r.feature(o, "cnt")), 3);
+  EXPECT_EQ(num(r.feature(o, "total")), 5.5);
+  EXPECT_EQ(num(r.feature(o, "mean")), 2.75);
+  EXPECT_EQ(num(r.feature(o, "uniq")), 2);
+}
+
+TEST(FeatureSemantics, EmptyAggregates) {
+  Runner r(compile_ok(kPack));
+  Outcome o = r.run(ev(1, 0, R"("k":"a")"));
+  EXPECT_EQ(num(r.feature(o, "cnt")), 1);
+  EXPECT_EQ(num(r.feature(o, "total")), 0);
+  EXPECT_TRUE(r.feature(o, "lo").is_null());
+  EXPECT_TRUE(r.feature(o, "hi").is_null());
+  EXPECT_TRUE(r.feature(o, "mean").is_null());
+  EXPECT_EQ(num(r.feature(o, "uniq")), 0);
+}
+
+TEST(FeatureSemantics, DistinctComparesJsonText) {
+  Runner r(compile_ok(kPack));
+  r.run(ev(1, 0, R"("k":"a","v":"1")"));
+  r.run(ev(2, 0, R"("k":"a","v":1)"));
+  r.run(ev(3, 0, R"("k":"a","v":1.0)"));
+  r.run(ev(4, 0, R"("k":"a","v":null)"));
+  r.run(ev(5, 0, R"("k":"a","v":true)"));
+  r.run(ev(6, 0, R"("k":"a","v":{"x":[1, 2]})"));
+  Outcome o = r.run(ev(7, 0, R"("k":"a","v":{"x":[1,2]})"));
+  EXPECT_EQ(num(r.feature(o, "uniq")), 5);  // "1", 1, 1.0, true, {"x":[1,2]}
+}
+
+TEST(FeatureSemantics, NullKeyGivesNullAndUpdatesNothing) {
+  Runner r(compile_ok(kPack));
+  Outcome o = r.run(ev(1, 0, R"("amount":5)"));
+  EXPECT_TRUE(r.feature(o, "cnt").is_null());
+  EXPECT_TRUE(r.feature(o, "total").is_null());
+  o = r.run(ev(2, 0, R"("k":null)"));
+  EXPECT_TRUE(r.feature(o, "cnt").is_null());
+  o = r.run(ev(3, 0, R"("k":"a","j":"b")"));
+  EXPECT_EQ(num(r.feature(o, "cnt")), 1);
+  EXPECT_EQ(num(r.feature(o, "pair")), 1);
+  o = r.run(ev(4, 0, R"("k":"a")"));
+  EXPECT_TRUE(r.feature(o, "pair").is_null());  // one `by` part missing
+}
+
+TEST(FeatureSemantics, KeysCompareByValue) {
+  Runner r(compile_ok(kPack));
+  r.run(ev(1, 0, R"("k":1)"));
+  EXPECT_EQ(num(r.feature(r.run(ev(2, 0, R"("k":1.0)")), "cnt")), 2);
+  EXPECT_EQ(num(r.feature(r.run(ev(3, 0, R"("k":"1")")), "cnt")), 1);
+  // Composite keys cannot collide by concatenation.
+  r.run(ev(4, 0, R"("k":"ab","j":"c")"));
+  EXPECT_EQ(num(r.feature(r.run(ev(5, 0, R"("k":"a","j":"bc")")), "pair")), 1);
+}
+
+TEST(FeatureSemantics, WhereFiltersUpdatesButNotReads) {
+  Runner r(compile_ok(kPack));
+  r.run(ev(1, 0));
+  Outcome o = r.run(R"({"event_id":"2","event_type":"pay","ts":0,"k":"a"})");
+  EXPECT_EQ(num(r.feature(o, "apps")), 1);  // read for a pay event, not updated by it
+  EXPECT_EQ(num(r.feature(o, "cnt")), 2);
+}
+
+TEST(FeatureSemantics, ExpiredStateIsDroppedAndLateEventsWithinAWindowStayExact) {
+  Runner r(compile_ok(kPack));
+  for (int i = 0; i < 6; ++i) r.run(ev(i, i * 10 * kMin));  // buckets 0..5
+  r.run(ev(10, 115 * kMin));                                 // bucket 11
+  // A late event at bucket 6 (one window behind) sees [1, 6]: 5 + itself.
+  EXPECT_EQ(num(r.feature(r.run(ev(11, 60 * kMin)), "cnt")), 6);
+  // Far in the future: everything expired, only itself.
+  EXPECT_EQ(num(r.feature(r.run(ev(12, 100000 * kMin)), "cnt")), 1);
+}
+
+TEST(FeatureSemantics, IdleKeysAreSwept) {
+  auto rules = compile_ok(kPack);
+  MemoryFeatureStore store;
+  BatchProcessor p;
+  EventParser parser(rules->fields);
+  std::vector<Event> events(1000);
+  std::vector<const Event*> ptrs;
+  std::vector<SourceRef> src(1000);
+  std::vector<Verdict> v(1000);
+  EventError err;
+  // 70 batches of 1000 distinct keys, each batch one hour later.
+  for (int b = 0; b < 70; ++b) {
+    ptrs.clear();
+    for (int i = 0; i < 1000; ++i) {
+      ASSERT_TRUE(parser.parse(ev(i, b * 60 * kMin, R"("k":")" + std::to_string(b * 1000 + i) + "\""), events[i], err));
+      ptrs.push_back(&events[i]);
+    }
+    ASSERT_TRUE(p.process(*rules, store, ptrs, src, v).ok);
+  }
+  // 8 features x 1000 keys per hour; only the last few hours stay live.
+  EXPECT_LT(store.key_count(), 8u * 1000 * 10);
+}
+
+TEST(FeatureSemantics, IdempotentUpdatesPerPartitionOffset) {
+  auto rules = compile_ok(kPack);
+  MemoryFeatureStore store;
+  BatchProcessor p(BatchProcessor::Options{.read_all_features = true, .idempotent = true});
+  EventParser parser(rules->fields);
+  Event e;
+  EventError err;
+  ASSERT_TRUE(parser.parse(ev(1, 0), e, err));
+  const Event* ptr = &e;
+  std::vector<Verdict> v(1);
+  auto cnt = *rules->feature_index("cnt");
+  for (int attempt = 0; attempt < 3; ++attempt) {  // redelivered twice
+    SourceRef src{"t", 2, 41};
+    ASSERT_TRUE(p.process(*rules, store, std::span(&ptr, 1), std::span(&src, 1), v).ok);
+    EXPECT_EQ(p.features_of(0)[cnt].number, 1);
+  }
+  SourceRef other{"t", 3, 41};  // another partition, same offset
+  ASSERT_TRUE(p.process(*rules, store, std::span(&ptr, 1), std::span(&other, 1), v).ok);
+  EXPECT_EQ(p.features_of(0)[cnt].number, 2);
+}
