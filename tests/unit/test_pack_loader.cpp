@@ -199,8 +199,8 @@ TEST(PackLoader, RuleFieldErrors) {
   - name: s
     reason: "a } b"
 )"),
-            (V{"4:12 E503", "5:11 E502", "6:19 E505", "7:14 E103", "8:11 E105", "10:5 E102",
-               "11:5 E102", "12:15 E505"}));
+            (V{"4:12 E503", "5:11 E502", "6:20 E505", "7:14 E103", "8:11 E105", "10:5 E102",
+               "11:5 E102", "12:16 E505"}));
 }
 
 TEST(PackLoader, WarningsDoNotFail) {
