@@ -10,6 +10,7 @@
 #include "engine/cli/replay.h"
 #include "engine/cli/rule_tests.h"
 #include "engine/pack_loader.h"
+#include "engine/synthetic_stream.h"
 
 namespace fs = std::filesystem;
 using namespace fraud;
@@ -78,6 +79,21 @@ int cmd_replay(const std::string& rules_dir, const std::string& events_path, con
   return 0;
 }
 
+int cmd_generate(std::uint64_t count, const SyntheticOptions& options) {
+  SyntheticStream stream(options);
+  std::string buf;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    stream.next(buf);
+    buf.push_back('\n');
+    if (buf.size() > (1 << 16)) {
+      std::cout.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+      buf.clear();
+    }
+  }
+  std::cout.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+  return std::cout.good() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -101,7 +117,18 @@ int main(int argc, char** argv) {
   replay->add_option("--out", out, "Verdicts file (JSON lines); default stdout");
   replay->add_option("--batch", batch, "Events per feature-store batch")->check(CLI::Range(1, 1 << 20));
 
+  std::uint64_t gen_count = 100000;
+  SyntheticOptions gen;
+  auto* generate = app.add_subcommand("generate", "Print a synthetic micro-lending event stream (JSON lines)");
+  generate->add_option("--events", gen_count, "Number of events");
+  generate->add_option("--seed", gen.seed, "Random seed");
+  generate->add_option("--fraud-share", gen.fraud_share, "Share of events from fraud patterns")->check(CLI::Range(0.0, 1.0));
+  generate->add_option("--hot-key-share", gen.hot_key_share, "Share of events on one device and ID number")
+      ->check(CLI::Range(0.0, 1.0));
+  generate->add_option("--step-ms", gen.step_ms, "Mean event-time step between events");
+
   CLI11_PARSE(app, argc, argv);
+  if (*generate) return cmd_generate(gen_count, gen);
   if (*check) return cmd_check(dir, format);
   if (*test) return cmd_test(test_dir);
   if (*replay) return cmd_replay(rules_dir, events, out, batch);
