@@ -7,6 +7,7 @@ namespace fraud {
 
 MemoryFeatureStore::Table& MemoryFeatureStore::table_for(const FeatureDef& f) {
   Table& t = tables_[f.fingerprint];
+  if (t.keys.empty()) t.keys.reserve(1 << 14);
   t.window_ms = f.window_ms;
   t.resolution_ms = f.resolution_ms;
   return t;
@@ -32,17 +33,19 @@ void MemoryFeatureStore::update(KeyState& s, const FeatureDef& f, const FeatureO
   if (b < keep_from) return;  // later than any read that could still see it
   if (f.agg == Aggregation::kDistinct) {
     if (op.of.is_null()) return;
-    auto it = s.distinct.find(op.of_text);
-    if (it == s.distinct.end()) it = s.distinct.emplace(std::string(op.of_text), std::vector<std::int64_t>{}).first;
+    if (!s.distinct) s.distinct = std::make_unique<KeyState::DistinctValues>();
+    auto& values = *s.distinct;
+    auto it = values.find(op.of_text);
+    if (it == values.end()) it = values.emplace(std::string(op.of_text), std::vector<std::int64_t>{}).first;
     auto& v = it->second;
     auto pos = std::lower_bound(v.begin(), v.end(), b);
     if (pos == v.end() || *pos != b) v.insert(pos, b);
     if (s.newest - s.pruned_at >= f.buckets()) {
       s.pruned_at = s.newest;
-      for (auto vit = s.distinct.begin(); vit != s.distinct.end();) {
+      for (auto vit = values.begin(); vit != values.end();) {
         auto& bs = vit->second;
         bs.erase(bs.begin(), std::lower_bound(bs.begin(), bs.end(), keep_from));
-        vit = bs.empty() ? s.distinct.erase(vit) : std::next(vit);
+        vit = bs.empty() ? values.erase(vit) : std::next(vit);
       }
     }
     return;
@@ -73,7 +76,8 @@ Value MemoryFeatureStore::read(const KeyState& s, const FeatureDef& f, std::int6
   const std::int64_t lo = bucket - f.buckets() + 1;
   if (f.agg == Aggregation::kDistinct) {
     std::uint64_t n = 0;
-    for (const auto& [value, bs] : s.distinct) {
+    if (!s.distinct) return Value::of_number(0, true);
+    for (const auto& [value, bs] : *s.distinct) {
       auto it = std::lower_bound(bs.begin(), bs.end(), lo);
       if (it != bs.end() && *it <= bucket) ++n;
     }
@@ -126,8 +130,8 @@ StoreStatus MemoryFeatureStore::apply(const RuleSet& rules, std::span<const Feat
     } else if (op.read) {
       auto it = table.keys.find(op.key);
       if (it == table.keys.end()) {
-        KeyState empty;
-        results[i] = read(empty, f, op.bucket);
+        static const KeyState kEmpty;
+        results[i] = read(kEmpty, f, op.bucket);
       } else {
         results[i] = read(it->second, f, op.bucket);
       }
@@ -141,6 +145,10 @@ void MemoryFeatureStore::sweep() {
   updates_since_sweep_ = 0;
   for (auto& [fp, table] : tables_) {
     if (table.resolution_ms <= 0) continue;
+    // A key can only become idle once event time moved a window past the
+    // last sweep of this table, so sweeping more often finds nothing.
+    if (watermark_ms_ - table.swept_at_ms < table.window_ms) continue;
+    table.swept_at_ms = watermark_ms_;
     const std::int64_t idle_before = watermark_ms_ - 2 * table.window_ms - table.resolution_ms;
     for (auto it = table.keys.begin(); it != table.keys.end();) {
       bool idle = it->second.newest != INT64_MIN && it->second.newest * table.resolution_ms < idle_before;

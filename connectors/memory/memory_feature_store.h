@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -43,7 +44,8 @@ class MemoryFeatureStore final : public FeatureStore {
   };
   struct KeyState {
     std::vector<Bucket> buckets;  // ascending by bucket
-    std::unordered_map<std::string, std::vector<std::int64_t>, StringHash, std::equal_to<>> distinct;
+    using DistinctValues = std::unordered_map<std::string, std::vector<std::int64_t>, StringHash, std::equal_to<>>;
+    std::unique_ptr<DistinctValues> distinct;  // value -> its buckets; distinct features only
     std::vector<std::pair<std::int32_t, std::int64_t>> applied;  // partition -> highest offset
     std::int64_t newest = INT64_MIN;
     std::int64_t pruned_at = INT64_MIN / 2;  // newest bucket at the last full prune
@@ -52,6 +54,7 @@ class MemoryFeatureStore final : public FeatureStore {
     std::unordered_map<std::string, KeyState, StringHash, std::equal_to<>> keys;
     std::int64_t window_ms = 0;
     std::int64_t resolution_ms = 0;
+    std::int64_t swept_at_ms = INT64_MIN / 2;  // watermark at the last sweep
   };
 
   Table& table_for(const FeatureDef& f);
