@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
   generate->add_option("--hot-key-share", gen.hot_key_share, "Share of events on one device and ID number")
       ->check(CLI::Range(0.0, 1.0));
   generate->add_option("--step-ms", gen.step_ms, "Mean event-time step between events");
+  generate->add_option("--customers", gen.customers, "Size of the customer population");
 
   CLI11_PARSE(app, argc, argv);
   if (*generate) return cmd_generate(gen_count, gen);
