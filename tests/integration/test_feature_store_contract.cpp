@@ -1,0 +1,275 @@
+// One contract suite, two stores: every scenario runs against the in-process
+// MemoryFeatureStore and the RedisFeatureStore on a real redis-server, and
+// both must give the same values (the memory store is itself checked against
+// a naive reference in tests/unit/test_reference_stream.cpp).
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <random>
+
+#include "connectors/memory/memory_feature_store.h"
+#include "connectors/redis/redis_feature_store.h"
+#include "engine/batch_processor.h"
+#include "engine/pack_loader.h"
+#include "engine/synthetic_stream.h"
+#include "redis_server.h"
+
+using namespace fraud;
+using namespace fraud::testing;
+
+namespace {
+
+const char* kPack = R"(features:
+  - name: cnt
+    agg: count
+    by: k
+    window: 1h
+    resolution: 10m
+  - name: total
+    agg: sum
+    of: amount
+    by: k
+    window: 1h
+    resolution: 10m
+  - name: lo
+    agg: min
+    of: amount
+    by: k
+    window: 1h
+    resolution: 10m
+  - name: hi
+    agg: max
+    of: amount
+    by: [k, j]
+    window: 30m
+    resolution: 1m
+  - name: mean
+    agg: avg
+    of: amount
+    by: k
+    window: 1h
+    resolution: 10m
+  - name: uniq
+    agg: distinct
+    of: v
+    by: k
+    window: 1h
+    resolution: 10m
+    where: event_type == "app"
+)";
+
+std::shared_ptr<const RuleSet> pack() {
+  static auto r = compile_pack({{"p.yaml", kPack}});
+  EXPECT_TRUE(r.ok()) << r.diagnostics.to_text();
+  return r.rules;
+}
+
+// Runs `lines` in batches through `store`; returns every feature value of
+// every event as text (read_all_features).
+std::vector<std::string> run(FeatureStore& store, const RuleSet& rules, const std::vector<std::string>& lines,
+                             std::size_t batch, bool idempotent, std::int32_t partition = 0) {
+  BatchProcessor p(BatchProcessor::Options{.read_all_features = true, .idempotent = idempotent});
+  EventParser parser(rules.fields);
+  std::vector<std::string> out;
+  for (std::size_t start = 0; start < lines.size(); start += batch) {
+    std::size_t n = std::min(batch, lines.size() - start);
+    std::vector<Event> events(n);
+    std::vector<const Event*> ptrs;
+    std::vector<SourceRef> src;
+    for (std::size_t i = 0; i < n; ++i) {
+      EventError err;
+      EXPECT_TRUE(parser.parse(lines[start + i], events[i], err)) << err.detail;
+      ptrs.push_back(&events[i]);
+      src.push_back({"t", partition, static_cast<std::int64_t>(start + i)});
+    }
+    std::vector<Verdict> v(n);
+    StoreStatus st = p.process(rules, store, ptrs, src, v);
+    EXPECT_TRUE(st.ok) << st.error;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string s;
+      for (const Value& f : p.features_of(i)) {
+        if (f.is_number()) {
+          append_number(s, f.number);
+        } else {
+          append_json_text(s, f);
+        }
+        s += " ";
+      }
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> stream(std::uint32_t seed, int n) {
+  std::mt19937 rng(seed);
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    std::int64_t ts = 1'772'000'000'000 + i * 15'000 - static_cast<int>(rng() % 600'000);
+    std::string e = "{\"event_id\":\"e" + std::to_string(i) + "\",\"event_type\":\"" + (rng() % 3 ? "app" : "pay") +
+                    "\",\"ts\":" + std::to_string(ts);
+    if (rng() % 20) e += ",\"k\":\"u" + std::to_string(rng() % 25) + "\"";
+    if (rng() % 4) e += ",\"j\":" + std::to_string(rng() % 3);
+    switch (rng() % 5) {
+      case 0: e += ",\"amount\":\"12\""; break;
+      case 1: break;
+      case 2: e += ",\"amount\":" + std::to_string((rng() % 10000) / 100.0); break;
+      default: e += ",\"amount\":" + std::to_string(rng() % 1000);
+    }
+    if (rng() % 6) e += ",\"v\":\"id" + std::to_string(rng() % 9) + "\"";
+    out.push_back(e + "}");
+  }
+  return out;
+}
+
+class FeatureStoreContract : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new RedisServer(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  std::unique_ptr<RedisFeatureStore> redis(const std::string& salt = "test-salt") {
+    RedisEndpoint ep;
+    ep.port = server_->port();
+    auto s = std::make_unique<RedisFeatureStore>(ep, salt);
+    EXPECT_TRUE(s->connect().ok);
+    return s;
+  }
+  static RedisServer* server_;
+};
+RedisServer* FeatureStoreContract::server_ = nullptr;
+
+}  // namespace
+
+TEST_F(FeatureStoreContract, SameValuesAsMemoryOnARandomStream) {
+  auto rules = pack();
+  auto lines = stream(11, 4000);
+  MemoryFeatureStore memory;
+  auto r = redis("contract-1");
+  auto want = run(memory, *rules, lines, 97, false);
+  auto got = run(*r, *rules, lines, 97, false);
+  ASSERT_EQ(want.size(), got.size());
+  int diffs = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (want[i] != got[i] && ++diffs < 5) ADD_FAILURE() << lines[i] << "\n memory: " << want[i] << "\n redis:  " << got[i];
+  }
+  EXPECT_EQ(diffs, 0);
+  EXPECT_EQ(r->round_trips(), (lines.size() + 96) / 97);  // one per batch
+}
+
+TEST_F(FeatureStoreContract, BatchSizeDoesNotChangeValues) {
+  auto rules = pack();
+  auto lines = stream(5, 1500);
+  auto a = redis("batch-1");
+  auto b = redis("batch-2");
+  EXPECT_EQ(run(*a, *rules, lines, 1, false), run(*b, *rules, lines, 500, false));
+}
+
+TEST_F(FeatureStoreContract, RedeliveredEventsCountOnce) {
+  auto rules = pack();
+  auto lines = stream(3, 600);
+  for (bool use_redis : {false, true}) {
+    MemoryFeatureStore memory;
+    auto r = redis(use_redis ? "idem-r" : "unused");
+    FeatureStore& store = use_redis ? static_cast<FeatureStore&>(*r) : memory;
+    auto first = run(store, *rules, lines, 50, true);
+    // Replay the same partition/offsets: no update may apply twice, so a
+    // third pass reads exactly what the second did.
+    auto second = run(store, *rules, lines, 50, true);
+    auto third = run(store, *rules, lines, 64, true);
+    EXPECT_EQ(second, third) << store.name();
+    MemoryFeatureStore fresh;
+    auto once = run(fresh, *rules, lines, 50, false);
+    EXPECT_EQ(first, once) << store.name();
+  }
+}
+
+TEST_F(FeatureStoreContract, NoRawKeysInRedisAndTtlIsSet) {
+  auto rules = pack();
+  auto r = redis("secret");
+  run(*r, *rules, {R"({"event_id":"1","event_type":"app","ts":1772000000000,"k":"ID-110101199001011234","v":"13800001111"})"}, 1,
+      false);
+  redisContext* c = redisConnect("127.0.0.1", server_->port());
+  ASSERT_TRUE(c && !c->err);
+  auto* keys = static_cast<redisReply*>(redisCommand(c, "KEYS *"));
+  ASSERT_GT(keys->elements, 0u);
+  for (std::size_t i = 0; i < keys->elements; ++i) {
+    std::string k(keys->element[i]->str, keys->element[i]->len);
+    EXPECT_EQ(k.find("110101"), std::string::npos) << k;
+    EXPECT_EQ(k.rfind("fs:{", 0), 0u) << k;
+    auto* ttl = static_cast<redisReply*>(redisCommand(c, "PTTL %b", k.data(), k.size()));
+    EXPECT_GT(ttl->integer, 0);
+    EXPECT_LE(ttl->integer, 3600000 + 600000);
+    freeReplyObject(ttl);
+    auto* all = static_cast<redisReply*>(redisCommand(c, "HGETALL %b", k.data(), k.size()));
+    for (std::size_t j = 0; j < all->elements; ++j) {
+      std::string f(all->element[j]->str, all->element[j]->len);
+      EXPECT_EQ(f.find("13800001111"), std::string::npos) << f;
+    }
+    freeReplyObject(all);
+  }
+  freeReplyObject(keys);
+  redisFree(c);
+}
+
+TEST_F(FeatureStoreContract, AuthWithAclUserAndScriptReloadAfterFlush) {
+  RedisServer secured("fraud", "s3cret");
+  auto rules = pack();
+  auto ep = parse_redis_url("redis://fraud:s3cret@127.0.0.1:" + std::to_string(secured.port()));
+  ASSERT_TRUE(ep);
+  RedisFeatureStore good(*ep, "x");
+  EXPECT_TRUE(good.connect().ok);
+  RedisEndpoint wrong = *ep;
+  wrong.password = "nope";
+  RedisFeatureStore bad(wrong, "x");
+  StoreStatus st = bad.connect();
+  EXPECT_FALSE(st.ok);
+  EXPECT_NE(st.error.find("AUTH"), std::string::npos) << st.error;
+  // SCRIPT FLUSH (as after a Redis restart): the store reloads and goes on.
+  auto lines = stream(9, 50);
+  run(good, *rules, lines, 10, false);
+  redisContext* c = redisConnect("127.0.0.1", secured.port());
+  freeReplyObject(redisCommand(c, "AUTH fraud s3cret"));
+  freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+  redisFree(c);
+  run(good, *rules, lines, 10, false);
+}
+
+TEST_F(FeatureStoreContract, UnreachableRedisIsAnErrorValueThenRecovers) {
+  auto rules = pack();
+  RedisServer temp;
+  RedisEndpoint ep;
+  ep.port = temp.port();
+  RedisFeatureStore store(ep, "x", 300);
+  EXPECT_TRUE(store.connect().ok);
+  temp.stop();
+  BatchProcessor p;
+  EventParser parser(rules->fields);
+  Event e;
+  EventError err;
+  ASSERT_TRUE(parser.parse(R"({"event_id":"1","event_type":"app","ts":0,"k":"a"})", e, err));
+  const Event* ptr = &e;
+  SourceRef src;
+  std::vector<Verdict> v(1);
+  StoreStatus st = p.process(*rules, store, std::span(&ptr, 1), std::span(&src, 1), v);
+  EXPECT_FALSE(st.ok);
+  EXPECT_FALSE(st.error.empty());
+}
+
+TEST(RedisUrl, Parses) {
+  auto a = parse_redis_url("redis://u:p@h:7000");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->user, "u");
+  EXPECT_EQ(a->password, "p");
+  EXPECT_EQ(a->host, "h");
+  EXPECT_EQ(a->port, 7000);
+  auto b = parse_redis_url("redis://localhost");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->port, 6379);
+  EXPECT_TRUE(b->password.empty());
+  EXPECT_FALSE(parse_redis_url("http://x:1"));
+  EXPECT_FALSE(parse_redis_url("redis://x:notaport"));
+  EXPECT_FALSE(parse_redis_url("redis://"));
+}
