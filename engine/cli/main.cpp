@@ -5,10 +5,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "connectors/memory/memory_feature_store.h"
 #include "engine/cli/replay.h"
 #include "engine/cli/rule_tests.h"
+#include "engine/cli/stream_commands.h"
 #include "engine/pack_loader.h"
 #include "engine/synthetic_stream.h"
 
@@ -128,7 +130,52 @@ int main(int argc, char** argv) {
   generate->add_option("--step-ms", gen.step_ms, "Mean event-time step between events");
   generate->add_option("--customers", gen.customers, "Size of the customer population");
 
+  int brokers = 1;
+  std::vector<std::string> topics;
+  auto* kafka = app.add_subcommand("kafka", "Run the embedded Kafka cluster; prints its bootstrap address first");
+  kafka->add_option("--brokers", brokers, "Number of brokers")->check(CLI::Range(1, 9));
+  kafka->add_option("--topic", topics, "NAME:PARTITIONS (repeatable); other topics are auto-created");
+
+  std::string config_file;
+  std::map<std::string, std::string> flags;
+  auto* run = app.add_subcommand("run", "Run the engine: Kafka in, features, verdicts out");
+  run->add_option("--config", config_file, "YAML config file (keys overridable by FRAUDSTREAM_* env vars)");
+  for (auto [flag, key] : std::vector<std::pair<const char*, const char*>>{
+           {"--rules", "rules"}, {"--kafka", "kafka.bootstrap"}, {"--redis", "redis.url"},
+           {"--input-topic", "kafka.input_topic"}, {"--output-topic", "kafka.output_topic"},
+           {"--dlq-topic", "kafka.dlq_topic"}, {"--group", "kafka.group"}, {"--metrics-port", "metrics.port"},
+           {"--batch-size", "pipeline.batch_size"}, {"--max-in-flight", "pipeline.max_in_flight"}}) {
+    run->add_option_function<std::string>(flag, [&flags, key = std::string(key)](const std::string& v) { flags[key] = v; },
+                                          std::string("overrides ") + key);
+  }
+
+  DemoOptions demo_opts;
+  auto* demo = app.add_subcommand("demo", "Embedded Kafka + shipped pack + synthetic lending stream, live summary");
+  demo->add_option("--rules", demo_opts.rules_dir, "Rule pack directory");
+  demo->add_option("--redis", demo_opts.redis_url, "redis://host:port, or memory");
+  demo->add_option("--rate", demo_opts.rate, "Events/s offered (0: flat out)");
+  demo->add_option("--duration", demo_opts.duration_s, "Seconds to run (0: until Ctrl-C)");
+  demo->add_option("--partitions", demo_opts.partitions, "Partitions of the input topic");
+  demo->add_option("--metrics-port", demo_opts.metrics_port, "Port of /metrics (0: off)");
+
   CLI11_PARSE(app, argc, argv);
+  try {
+    if (*kafka) return cmd_kafka(brokers, topics);
+    if (*demo) return cmd_demo(demo_opts);
+    if (*run) {
+      auto env = process_environment();
+      // Flags win over env and file: pass them as the highest layer.
+      for (const auto& [key, value] : flags) {
+        std::string name = "FRAUDSTREAM_";
+        for (char c : key) name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+        env[name] = value;
+      }
+      return cmd_run(load_run_config(config_file, env));
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "fraudstream: " << e.what() << "\n";
+    return 2;
+  }
   if (*generate) return cmd_generate(gen_count, gen);
   if (*check) return cmd_check(dir, format);
   if (*test) return cmd_test(test_dir);

@@ -1,0 +1,563 @@
+#include "connectors/kafka/stream_engine.h"
+
+#include <oneapi/tbb/concurrent_queue.h>
+#include <oneapi/tbb/parallel_pipeline.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <thread>
+#include <vector>
+
+#include "connectors/kafka/kafka_config.h"
+#include "engine/batch_processor.h"
+#include "engine/event.h"
+
+namespace fraud {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct Batch;
+
+// One produced record: which batch it belongs to and when its source was written.
+struct OutputSlot {
+  Batch* batch = nullptr;
+  std::int64_t source_ts_ms = -1;
+};
+
+struct Batch {
+  std::shared_ptr<const RuleSet> rules;
+  std::shared_ptr<const RuleSetMetrics> rule_metrics;
+  std::vector<rd_kafka_message_t*> messages;
+  std::vector<Event> events;                 // one per message (valid or not)
+  std::vector<std::uint8_t> valid;
+  std::vector<EventError> errors;
+  std::vector<const Event*> ptrs;            // valid events, in order
+  std::vector<SourceRef> sources;
+  std::vector<std::size_t> message_of;       // ptrs index -> message index
+  BatchProcessor processor{BatchProcessor::Options{.read_all_features = false, .idempotent = true}};
+  StoreStatus store_status;
+  std::vector<Verdict> verdicts;
+  std::vector<std::string> encoded;
+  std::vector<OutputSlot> slots;
+  std::atomic<std::int64_t> pending{0};
+  std::atomic<bool> produced_all{false};
+  std::atomic<bool> failed{false};
+  std::chrono::steady_clock::time_point polled_at;
+
+  ~Batch() {
+    for (auto* m : messages) rd_kafka_message_destroy(m);
+  }
+};
+
+struct StreamEngine::Impl {
+  StreamConfig config;
+  FeatureStore& store;
+  EngineMetrics& metrics;
+  StreamCounters& counters;
+  std::atomic<bool>& stopping;
+
+  mutable std::mutex rules_mu;
+  std::shared_ptr<const RuleSet> rules;
+  std::shared_ptr<const RuleSetMetrics> rule_metrics;
+  std::vector<std::unique_ptr<std::atomic<std::uint64_t>>> hits;
+  const RuleSet* hits_for = nullptr;
+
+  KafkaHandle consumer;
+  KafkaHandle producer;
+  rd_kafka_topic_partition_list_t* subscription = nullptr;
+
+  tbb::concurrent_bounded_queue<Batch*> queue;
+  std::atomic<std::int64_t> in_flight{0};  // batches polled and not yet retired
+  std::mutex ack_mu;
+  std::condition_variable ack_cv;
+  std::deque<Batch*> unacked;              // produced, in order
+  std::atomic<bool> fatal{false};
+  std::atomic<bool> producer_poll_stop{false};
+  // Set when a batch could not be produced: no later offset may be stored,
+  // or the batch would be skipped after a restart.
+  std::atomic<bool> offsets_frozen{false};
+  Batch* filling = nullptr;  // the batch the poll thread is filling (poll thread only)
+
+  Impl(StreamConfig c, std::shared_ptr<const RuleSet> r, FeatureStore& s, EngineMetrics& m, StreamCounters& k,
+       std::atomic<bool>& stop)
+      : config(std::move(c)), store(s), metrics(m), counters(k), stopping(stop) {
+    set_rules(std::move(r));
+    queue.set_capacity(static_cast<std::ptrdiff_t>(config.max_in_flight));
+  }
+
+  void set_rules(std::shared_ptr<const RuleSet> r) {
+    auto rm = metrics.bind_rules(*r);
+    std::lock_guard lock(rules_mu);
+    rules = std::move(r);
+    rule_metrics = std::move(rm);
+    if (hits_for != rules.get()) {
+      hits.clear();
+      for (std::size_t i = 0; i < rules->rules.size(); ++i) hits.push_back(std::make_unique<std::atomic<std::uint64_t>>(0));
+      hits_for = rules.get();
+    }
+  }
+
+  // ---- Kafka clients ------------------------------------------------------
+
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+    static_cast<Impl*>(opaque)->delivered(msg);
+  }
+
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                           void* opaque) {
+    static_cast<Impl*>(opaque)->rebalance(rk, err, parts);
+  }
+
+  void create_clients() {
+    std::map<std::string, std::string> common = config.kafka_properties;
+    common["bootstrap.servers"] = config.bootstrap;
+    common.emplace("log_level", "4");
+
+    auto pprops = common;
+    pprops.emplace("enable.idempotence", "true");
+    pprops.emplace("linger.ms", "2");
+    pprops.emplace("batch.num.messages", "10000");
+    pprops.emplace("queue.buffering.max.messages", "1000000");
+    pprops.emplace("queue.buffering.max.kbytes", "1048576");
+    rd_kafka_conf_t* pconf = make_kafka_conf(pprops);
+    rd_kafka_conf_set_opaque(pconf, this);
+    rd_kafka_conf_set_dr_msg_cb(pconf, &Impl::on_delivery);
+    producer = make_kafka_client(RD_KAFKA_PRODUCER, pconf);
+
+    auto cprops = common;
+    cprops["group.id"] = config.group;
+    cprops.emplace("partition.assignment.strategy", "cooperative-sticky");
+    cprops["enable.auto.commit"] = "true";
+    cprops["enable.auto.offset.store"] = "false";
+    cprops.emplace("auto.offset.reset", "earliest");
+    cprops.emplace("auto.commit.interval.ms", "1000");
+    cprops.emplace("queued.max.messages.kbytes", "262144");
+    cprops.emplace("fetch.wait.max.ms", "10");
+    rd_kafka_conf_t* cconf = make_kafka_conf(cprops);
+    rd_kafka_conf_set_opaque(cconf, this);
+    rd_kafka_conf_set_rebalance_cb(cconf, &Impl::on_rebalance);
+    consumer = make_kafka_client(RD_KAFKA_CONSUMER, cconf);
+    rd_kafka_poll_set_consumer(consumer.get());
+    subscription = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subscription, config.input_topic.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer.get(), subscription);
+    if (err) throw std::runtime_error(std::string("subscribe: ") + rd_kafka_err2str(err));
+  }
+
+  void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+    metrics.rebalances.Increment();
+    bool cooperative = std::string(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      spdlog::info("assigned {} partition(s)", parts->cnt);
+      if (cooperative) {
+        rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts);
+        if (e) rd_kafka_error_destroy(e);
+      } else {
+        rd_kafka_assign(rk, parts);
+      }
+      return;
+    }
+    // Revoked (or lost): finish and commit what we hold before letting go.
+    spdlog::info("revoking {} partition(s): draining in-flight batches", parts->cnt);
+    if (filling && !filling->messages.empty()) {  // messages polled before the revoke go first
+      submit(filling);
+      filling = new_batch();
+    }
+    drain();
+    if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || !rd_kafka_assignment_lost(rk)) {
+      rd_kafka_commit(rk, nullptr, 0);
+    }
+    if (cooperative) {
+      rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts);
+      if (e) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+
+  // Waits until every polled batch is produced, acknowledged and stored.
+  void drain() {
+    std::unique_lock lock(ack_mu);
+    ack_cv.wait(lock, [&] { return in_flight.load() == 0 || fatal.load(); });
+  }
+
+  // ---- poll thread --------------------------------------------------------
+
+  Batch* new_batch() {
+    auto* b = new Batch();
+    std::lock_guard lock(rules_mu);
+    b->rules = rules;
+    b->rule_metrics = rule_metrics;
+    return b;
+  }
+
+  void submit(Batch* b) {
+    b->polled_at = std::chrono::steady_clock::now();
+    in_flight.fetch_add(1);
+    metrics.batches_in_flight.Increment();
+    counters.consumed.fetch_add(b->messages.size(), std::memory_order_relaxed);
+    queue.push(b);
+  }
+
+  void poll_loop() {
+    while (!stopping.load() && !fatal.load()) {
+      filling = new_batch();
+      Batch*& b = filling;
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.batch_wait_ms);
+      while (b->messages.size() < config.batch_size && !stopping.load()) {
+        int wait = b->messages.empty() ? 100
+                                       : static_cast<int>(std::max<std::int64_t>(
+                                             0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    deadline - std::chrono::steady_clock::now())
+                                                    .count()));
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), wait);
+        if (!m) {
+          if (!b->messages.empty() && std::chrono::steady_clock::now() >= deadline) break;
+          continue;
+        }
+        if (m->err) {
+          if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            spdlog::warn("consumer: {}", rd_kafka_message_errstr(m));
+            char reason[512];
+            if (rd_kafka_fatal_error(consumer.get(), reason, sizeof reason)) {
+              spdlog::error("fatal consumer error: {}", reason);
+              fatal.store(true);
+            }
+          }
+          rd_kafka_message_destroy(m);
+          continue;
+        }
+        if (b->messages.empty()) deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.batch_wait_ms);
+        b->messages.push_back(m);
+      }
+      if (b->messages.empty()) {
+        delete b;
+        filling = nullptr;
+        continue;
+      }
+      submit(b);
+      filling = nullptr;
+    }
+    queue.push(nullptr);  // end of stream for the pipeline
+  }
+
+  // ---- pipeline stages ----------------------------------------------------
+
+  void parse(Batch& b) {
+    auto t0 = std::chrono::steady_clock::now();
+    const RuleSet& rs = *b.rules;
+    EventParser parser(rs.fields, config.max_event_bytes);
+    std::size_t n = b.messages.size();
+    b.events.resize(n);
+    b.valid.assign(n, 0);
+    b.errors.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const rd_kafka_message_t* m = b.messages[i];
+      std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+      if (parser.parse(bytes, b.events[i], b.errors[i])) {
+        b.valid[i] = 1;
+        b.ptrs.push_back(&b.events[i]);
+        b.sources.push_back({config.input_topic, m->partition, m->offset});
+        b.message_of.push_back(i);
+        b.rule_metrics->events_of_type(b.events[i].event_type).Increment();
+      }
+    }
+    metrics.stage_latency(EngineMetrics::kParse).Observe(seconds_since(t0));
+  }
+
+  void features(Batch& b) {
+    auto t0 = std::chrono::steady_clock::now();
+    b.processor.plan(*b.rules, b.ptrs, b.sources);
+    // Policy `pause`: never evaluate without features; retry until the store
+    // answers or the engine stops (then the batch is not acknowledged, so its
+    // offsets are not committed and it is consumed again after restart).
+    while (true) {
+      auto s0 = std::chrono::steady_clock::now();
+      metrics.feature_store_requests.Increment();
+      b.store_status = store.apply(*b.rules, b.processor.ops(), b.processor.results());
+      metrics.feature_store_latency.Observe(seconds_since(s0));
+      if (b.store_status.ok) break;
+      metrics.feature_store_errors.Increment();
+      counters.store_failures.fetch_add(1);
+      spdlog::warn("feature store: {}; retrying in {} ms", b.store_status.error, config.store_retry_ms);
+      if (stopping.load()) {
+        b.failed.store(true);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(config.store_retry_ms));
+    }
+    metrics.stage_latency(EngineMetrics::kFeatures).Observe(seconds_since(t0));
+  }
+
+  void evaluate(Batch& b) {
+    if (b.failed.load()) return;
+    auto t0 = std::chrono::steady_clock::now();
+    const RuleSet& rs = *b.rules;
+    EvalScratch scratch;
+    std::size_t n = b.ptrs.size();
+    b.verdicts.resize(n);
+    b.encoded.resize(n);
+    std::uint64_t decisions[3] = {0, 0, 0};
+    std::vector<std::uint64_t> rule_hits(rs.rules.size(), 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      Verdict& v = b.verdicts[i];
+      b.processor.evaluate(rs, i, v, scratch);
+      ++decisions[static_cast<int>(v.decision)];
+      for (std::size_t h = 0; h < v.hit_count; ++h) ++rule_hits[v.hits[h].rule];
+      for (std::size_t h = 0; h < v.shadow_count; ++h) ++rule_hits[v.shadow_hits[h].rule];
+      b.encoded[i].clear();
+      encode_verdict(rs, *b.ptrs[i], v, b.processor.features_of(i), b.sources[i], b.encoded[i]);
+    }
+    for (int d = 0; d < 3; ++d) {
+      if (decisions[d]) {
+        metrics.verdicts(static_cast<Decision>(d)).Increment(static_cast<double>(decisions[d]));
+        counters.decisions[d].fetch_add(decisions[d], std::memory_order_relaxed);
+      }
+    }
+    std::lock_guard lock(rules_mu);
+    for (std::size_t r = 0; r < rule_hits.size(); ++r) {
+      if (!rule_hits[r]) continue;
+      b.rule_metrics->rule_hits[r]->Increment(static_cast<double>(rule_hits[r]));
+      if (hits_for == b.rules.get()) hits[r]->fetch_add(rule_hits[r], std::memory_order_relaxed);
+    }
+    metrics.stage_latency(EngineMetrics::kEvaluate).Observe(seconds_since(t0));
+  }
+
+  bool produce_one(const std::string& topic, const rd_kafka_message_t* src, const void* value, std::size_t len,
+                   rd_kafka_headers_t* headers, OutputSlot* slot) {
+    while (true) {
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(src->key, src->key_len),
+          RD_KAFKA_V_VALUE(const_cast<void*>(value), len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
+      if (!err) return true;
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(producer.get(), 10);
+        continue;
+      }
+      spdlog::error("produce to {}: {}", topic, rd_kafka_err2str(err));
+      if (headers) rd_kafka_headers_destroy(headers);
+      return false;
+    }
+  }
+
+  void produce(Batch& b) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (b.failed.load()) {
+      retire_unproduced(&b);
+      return;
+    }
+    std::size_t n = b.messages.size();
+    b.slots.resize(n);
+    b.pending.store(static_cast<std::int64_t>(n) + 1);  // +1 until all are handed over
+    {
+      std::lock_guard lock(ack_mu);
+      unacked.push_back(&b);
+    }
+    std::size_t v = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const rd_kafka_message_t* m = b.messages[i];
+      rd_kafka_timestamp_type_t tstype;
+      b.slots[i] = {&b, rd_kafka_message_timestamp(m, &tstype)};
+      bool ok;
+      if (b.valid[i]) {
+        const std::string& json = b.encoded[v++];
+        ok = produce_one(config.output_topic, m, json.data(), json.size(), nullptr, &b.slots[i]);
+        counters.verdicts.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        ok = produce_one(config.dlq_topic, m, m->payload, m->payload ? m->len : 0, dlq_headers(b, i), &b.slots[i]);
+        metrics.dlq(b.errors[i].reason).Increment();
+        counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (!ok) {
+        b.failed.store(true);
+        fatal.store(true);
+        finish_one(&b);
+      }
+    }
+    metrics.stage_latency(EngineMetrics::kProduce).Observe(seconds_since(t0));
+    metrics.batches.Increment();
+    finish_one(&b);  // the +1
+  }
+
+  rd_kafka_headers_t* dlq_headers(const Batch& b, std::size_t i) {
+    const rd_kafka_message_t* m = b.messages[i];
+    rd_kafka_headers_t* original = nullptr;
+    rd_kafka_headers_t* h = nullptr;
+    if (rd_kafka_message_headers(m, &original) == RD_KAFKA_RESP_ERR_NO_ERROR && original) {
+      h = rd_kafka_headers_copy(original);
+    } else {
+      h = rd_kafka_headers_new(5);
+    }
+    auto add = [&](const char* name, const std::string& value) {
+      rd_kafka_header_add(h, name, -1, value.data(), static_cast<ssize_t>(value.size()));
+    };
+    add("dlq.reason", std::string(b.errors[i].reason));
+    add("dlq.error", b.errors[i].detail);
+    add("dlq.source.topic", config.input_topic);
+    add("dlq.source.partition", std::to_string(m->partition));
+    add("dlq.source.offset", std::to_string(m->offset));
+    return h;
+  }
+
+  // ---- acknowledgements ---------------------------------------------------
+
+  void delivered(const rd_kafka_message_t* msg) {
+    auto* slot = static_cast<OutputSlot*>(msg->_private);
+    if (!slot) return;
+    if (msg->err) {
+      spdlog::error("delivery failed: {}", rd_kafka_err2str(msg->err));
+      metrics.produce_errors.Increment();
+      slot->batch->failed.store(true);
+      fatal.store(true);
+    } else {
+      counters.acked.fetch_add(1, std::memory_order_relaxed);
+      if (slot->source_ts_ms > 0) {
+        double s = static_cast<double>(wall_ms() - slot->source_ts_ms) / 1000.0;
+        if (s >= 0) {
+          counters.end_to_end.record(s);
+          metrics.end_to_end_latency.Observe(s);
+        }
+      }
+    }
+    finish_one(slot->batch);
+  }
+
+  void finish_one(Batch* b) {
+    if (b->pending.fetch_sub(1) != 1) return;
+    // This batch is complete; retire every complete batch at the front.
+    std::vector<Batch*> done;
+    {
+      std::lock_guard lock(ack_mu);
+      while (!unacked.empty() && unacked.front()->pending.load() == 0) {
+        done.push_back(unacked.front());
+        unacked.pop_front();
+      }
+    }
+    for (Batch* d : done) retire(d);
+  }
+
+  void retire(Batch* b) {
+    if (b->failed.load()) offsets_frozen.store(true);
+    if (!offsets_frozen.load()) store_offsets(*b);
+    delete b;
+    metrics.batches_in_flight.Decrement();
+    {
+      std::lock_guard lock(ack_mu);
+      in_flight.fetch_sub(1);
+    }
+    ack_cv.notify_all();
+  }
+
+  void retire_unproduced(Batch* b) {
+    // Not produced (store failure while stopping): offsets stay behind it,
+    // so the batch is consumed again after restart.
+    offsets_frozen.store(true);
+    delete b;
+    metrics.batches_in_flight.Decrement();
+    {
+      std::lock_guard lock(ack_mu);
+      in_flight.fetch_sub(1);
+    }
+    ack_cv.notify_all();
+  }
+
+  void store_offsets(const Batch& b) {
+    std::map<std::int32_t, std::int64_t> next;
+    for (const auto* m : b.messages) {
+      auto& o = next[m->partition];
+      o = std::max(o, m->offset + 1);
+    }
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
+    for (const auto& [p, o] : next) rd_kafka_topic_partition_list_add(list, config.input_topic.c_str(), p)->offset = o;
+    rd_kafka_offsets_store(consumer.get(), list);
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+
+  // ---- lifecycle ------------------------------------------------------------
+
+  int run() {
+    create_clients();
+    std::thread producer_poller([&] {
+      while (!producer_poll_stop.load()) rd_kafka_poll(producer.get(), 50);
+      rd_kafka_poll(producer.get(), 0);
+    });
+    std::thread poller([&] { poll_loop(); });
+    tbb::parallel_pipeline(
+        config.max_in_flight,
+        tbb::make_filter<void, Batch*>(tbb::filter_mode::serial_in_order,
+                                       [&](tbb::flow_control& fc) -> Batch* {
+                                         Batch* b = nullptr;
+                                         queue.pop(b);
+                                         if (!b) fc.stop();
+                                         return b;
+                                       }) &
+            tbb::make_filter<Batch*, Batch*>(tbb::filter_mode::parallel,
+                                             [&](Batch* b) {
+                                               parse(*b);
+                                               return b;
+                                             }) &
+            tbb::make_filter<Batch*, Batch*>(tbb::filter_mode::serial_in_order,
+                                             [&](Batch* b) {
+                                               features(*b);
+                                               return b;
+                                             }) &
+            tbb::make_filter<Batch*, Batch*>(tbb::filter_mode::parallel,
+                                             [&](Batch* b) {
+                                               evaluate(*b);
+                                               return b;
+                                             }) &
+            tbb::make_filter<Batch*, void>(tbb::filter_mode::serial_in_order, [&](Batch* b) { produce(*b); }));
+    poller.join();
+    // Every produced record must be acknowledged before the final commit.
+    rd_kafka_flush(producer.get(), 60'000);
+    drain();
+    producer_poll_stop.store(true);
+    producer_poller.join();
+    rd_kafka_commit(consumer.get(), nullptr, 0);
+    rd_kafka_consumer_close(consumer.get());
+    if (subscription) rd_kafka_topic_partition_list_destroy(subscription);
+    subscription = nullptr;
+    return fatal.load() ? 1 : 0;
+  }
+};
+
+StreamEngine::StreamEngine(StreamConfig config, std::shared_ptr<const RuleSet> rules, FeatureStore& store,
+                           EngineMetrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(rules), store, metrics, counters_, stopping_)) {}
+
+StreamEngine::~StreamEngine() = default;
+
+int StreamEngine::run() {
+  started_.store(true);
+  int rc = impl_->run();
+  finished_.store(true);
+  return rc;
+}
+
+void StreamEngine::swap_rules(std::shared_ptr<const RuleSet> rules) { impl_->set_rules(std::move(rules)); }
+
+std::shared_ptr<const RuleSet> StreamEngine::rules() const {
+  std::lock_guard lock(impl_->rules_mu);
+  return impl_->rules;
+}
+
+std::uint64_t StreamEngine::rule_hits(std::size_t rule) const {
+  std::lock_guard lock(impl_->rules_mu);
+  return rule < impl_->hits.size() ? impl_->hits[rule]->load() : 0;
+}
+
+}  // namespace fraud

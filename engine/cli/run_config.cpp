@@ -1,0 +1,137 @@
+#include "engine/cli/run_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace fraud {
+
+namespace {
+
+const char* const kKeys[] = {
+    "rules",
+    "kafka.bootstrap", "kafka.group", "kafka.input_topic", "kafka.output_topic", "kafka.dlq_topic",
+    "redis.url", "redis.salt", "redis.salt_file",
+    "pipeline.batch_size", "pipeline.batch_wait_ms", "pipeline.max_in_flight", "pipeline.max_event_bytes",
+    "metrics.port",
+};
+
+std::string env_name(const std::string& key) {
+  std::string out = "FRAUDSTREAM_";
+  for (char c : key) out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return out;
+}
+
+long long to_int(const std::string& key, const std::string& v) {
+  try {
+    std::size_t used = 0;
+    long long n = std::stoll(v, &used);
+    if (used == v.size() && n >= 0) return n;
+  } catch (...) {
+  }
+  throw std::runtime_error("config " + key + ": '" + v + "' is not a non-negative integer");
+}
+
+}  // namespace
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string s(*e);
+    auto eq = s.find('=');
+    if (eq != std::string::npos) env.emplace(s.substr(0, eq), s.substr(eq + 1));
+  }
+  return env;
+}
+
+RunConfig load_run_config(const std::string& path, const std::map<std::string, std::string>& env) {
+  std::map<std::string, std::string> flat;
+  std::map<std::string, std::string> properties;
+  if (!path.empty()) {
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(path);
+    } catch (const YAML::Exception& e) {
+      throw std::runtime_error(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                               ": " + e.msg);
+    }
+    auto where = [&](const YAML::Node& n) {
+      return path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
+    };
+    if (root && !root.IsNull()) {
+      if (!root.IsMap()) throw std::runtime_error(where(root) + ": the config must be a map");
+      for (auto it = root.begin(); it != root.end(); ++it) {
+        std::string section = it->first.Scalar();
+        if (it->second.IsScalar()) {
+          flat[section] = it->second.Scalar();
+          if (std::find(std::begin(kKeys), std::end(kKeys), section) == std::end(kKeys)) {
+            throw std::runtime_error(where(it->first) + ": unknown config key '" + section + "'");
+          }
+          continue;
+        }
+        if (!it->second.IsMap()) throw std::runtime_error(where(it->second) + ": '" + section + "' must be a map");
+        for (auto kv = it->second.begin(); kv != it->second.end(); ++kv) {
+          std::string key = section + "." + kv->first.Scalar();
+          if (key == "kafka.properties") {
+            if (!kv->second.IsMap()) throw std::runtime_error(where(kv->second) + ": kafka.properties must be a map");
+            for (auto p = kv->second.begin(); p != kv->second.end(); ++p) properties[p->first.Scalar()] = p->second.Scalar();
+            continue;
+          }
+          if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
+            throw std::runtime_error(where(kv->first) + ": unknown config key '" + key + "'");
+          }
+          if (!kv->second.IsScalar()) throw std::runtime_error(where(kv->second) + ": '" + key + "' must be a value");
+          flat[key] = kv->second.Scalar();
+        }
+      }
+    }
+  }
+  for (const char* key : kKeys) {
+    auto it = env.find(env_name(key));
+    if (it != env.end()) flat[key] = it->second;
+  }
+  const std::string prop_prefix = "FRAUDSTREAM_KAFKA_PROPERTIES_";
+  for (const auto& [name, value] : env) {
+    if (name.rfind(prop_prefix, 0) != 0) continue;
+    std::string prop;
+    for (char c : name.substr(prop_prefix.size())) prop.push_back(c == '_' ? '.' : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    properties[prop] = value;
+  }
+
+  RunConfig c;
+  auto get = [&](const char* key, std::string& out) {
+    auto it = flat.find(key);
+    if (it != flat.end()) out = it->second;
+  };
+  get("rules", c.rules_dir);
+  get("kafka.bootstrap", c.stream.bootstrap);
+  get("kafka.group", c.stream.group);
+  get("kafka.input_topic", c.stream.input_topic);
+  get("kafka.output_topic", c.stream.output_topic);
+  get("kafka.dlq_topic", c.stream.dlq_topic);
+  get("redis.url", c.redis_url);
+  get("redis.salt", c.redis_salt);
+  if (flat.count("redis.salt_file")) {
+    std::ifstream in(flat["redis.salt_file"]);
+    if (!in) throw std::runtime_error("config redis.salt_file: cannot read " + flat["redis.salt_file"]);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    c.redis_salt = ss.str();
+    while (!c.redis_salt.empty() && (c.redis_salt.back() == '\n' || c.redis_salt.back() == '\r')) c.redis_salt.pop_back();
+  }
+  if (flat.count("pipeline.batch_size")) c.stream.batch_size = static_cast<std::size_t>(to_int("pipeline.batch_size", flat["pipeline.batch_size"]));
+  if (flat.count("pipeline.batch_wait_ms")) c.stream.batch_wait_ms = static_cast<int>(to_int("pipeline.batch_wait_ms", flat["pipeline.batch_wait_ms"]));
+  if (flat.count("pipeline.max_in_flight")) c.stream.max_in_flight = static_cast<std::size_t>(to_int("pipeline.max_in_flight", flat["pipeline.max_in_flight"]));
+  if (flat.count("pipeline.max_event_bytes")) c.stream.max_event_bytes = static_cast<std::size_t>(to_int("pipeline.max_event_bytes", flat["pipeline.max_event_bytes"]));
+  if (flat.count("metrics.port")) c.metrics_port = static_cast<int>(to_int("metrics.port", flat["metrics.port"]));
+  c.stream.kafka_properties = properties;
+  if (c.stream.batch_size == 0 || c.stream.max_in_flight == 0) throw std::runtime_error("config: batch_size and max_in_flight must be positive");
+  return c;
+}
+
+}  // namespace fraud

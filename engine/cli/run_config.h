@@ -1,0 +1,50 @@
+// Configuration of `fraudstream run`: a YAML file, every key overridable by
+// an environment variable, and the command-line flags on top.
+//
+//   rules: /etc/fraudstream/rules          FRAUDSTREAM_RULES
+//   kafka:
+//     bootstrap: broker:9092               FRAUDSTREAM_KAFKA_BOOTSTRAP
+//     group: fraudstream                   FRAUDSTREAM_KAFKA_GROUP
+//     input_topic: loan-events             FRAUDSTREAM_KAFKA_INPUT_TOPIC
+//     output_topic: verdicts               FRAUDSTREAM_KAFKA_OUTPUT_TOPIC
+//     dlq_topic: verdicts-dlq              FRAUDSTREAM_KAFKA_DLQ_TOPIC
+//     properties:                          FRAUDSTREAM_KAFKA_PROPERTIES_SASL_PASSWORD
+//       security.protocol: SASL_SSL        (the suffix, lower case, '_' -> '.')
+//   redis:
+//     url: redis://user:pass@host:6379     FRAUDSTREAM_REDIS_URL ("memory": in-process)
+//     salt: <secret>                       FRAUDSTREAM_REDIS_SALT
+//     salt_file: /var/run/secrets/salt     FRAUDSTREAM_REDIS_SALT_FILE
+//   pipeline:
+//     batch_size: 2000                     FRAUDSTREAM_PIPELINE_BATCH_SIZE
+//     batch_wait_ms: 5                     FRAUDSTREAM_PIPELINE_BATCH_WAIT_MS
+//     max_in_flight: 4                     FRAUDSTREAM_PIPELINE_MAX_IN_FLIGHT
+//     max_event_bytes: 1048576             FRAUDSTREAM_PIPELINE_MAX_EVENT_BYTES
+//   metrics:
+//     port: 9464                           FRAUDSTREAM_METRICS_PORT (0: off)
+//
+// Errors (unknown keys, wrong types) are exceptions with file:line: this is
+// startup, not the data path.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "connectors/kafka/stream_engine.h"
+
+namespace fraud {
+
+struct RunConfig {
+  std::string rules_dir = "rules";
+  StreamConfig stream;
+  std::string redis_url = "memory";
+  std::string redis_salt;
+  int metrics_port = 9464;
+};
+
+// Loads `path` (empty: defaults only), then applies `env` (normally the
+// process environment) on top. Throws std::runtime_error with a clear message.
+RunConfig load_run_config(const std::string& path, const std::map<std::string, std::string>& env);
+
+std::map<std::string, std::string> process_environment();
+
+}  // namespace fraud

@@ -1,0 +1,200 @@
+#include "engine/cli/stream_commands.h"
+
+#include <prometheus/exposer.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "connectors/kafka/embedded_kafka.h"
+#include "connectors/kafka/stream_engine.h"
+#include "connectors/memory/memory_feature_store.h"
+#include "connectors/redis/redis_feature_store.h"
+#include "engine/pack_loader.h"
+#include "engine/synthetic_stream.h"
+
+namespace fraud {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::unique_ptr<FeatureStore> make_store(const std::string& url, std::string salt) {
+  if (url == "memory") return std::make_unique<MemoryFeatureStore>();
+  auto ep = parse_redis_url(url);
+  if (!ep) throw std::runtime_error("bad redis url '" + url + "': use redis://[user:pass@]host:port or memory");
+  if (salt.empty()) {
+    spdlog::warn("no redis.salt configured: entity keys are hashed with a built-in salt; set one in production");
+    salt = "fraudstream-default-salt";
+  }
+  auto store = std::make_unique<RedisFeatureStore>(*ep, salt);
+  StoreStatus st = store->connect();
+  if (!st.ok) spdlog::warn("{} (will keep retrying)", st.error);
+  return store;
+}
+
+std::shared_ptr<const RuleSet> load_rules_or_throw(const std::string& dir) {
+  PackLoadResult pack = load_pack_directory(dir);
+  if (!pack.ok()) throw std::runtime_error("rule pack " + dir + " does not compile:\n" + pack.diagnostics.to_text());
+  return pack.rules;
+}
+
+std::unique_ptr<prometheus::Exposer> serve_metrics(int port, EngineMetrics& metrics) {
+  if (port <= 0) return nullptr;
+  auto exposer = std::make_unique<prometheus::Exposer>("0.0.0.0:" + std::to_string(port));
+  exposer->RegisterCollectable(metrics.registry());
+  return exposer;
+}
+
+}  // namespace
+
+int cmd_kafka(int brokers, const std::vector<std::string>& topics) {
+  install_signal_handlers();
+  std::vector<std::pair<std::string, int>> parsed;
+  for (const auto& t : topics) {
+    auto colon = t.rfind(':');
+    int partitions = colon == std::string::npos ? 1 : std::stoi(t.substr(colon + 1));
+    parsed.emplace_back(t.substr(0, colon), partitions);
+  }
+  EmbeddedKafka kafka(brokers, parsed);
+  std::cout << kafka.bootstrap() << std::endl;
+  while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return 0;
+}
+
+int cmd_run(const RunConfig& config) {
+  install_signal_handlers();
+  if (config.stream.bootstrap.empty()) throw std::runtime_error("no Kafka bootstrap: set --kafka, kafka.bootstrap or FRAUDSTREAM_KAFKA_BOOTSTRAP");
+  auto rules = load_rules_or_throw(config.rules_dir);
+  auto store = make_store(config.redis_url, config.redis_salt);
+  EngineMetrics metrics(config.stream.input_topic);
+  metrics.rules_reloads.Add({{"result", "success"}}).Increment();
+  auto exposer = serve_metrics(config.metrics_port, metrics);
+  StreamEngine engine(config.stream, rules, *store, metrics);
+  spdlog::info("fraudstream run: {} -> {} (dlq {}), rules {} ({}), store {}", config.stream.input_topic,
+               config.stream.output_topic, config.stream.dlq_topic, config.rules_dir, rules->version.substr(0, 12),
+               store->name());
+  std::thread watcher([&] {
+    while (!g_stop.load() && !engine.running()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    while (!g_stop.load() && engine.running()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    engine.stop();
+  });
+  int rc = engine.run();
+  g_stop.store(true);
+  watcher.join();
+  const auto& c = engine.counters();
+  spdlog::info("stopped: {} consumed, {} verdicts, {} dead letters, {} acknowledged", c.consumed.load(),
+               c.verdicts.load(), c.dead_letters.load(), c.acked.load());
+  return rc;
+}
+
+int cmd_demo(const DemoOptions& o) {
+  install_signal_handlers();
+  auto rules = load_rules_or_throw(o.rules_dir);
+  EmbeddedKafka kafka(1, {{"loan-events", o.partitions}, {"verdicts", o.partitions}, {"verdicts-dlq", 1}});
+  auto store = make_store(o.redis_url, "demo-salt");
+  EngineMetrics metrics("loan-events");
+  auto exposer = serve_metrics(o.metrics_port, metrics);
+  StreamConfig sc;
+  sc.bootstrap = kafka.bootstrap();
+  sc.group = "fraudstream-demo";
+  StreamEngine engine(sc, rules, *store, metrics);
+  std::printf("embedded Kafka at %s; rules %s (%zu rules); store %s; metrics on :%d/metrics\n",
+              kafka.bootstrap().c_str(), rules->version.substr(0, 12).c_str(), rules->rules.size(),
+              std::string(store->name()).c_str(), o.metrics_port);
+  std::fflush(stdout);
+  std::thread engine_thread([&] { engine.run(); });
+
+  // The platform: a producer of synthetic micro-lending traffic.
+  std::atomic<std::uint64_t> produced{0};
+  std::thread generator([&] {
+    auto producer = make_kafka_client(RD_KAFKA_PRODUCER, make_kafka_conf({{"bootstrap.servers", kafka.bootstrap()},
+                                                                          {"linger.ms", "5"},
+                                                                          {"log_level", "3"}}));
+    SyntheticOptions so;
+    so.seed = o.seed;
+    so.step_ms = 20;
+    SyntheticStream stream(so);
+    std::mt19937_64 rng(o.seed);
+    auto start = std::chrono::steady_clock::now();
+    std::string json;
+    while (!g_stop.load()) {
+      if (o.rate > 0) {
+        double due = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * o.rate;
+        if (static_cast<double>(produced.load()) >= due) {
+          std::this_thread::sleep_for(std::chrono::microseconds(500));
+          continue;
+        }
+      }
+      json.clear();
+      std::string key = stream.next(json);
+      if (std::uniform_real_distribution<double>(0, 1)(rng) < o.invalid_share) json = json.substr(0, json.size() / 2);
+      while (rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC("loan-events"), RD_KAFKA_V_KEY(key.data(), key.size()),
+                               RD_KAFKA_V_VALUE(json.data(), json.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(producer.get(), 10);
+      }
+      rd_kafka_poll(producer.get(), 0);
+      produced.fetch_add(1);
+    }
+    rd_kafka_flush(producer.get(), 10'000);
+  });
+
+  auto started = std::chrono::steady_clock::now();
+  std::uint64_t last_verdicts = 0;
+  std::vector<std::uint64_t> last_hits(rules->rules.size(), 0);
+  const auto& c = engine.counters();
+  LatencyRecorder::Snapshot last_latency = c.end_to_end.snapshot();
+  while (!g_stop.load()) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::uint64_t v = c.verdicts.load();
+    std::vector<std::pair<std::uint64_t, std::string>> top;
+    for (std::size_t r = 0; r < rules->rules.size(); ++r) {
+      std::uint64_t h = engine.rule_hits(r);
+      if (h > last_hits[r]) top.emplace_back(h - last_hits[r], rules->rules[r].name);
+      last_hits[r] = h;
+    }
+    std::sort(top.rbegin(), top.rend());
+    std::string top_text;
+    for (std::size_t i = 0; i < top.size() && i < 3; ++i) {
+      top_text += (i ? ", " : "") + top[i].second + " " + std::to_string(top[i].first);
+    }
+    std::printf("[%5.0fs] %7llu events/s | allow %llu review %llu decline %llu | dlq %llu | p99 %.1f ms | top: %s\n",
+                elapsed, static_cast<unsigned long long>(v - last_verdicts),
+                static_cast<unsigned long long>(c.decisions[0].load()),
+                static_cast<unsigned long long>(c.decisions[1].load()),
+                static_cast<unsigned long long>(c.decisions[2].load()),
+                static_cast<unsigned long long>(c.dead_letters.load()), c.end_to_end.quantile_since(last_latency, 0.99) * 1000,
+                top_text.empty() ? "-" : top_text.c_str());
+    std::fflush(stdout);
+    last_verdicts = v;
+    last_latency = c.end_to_end.snapshot();
+    if (o.duration_s > 0 && elapsed >= o.duration_s) g_stop.store(true);
+  }
+  generator.join();
+  // Let the engine finish what was produced, then stop it gracefully.
+  for (int i = 0; i < 100 && c.consumed.load() < produced.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  engine.stop();
+  engine_thread.join();
+  std::printf("demo done: %llu produced, %llu verdicts, %llu dead letters, %llu acknowledged\n",
+              static_cast<unsigned long long>(produced.load()), static_cast<unsigned long long>(c.verdicts.load()),
+              static_cast<unsigned long long>(c.dead_letters.load()), static_cast<unsigned long long>(c.acked.load()));
+  return 0;
+}
+
+}  // namespace fraud
