@@ -7,6 +7,7 @@
 #include <list>
 #include <map>
 #include <set>
+#include <tuple>
 #include <sstream>
 
 #include "engine/expr_parser.h"
@@ -1205,13 +1206,14 @@ class PackCompiler {
   }
 
   void compute_version() {
-    std::vector<std::pair<std::string, const std::string*>> parts;
-    for (const auto& f : files_) parts.emplace_back(f.path, &f.text);
-    for (const auto& [name, text] : list_file_texts_) parts.emplace_back("list:" + name, &text);
+    // The version depends on file names and contents only, never on where
+    // the pack directory is mounted.
+    std::vector<std::tuple<std::string, std::string, const std::string*>> parts;
+    for (const auto& f : files_) parts.emplace_back(f.path.substr(f.path.find_last_of('/') + 1), f.path, &f.text);
+    for (const auto& [name, text] : list_file_texts_) parts.emplace_back("list:" + name, "list:" + name, &text);
     std::sort(parts.begin(), parts.end());
     Sha256 whole;
-    for (const auto& [path, text] : parts) {
-      std::string base = path.substr(path.find_last_of('/') + 1);
+    for (const auto& [base, path, text] : parts) {
       whole.update(base);
       whole.update(std::string_view("\0", 1));
       whole.update(*text);
