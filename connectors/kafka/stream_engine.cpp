@@ -162,6 +162,7 @@ struct StreamEngine::Impl {
     bool cooperative = std::string(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       spdlog::info("assigned {} partition(s)", parts->cnt);
+      counters.assigned_partitions.fetch_add(parts->cnt);
       if (cooperative) {
         rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts);
         if (e) rd_kafka_error_destroy(e);
@@ -180,6 +181,7 @@ struct StreamEngine::Impl {
     if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || !rd_kafka_assignment_lost(rk)) {
       rd_kafka_commit(rk, nullptr, 0);
     }
+    counters.assigned_partitions.fetch_sub(cooperative ? parts->cnt : counters.assigned_partitions.load());
     if (cooperative) {
       rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts);
       if (e) rd_kafka_error_destroy(e);

@@ -61,6 +61,7 @@ struct StreamCounters {
   std::atomic<std::uint64_t> acked{0};
   std::atomic<std::uint64_t> decisions[3] = {0, 0, 0};
   std::atomic<std::uint64_t> store_failures{0};
+  std::atomic<std::int64_t> assigned_partitions{0};
   LatencyRecorder end_to_end;  // Kafka timestamp -> verdict acknowledged
 };
 

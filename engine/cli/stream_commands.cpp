@@ -118,6 +118,11 @@ int cmd_demo(const DemoOptions& o) {
               std::string(store->name()).c_str(), o.metrics_port);
   std::fflush(stdout);
   std::thread engine_thread([&] { engine.run(); });
+  // Offer traffic once the engine owns its partitions (the first group join
+  // takes a few seconds), so the summary shows steady-state latency.
+  for (int i = 0; i < 600 && !g_stop.load() && engine.counters().assigned_partitions.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 
   // The platform: a producer of synthetic micro-lending traffic.
   std::atomic<std::uint64_t> produced{0};

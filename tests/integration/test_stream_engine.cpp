@@ -4,6 +4,9 @@
 // librdkafka clients.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -149,4 +152,56 @@ TEST(StreamEngine, ManyPartitionsOneVerdictPerEventAndRestartResumes) {
   std::int64_t sum = 0;
   for (const auto& [p, o] : offsets) sum += o;
   EXPECT_EQ(sum, static_cast<std::int64_t>(first.size() + second.size()));
+}
+
+TEST(StreamEngine, OversizedEventsGoToTheDlqAndThePartitionKeepsFlowing) {
+  EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
+  std::string big = R"({"event_id":"big","event_type":"loan_application","ts":1,"pad":")" + std::string(5000, 'x') + "\"}";
+  produce_all(kafka.bootstrap(), "in",
+              {{"k1", R"({"event_id":"a","event_type":"repayment","ts":1})"}, {"k2", big},
+               {"k3", R"({"event_id":"b","event_type":"repayment","ts":2})"}});
+  ::setenv("FRAUDSTREAM_PIPELINE_MAX_EVENT_BYTES", "4096", 1);
+  ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory",
+                       "--input-topic", "in", "--output-topic", "out", "--dlq-topic", "dlq", "--group", "g3",
+                       "--metrics-port", "0"});
+  ::unsetenv("FRAUDSTREAM_PIPELINE_MAX_EVENT_BYTES");
+  auto verdicts = consume(kafka.bootstrap(), "out", 2);
+  auto dead = consume(kafka.bootstrap(), "dlq", 1);
+  EXPECT_EQ(engine.stop(SIGTERM), 0);
+  ASSERT_EQ(verdicts.size(), 2u);
+  EXPECT_NE(verdicts[1].value.find(R"("event_id":"b")"), std::string::npos);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].headers["dlq.reason"], "too_large");
+  EXPECT_EQ(dead[0].value, big);
+}
+
+TEST(KafkaCommand, PrintsBootstrapAndServesTopics) {
+  std::string out_file = ::testing::TempDir() + "/kafka_cmd.txt";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, STDOUT_FILENO);
+    ::execl(FRAUD_BINARY, FRAUD_BINARY, "kafka", "--brokers", "2", "--topic", "loans:3", nullptr);
+    ::_exit(127);
+  }
+  std::string bootstrap;
+  for (int i = 0; i < 100 && bootstrap.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(out_file);
+    std::getline(in, bootstrap);
+  }
+  ASSERT_FALSE(bootstrap.empty());
+  EXPECT_NE(bootstrap.find("127.0.0.1:"), std::string::npos);
+  std::vector<std::pair<std::string, std::string>> records;
+  for (int i = 0; i < 30; ++i) records.emplace_back("k" + std::to_string(i), "v" + std::to_string(i));
+  produce_all(bootstrap, "loans", records);
+  auto got = consume(bootstrap, "loans", 30);
+  EXPECT_EQ(got.size(), 30u);
+  std::set<int> partitions;
+  for (const auto& r : got) partitions.insert(r.partition);
+  EXPECT_EQ(partitions.size(), 3u);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
