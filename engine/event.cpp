@@ -38,6 +38,13 @@ std::uint32_t FieldTable::intern(std::string_view dotted_path) {
   return static_cast<std::uint32_t>(nodes_[node].slot);
 }
 
+std::optional<std::uint32_t> FieldTable::find(std::string_view dotted_path) const {
+  for (std::uint32_t i = 0; i < paths_.size(); ++i) {
+    if (paths_[i] == dotted_path) return i;
+  }
+  return std::nullopt;
+}
+
 EventParser::EventParser(const FieldTable& fields, std::size_t max_event_bytes)
     : table_(fields), max_bytes_(max_event_bytes) {}
 

@@ -12,6 +12,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,6 +44,8 @@ class FieldTable {
   // Returns the slot of `dotted_path` ("device.id"), adding it if new.
   std::uint32_t intern(std::string_view dotted_path);
   std::size_t size() const { return paths_.size(); }
+  // The slot of a path interned before, if any.
+  std::optional<std::uint32_t> find(std::string_view dotted_path) const;
   const std::string& path(std::uint32_t slot) const { return paths_[slot]; }
   const Node& node(std::uint32_t index) const { return nodes_[index]; }
 

@@ -107,8 +107,8 @@ struct MacroState {
 class PackCompiler {
  public:
   PackCompiler(const std::vector<SourceFile>& files, const ListFileReader& read_list_file,
-               Diagnostics& diag)
-      : files_(files), read_list_file_(read_list_file), diag_(diag) {
+               const PackLoadOptions& options, Diagnostics& diag)
+      : files_(files), read_list_file_(read_list_file), options_(options), diag_(diag) {
     for (const auto& f : files_) {
       std::vector<std::size_t> starts{0};
       for (std::size_t i = 0; i < f.text.size(); ++i) {
@@ -120,6 +120,7 @@ class PackCompiler {
 
   std::shared_ptr<RuleSet> run() {
     rs_ = std::make_shared<RuleSet>();
+    for (const auto& path : options_.extra_fields) rs_->fields.intern(path);
     for (int i = 0; i < static_cast<int>(files_.size()); ++i) read_file(i);
     compile_settings();
     compile_lists();
@@ -1225,6 +1226,7 @@ class PackCompiler {
 
   const std::vector<SourceFile>& files_;
   const ListFileReader& read_list_file_;
+  const PackLoadOptions& options_;
   Diagnostics& diag_;
   std::vector<std::vector<std::size_t>> line_starts_;
   std::shared_ptr<RuleSet> rs_;
@@ -1239,16 +1241,17 @@ class PackCompiler {
 
 }  // namespace
 
-PackLoadResult compile_pack(const std::vector<SourceFile>& files, const ListFileReader& read_list_file) {
+PackLoadResult compile_pack(const std::vector<SourceFile>& files, const ListFileReader& read_list_file,
+                            const PackLoadOptions& options) {
   PackLoadResult result;
-  PackCompiler compiler(files, read_list_file, result.diagnostics);
+  PackCompiler compiler(files, read_list_file, options, result.diagnostics);
   std::shared_ptr<RuleSet> rs = compiler.run();
   result.diagnostics.sort();
   if (rs && !result.diagnostics.has_errors()) result.rules = std::move(rs);
   return result;
 }
 
-PackLoadResult load_pack_directory(const std::filesystem::path& dir) {
+PackLoadResult load_pack_directory(const std::filesystem::path& dir, const PackLoadOptions& options) {
   namespace fs = std::filesystem;
   std::vector<SourceFile> files;
   std::error_code ec;
@@ -1291,7 +1294,7 @@ PackLoadResult load_pack_directory(const std::filesystem::path& dir) {
     ss << in.rdbuf();
     return ss.str();
   };
-  return compile_pack(files, reader);
+  return compile_pack(files, reader, options);
 }
 
 }  // namespace fraud

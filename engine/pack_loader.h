@@ -41,13 +41,20 @@ struct PackLoadResult {
 // Reads a list file referenced by `lists: - file:`; returns nullopt if missing.
 using ListFileReader = std::function<std::optional<std::string>(const std::string& name)>;
 
+// Options of a load beyond the pack's own files.
+struct PackLoadOptions {
+  // Event fields to parse even if no rule reads them (e.g. the label of a
+  // backtest); look them up with RuleSet::fields.find().
+  std::vector<std::string> extra_fields;
+};
+
 // Compiles an in-memory pack (unit tests, inline packs).
 PackLoadResult compile_pack(const std::vector<SourceFile>& files,
-                            const ListFileReader& read_list_file = {});
+                            const ListFileReader& read_list_file = {}, const PackLoadOptions& options = {});
 
 // Loads the pack in `dir`: top-level *.yaml/*.yml files (hidden names and
 // the tests/ folder are skipped, so a Kubernetes ConfigMap mount works).
 // Diagnostics name files as `<dir>/<file>`.
-PackLoadResult load_pack_directory(const std::filesystem::path& dir);
+PackLoadResult load_pack_directory(const std::filesystem::path& dir, const PackLoadOptions& options = {});
 
 }  // namespace fraud

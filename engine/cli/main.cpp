@@ -8,9 +8,11 @@
 #include <map>
 
 #include "connectors/memory/memory_feature_store.h"
+#include "engine/cli/backtest_report.h"
 #include "engine/cli/replay.h"
 #include "engine/cli/rule_tests.h"
 #include "engine/cli/stream_commands.h"
+#include "engine/cli/verdict_diff.h"
 #include "engine/pack_loader.h"
 #include "engine/synthetic_stream.h"
 
@@ -49,8 +51,10 @@ int cmd_test(const std::string& dir) {
 }
 
 int cmd_replay(const std::string& rules_dir, const std::string& events_path, const std::string& out_path,
-               std::size_t batch) {
-  PackLoadResult pack = load_pack_directory(rules_dir);
+               std::size_t batch, const std::string& label, const std::string& report) {
+  PackLoadOptions load_options;
+  if (!label.empty()) load_options.extra_fields.push_back(label);
+  PackLoadResult pack = load_pack_directory(rules_dir, load_options);
   if (!pack.ok()) {
     std::cerr << pack.diagnostics.to_text();
     return 1;
@@ -74,10 +78,39 @@ int cmd_replay(const std::string& rules_dir, const std::string& events_path, con
   ReplayOptions options;
   options.batch_size = batch;
   options.source_name = fs::path(events_path).filename().string();
+  if (!label.empty()) options.label_slot = pack.rules->fields.find(label);
   ReplayStats stats = replay_events(*pack.rules, store, in, out, std::cerr, options);
   out->flush();
   std::ostream& table = out_path.empty() ? std::cerr : std::cout;
   table << format_replay_table(*pack.rules, stats);
+  if (!report.empty()) {
+    std::ofstream html(report, std::ios::binary | std::ios::trunc);
+    html << backtest_html(*pack.rules, stats, "Backtest of " + rules_dir + " on " + options.source_name);
+    if (!html) {
+      std::cerr << "cannot write " << report << "\n";
+      return 1;
+    }
+    table << "report: " << report << "\n";
+  }
+  return 0;
+}
+
+int cmd_diff(const std::string& base_dir, const std::string& cand_dir, const std::string& events_path,
+             const std::string& format) {
+  PackLoadResult base = load_pack_directory(base_dir);
+  PackLoadResult cand = load_pack_directory(cand_dir);
+  if (!base.ok() || !cand.ok()) {
+    if (!base.ok()) std::cerr << "base pack " << base_dir << ":\n" << base.diagnostics.to_text();
+    if (!cand.ok()) std::cerr << "candidate pack " << cand_dir << ":\n" << cand.diagnostics.to_text();
+    return 1;
+  }
+  std::ifstream in(events_path, std::ios::binary);
+  if (!in) {
+    std::cerr << "cannot open events file " << events_path << "\n";
+    return 1;
+  }
+  DiffResult d = diff_verdicts(*base.rules, *cand.rules, in, std::cerr);
+  std::cout << (format == "json" ? format_diff_json(d) : format_diff_text(d));
   return 0;
 }
 
@@ -111,13 +144,23 @@ int main(int argc, char** argv) {
   auto* test = app.add_subcommand("test", "Run the pack's tests/*.yaml cases");
   test->add_option("dir", test_dir, "Rule pack directory")->required();
 
-  std::string rules_dir, events, out;
+  std::string rules_dir, events, out, label, report;
   std::size_t batch = 4096;
   auto* replay = app.add_subcommand("replay", "Evaluate a JSONL file of events offline, in order");
   replay->add_option("--rules", rules_dir, "Rule pack directory")->required();
   replay->add_option("--events", events, "Events, one JSON object per line")->required();
   replay->add_option("--out", out, "Verdicts file (JSON lines); default stdout");
   replay->add_option("--batch", batch, "Events per feature-store batch")->check(CLI::Range(1, 1 << 20));
+  replay->add_option("--label", label, "Backtest: field holding the ground truth (0/1 or true/false)");
+  auto* report_opt = replay->add_option("--report", report, "Backtest: write a self-contained HTML page");
+  report_opt->needs(replay->get_option("--label"));
+
+  std::string diff_base, diff_cand, diff_events, diff_format = "text";
+  auto* diff = app.add_subcommand("diff", "Replay two packs over the same events and compare their decisions");
+  diff->add_option("--base", diff_base, "The pack running today")->required();
+  diff->add_option("--candidate", diff_cand, "The pack you want to ship")->required();
+  diff->add_option("--events", diff_events, "Events, one JSON object per line")->required();
+  diff->add_option("--format", diff_format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
   std::uint64_t gen_count = 100000;
   SyntheticOptions gen;
@@ -179,6 +222,7 @@ int main(int argc, char** argv) {
   if (*generate) return cmd_generate(gen_count, gen);
   if (*check) return cmd_check(dir, format);
   if (*test) return cmd_test(test_dir);
-  if (*replay) return cmd_replay(rules_dir, events, out, batch);
+  if (*diff) return cmd_diff(diff_base, diff_cand, diff_events, diff_format);
+  if (*replay) return cmd_replay(rules_dir, events, out, batch, label, report);
   return 2;
 }

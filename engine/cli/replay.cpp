@@ -9,10 +9,58 @@
 
 namespace fraud {
 
+std::optional<bool> label_of(const Value& v) {
+  switch (v.kind) {
+    case ValueKind::kBool: return v.boolean;
+    case ValueKind::kNumber:
+      if (v.number == 1) return true;
+      if (v.number == 0) return false;
+      return std::nullopt;
+    case ValueKind::kString:
+      if (v.text == "1" || v.text == "true" || v.text == "1.0") return true;
+      if (v.text == "0" || v.text == "false" || v.text == "0.0") return false;
+      return std::nullopt;
+    default: return std::nullopt;
+  }
+}
+
+namespace {
+
+void account_label(ReplayStats& s, const RuleSet& rules, const Event& e, const Verdict& v, const ReplayOptions& o) {
+  std::int64_t bucket = e.ts_ms - ((e.ts_ms % o.timeline_bucket_ms) + o.timeline_bucket_ms) % o.timeline_bucket_ms;
+  auto& line = s.timeline[bucket];
+  if (line.empty()) line.assign(rules.rules.size(), 0);
+  for (std::size_t h = 0; h < v.hit_count; ++h) ++line[v.hits[h].rule];
+  for (std::size_t h = 0; h < v.shadow_count; ++h) ++line[v.shadow_hits[h].rule];
+  auto label = label_of(e.field(*o.label_slot));
+  if (!label) return;
+  ++s.labelled;
+  if (*label) ++s.positives;
+  auto count = [&](std::uint32_t r) {
+    ++s.rule_labelled_hits[r];
+    if (*label) ++s.rule_true_hits[r];
+  };
+  for (std::size_t h = 0; h < v.hit_count; ++h) count(v.hits[h].rule);
+  for (std::size_t h = 0; h < v.shadow_count; ++h) count(v.shadow_hits[h].rule);
+  if (v.decision != Decision::kAllow) {
+    ++s.flagged_labelled;
+    if (*label) ++s.flagged_true;
+  }
+  if (v.decision == Decision::kDecline) {
+    ++s.declined_labelled;
+    if (*label) ++s.declined_true;
+  }
+}
+
+}  // namespace
+
 ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istream& in,
                           std::ostream* out, std::ostream& errors, const ReplayOptions& options) {
   ReplayStats stats;
   stats.rule_hits.assign(rules.rules.size(), 0);
+  stats.labelled_run = options.label_slot.has_value();
+  stats.rule_true_hits.assign(rules.rules.size(), 0);
+  stats.rule_labelled_hits.assign(rules.rules.size(), 0);
   auto start = std::chrono::steady_clock::now();
   EventParser parser(rules.fields, options.max_event_bytes);
   BatchProcessor processor;
@@ -38,6 +86,7 @@ ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istrea
       ++stats.decisions[static_cast<int>(v.decision)];
       for (std::size_t h = 0; h < v.hit_count; ++h) ++stats.rule_hits[v.hits[h].rule];
       for (std::size_t h = 0; h < v.shadow_count; ++h) ++stats.rule_hits[v.shadow_hits[h].rule];
+      if (stats.labelled_run) account_label(stats, rules, *ptrs[i], v, options);
       if (out) {
         encode_verdict(rules, *ptrs[i], v, processor.features_of(i), sources[i], buffer);
         buffer.push_back('\n');
@@ -92,11 +141,42 @@ std::string format_replay_table(const RuleSet& rules, const ReplayStats& s) {
                   static_cast<unsigned long long>(s.decisions[d]), pct(s.decisions[d]));
     out += buf;
   }
-  out += "\nrule                             mode          hits      rate\n";
-  for (std::size_t r = 0; r < rules.rules.size(); ++r) {
-    std::snprintf(buf, sizeof buf, "%-32s %-8s %10llu %8.3f%%\n", rules.rules[r].name.c_str(),
-                  rules.rules[r].shadow ? "shadow" : "enforce", static_cast<unsigned long long>(s.rule_hits[r]),
-                  pct(s.rule_hits[r]));
+  auto ratio = [](std::uint64_t a, std::uint64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
+  if (!s.labelled_run) {
+    out += "\nrule                             mode          hits      rate\n";
+    for (std::size_t r = 0; r < rules.rules.size(); ++r) {
+      std::snprintf(buf, sizeof buf, "%-32s %-8s %10llu %8.3f%%\n", rules.rules[r].name.c_str(),
+                    rules.rules[r].shadow ? "shadow" : "enforce", static_cast<unsigned long long>(s.rule_hits[r]),
+                    pct(s.rule_hits[r]));
+      out += buf;
+    }
+  } else {
+    std::snprintf(buf, sizeof buf, "%-32s %12llu\n%-32s %12llu\n", "labelled events",
+                  static_cast<unsigned long long>(s.labelled), "positives (label 1)",
+                  static_cast<unsigned long long>(s.positives));
+    out += buf;
+    out += "\nrule                             mode          hits        TP        FP precision   recall\n";
+    for (std::size_t r = 0; r < rules.rules.size(); ++r) {
+      std::uint64_t tp = s.rule_true_hits[r], fp = s.rule_labelled_hits[r] - tp;
+      std::snprintf(buf, sizeof buf, "%-32s %-8s %10llu %9llu %9llu %9.3f %8.3f\n", rules.rules[r].name.c_str(),
+                    rules.rules[r].shadow ? "shadow" : "enforce", static_cast<unsigned long long>(s.rule_hits[r]),
+                    static_cast<unsigned long long>(tp), static_cast<unsigned long long>(fp),
+                    ratio(tp, s.rule_labelled_hits[r]), ratio(tp, s.positives));
+      out += buf;
+    }
+    std::snprintf(buf, sizeof buf, "%-32s %-8s %10llu %9llu %9llu %9.3f %8.3f\n", "PACK: review or decline", "",
+                  static_cast<unsigned long long>(s.decisions[1] + s.decisions[2]),
+                  static_cast<unsigned long long>(s.flagged_true),
+                  static_cast<unsigned long long>(s.flagged_labelled - s.flagged_true), ratio(s.flagged_true, s.flagged_labelled),
+                  ratio(s.flagged_true, s.positives));
+    out += buf;
+    std::snprintf(buf, sizeof buf, "%-32s %-8s %10llu %9llu %9llu %9.3f %8.3f\n", "PACK: decline", "",
+                  static_cast<unsigned long long>(s.decisions[2]), static_cast<unsigned long long>(s.declined_true),
+                  static_cast<unsigned long long>(s.declined_labelled - s.declined_true),
+                  ratio(s.declined_true, s.declined_labelled), ratio(s.declined_true, s.positives));
+    out += buf;
+    std::snprintf(buf, sizeof buf, "%-32s %11.3f%%\n%-32s %11.3f%%\n", "review rate", pct(s.decisions[1]),
+                  "decline rate", pct(s.decisions[2]));
     out += buf;
   }
   std::snprintf(buf, sizeof buf, "\n%-32s %12.3f\n%-32s %12.0f\n", "seconds", s.seconds, "events/s",

@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <iosfwd>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/feature_store.h"
 #include "engine/rule_set.h"
+#include "engine/value.h"
 
 namespace fraud {
 
@@ -19,7 +21,14 @@ struct ReplayOptions {
   std::string source_name = "replay";  // the `source.topic` of verdicts
   std::size_t max_event_bytes = 1 << 20;
   std::size_t max_reported_errors = 100;  // invalid lines printed individually
+  // Backtest: the slot of the label field (0/1, true/false); load the pack
+  // with PackLoadOptions::extra_fields = {label} to have one.
+  std::optional<std::uint32_t> label_slot;
+  std::int64_t timeline_bucket_ms = 3'600'000;  // rule hits over event time
 };
+
+// Ground truth of one event: 1, 0, or unknown.
+std::optional<bool> label_of(const Value& v);
 
 struct ReplayStats {
   std::uint64_t lines = 0;
@@ -29,6 +38,17 @@ struct ReplayStats {
   std::vector<std::uint64_t> rule_hits;  // by rule index (either mode)
   std::map<std::string, std::uint64_t> invalid_by_reason;
   double seconds = 0;
+
+  // Backtest (label_slot set).
+  bool labelled_run = false;
+  std::uint64_t labelled = 0;   // events with a usable label
+  std::uint64_t positives = 0;  // label 1
+  std::vector<std::uint64_t> rule_true_hits;  // hits on label-1 events, by rule
+  std::vector<std::uint64_t> rule_labelled_hits;  // hits on labelled events
+  std::uint64_t flagged_labelled = 0, flagged_true = 0;    // decision review or decline
+  std::uint64_t declined_labelled = 0, declined_true = 0;  // decision decline
+  // Rule hits per event-time bucket: bucket start (ms) -> hits by rule.
+  std::map<std::int64_t, std::vector<std::uint64_t>> timeline;
 };
 
 // Runs the replay. Verdicts go to `verdicts` (one JSON object per line),
