@@ -198,15 +198,16 @@ struct StreamEngine::Impl {
 
   // ---- poll thread --------------------------------------------------------
 
-  Batch* new_batch() {
-    auto* b = new Batch();
-    std::lock_guard lock(rules_mu);
-    b->rules = rules;
-    b->rule_metrics = rule_metrics;
-    return b;
-  }
+  Batch* new_batch() { return new Batch(); }
 
   void submit(Batch* b) {
+    {
+      // The pack of a batch is the one current when the batch closes, so a
+      // reload applies from the next batch on.
+      std::lock_guard lock(rules_mu);
+      b->rules = rules;
+      b->rule_metrics = rule_metrics;
+    }
     b->polled_at = std::chrono::steady_clock::now();
     in_flight.fetch_add(1);
     metrics.batches_in_flight.Increment();

@@ -14,6 +14,7 @@
 #include "connectors/kafka/stream_engine.h"
 #include "connectors/memory/memory_feature_store.h"
 #include "connectors/redis/redis_feature_store.h"
+#include "engine/cli/rules_reloader.h"
 #include "engine/pack_loader.h"
 #include "engine/synthetic_stream.h"
 
@@ -22,8 +23,10 @@ namespace fraud {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 
 void on_signal(int) { g_stop.store(true); }
+void on_hangup(int) { g_reload.store(true); }
 
 void install_signal_handlers() {
   struct sigaction sa {};
@@ -31,6 +34,10 @@ void install_signal_handlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = on_hangup;
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
 }
 
 std::unique_ptr<FeatureStore> make_store(const std::string& url, std::string salt) {
@@ -88,9 +95,19 @@ int cmd_run(const RunConfig& config) {
   spdlog::info("fraudstream run: {} -> {} (dlq {}), rules {} ({}), store {}", config.stream.input_topic,
                config.stream.output_topic, config.stream.dlq_topic, config.rules_dir, rules->version.substr(0, 12),
                store->name());
+  RulesReloader reloader(
+      config.rules_dir, rules->version,
+      [&](std::shared_ptr<const RuleSet> next) {
+        engine.swap_rules(std::move(next));
+        metrics.rules_reloads.Add({{"result", "success"}}).Increment();
+      },
+      [&](const Diagnostics&) { metrics.rules_reloads.Add({{"result", "error"}}).Increment(); });
   std::thread watcher([&] {
     while (!g_stop.load() && !engine.running()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    while (!g_stop.load() && engine.running()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while (!g_stop.load() && engine.running()) {
+      if (g_reload.exchange(false)) reloader.request_reload();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     engine.stop();
   });
   int rc = engine.run();

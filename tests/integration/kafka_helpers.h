@@ -2,7 +2,10 @@
 // platform talks to the engine), and a child-process runner for the binary.
 #pragma once
 
+#include <arpa/inet.h>
 #include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,6 +103,35 @@ inline std::map<int, std::int64_t> committed(const std::string& bootstrap, const
   rd_kafka_topic_partition_list_destroy(list);
   rd_kafka_consumer_close(c.get());
   return out;
+}
+
+// GET http://127.0.0.1:port/path; returns the body ("" on failure).
+inline std::string http_get(int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "";
+  }
+  std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)!::write(fd, req.data(), req.size());
+  std::string resp;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  auto body = resp.find("\r\n\r\n");
+  return body == std::string::npos ? "" : resp.substr(body + 4);
+}
+
+// The value of one sample line of a Prometheus text page, or -1.
+inline double metric_value(const std::string& page, const std::string& series) {
+  auto p = page.find("\n" + series + " ");
+  if (p == std::string::npos) return -1;
+  return std::stod(page.substr(p + series.size() + 2));
 }
 
 // The fraudstream binary as a child process.

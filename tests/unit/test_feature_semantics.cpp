@@ -227,3 +227,43 @@ TEST(FeatureSemantics, IdempotentUpdatesPerPartitionOffset) {
   ASSERT_TRUE(p.process(*rules, store, std::span(&ptr, 1), std::span(&other, 1), v).ok);
   EXPECT_EQ(p.features_of(0)[cnt].number, 2);
 }
+
+TEST(FeatureSemantics, ReloadKeepsStateOfUnchangedFeaturesOnly) {
+  const char* v1 = R"(features:
+  - name: same
+    agg: count
+    by: k
+    window: 1h
+  - name: changed
+    agg: count
+    by: k
+    window: 1h
+rules:
+  - name: r
+    when: same > 100
+)";
+  std::string v2 = v1;
+  v2.replace(v2.rfind("window: 1h"), 10, "window: 2h");  // `changed` gets a new definition
+  v2 += "    reason: edited\n";                           // and the pack a new version
+  auto a = compile_ok(v1);
+  auto b = compile_ok(v2);
+  ASSERT_NE(a->version, b->version);
+  EXPECT_EQ(a->features[0].fingerprint, b->features[0].fingerprint);
+  EXPECT_NE(a->features[1].fingerprint, b->features[1].fingerprint);
+  MemoryFeatureStore store;
+  BatchProcessor p(BatchProcessor::Options{.read_all_features = true});
+  EventParser pa(a->fields), pb(b->fields);
+  Event e;
+  EventError err;
+  std::vector<Verdict> v(1);
+  SourceRef src;
+  const Event* ptr = &e;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(pa.parse(ev(i, i, R"("k":"a")"), e, err));
+    ASSERT_TRUE(p.process(*a, store, std::span(&ptr, 1), std::span(&src, 1), v).ok);
+  }
+  ASSERT_TRUE(pb.parse(ev(9, 10, R"("k":"a")"), e, err));
+  ASSERT_TRUE(p.process(*b, store, std::span(&ptr, 1), std::span(&src, 1), v).ok);
+  EXPECT_EQ(p.features_of(0)[0].number, 4);  // kept its 3 events
+  EXPECT_EQ(p.features_of(0)[1].number, 1);  // starts fresh
+}
