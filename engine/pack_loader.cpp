@@ -841,7 +841,8 @@ class PackCompiler {
       FeatureDef f;
       f.name = item.name;
       bool ok = true;
-      std::string fp;
+      // Two features of one pack never share state, even if defined alike.
+      std::string fp = "name=" + item.name + ";";
       if (auto agg = string_key(item, "agg", true)) {
         static const std::vector<std::string> aggs = {"count", "sum", "min", "max", "avg", "distinct"};
         auto pos = std::find(aggs.begin(), aggs.end(), *agg);

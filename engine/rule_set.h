@@ -86,7 +86,8 @@ struct FeatureDef {
   std::int64_t resolution_ms = 0;
   std::int64_t buckets() const { return window_ms / resolution_ms; }
   std::optional<std::uint32_t> where_node;
-  // Hex digest of the definition (agg, of, by, window, resolution, where).
+  // Hex digest of the name and definition (agg, of, by, window, resolution,
+  // where and the macros it reads).
   // Stores key state by it, so an unchanged feature keeps its state across
   // reloads and a changed one starts fresh.
   std::string fingerprint;
