@@ -9,6 +9,7 @@
 
 #include "connectors/memory/memory_feature_store.h"
 #include "engine/cli/backtest_report.h"
+#include "engine/cli/paysim.h"
 #include "engine/cli/replay.h"
 #include "engine/cli/rule_tests.h"
 #include "engine/cli/stream_commands.h"
@@ -114,6 +115,33 @@ int cmd_diff(const std::string& base_dir, const std::string& cand_dir, const std
   return 0;
 }
 
+int cmd_paysim(const std::string& csv) {
+  std::ifstream in(csv, std::ios::binary);
+  if (!in) {
+    std::cerr << "cannot open " << csv << "\n";
+    return 1;
+  }
+  std::string line, err;
+  std::getline(in, line);  // header
+  if (line.rfind("step,type,amount", 0) != 0) {
+    std::cerr << csv << ":1: not a PaySim file (expected the header step,type,amount,...)\n";
+    return 1;
+  }
+  std::uint64_t row = 0, bad = 0;
+  while (std::getline(in, line)) {
+    ++row;
+    if (line.empty()) continue;
+    auto json = paysim_row_to_event(line, row, err);
+    if (!json) {
+      std::cerr << csv << ":" << row + 1 << ": " << err << "\n";
+      ++bad;
+      continue;
+    }
+    std::cout << *json << "\n";
+  }
+  return bad ? 1 : 0;
+}
+
 int cmd_generate(std::uint64_t count, const SyntheticOptions& options) {
   SyntheticStream stream(options);
   std::string buf;
@@ -161,6 +189,10 @@ int main(int argc, char** argv) {
   diff->add_option("--candidate", diff_cand, "The pack you want to ship")->required();
   diff->add_option("--events", diff_events, "Events, one JSON object per line")->required();
   diff->add_option("--format", diff_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  std::string paysim_csv;
+  auto* paysim = app.add_subcommand("paysim-to-jsonl", "Convert a PaySim CSV to fraudstream events (stdout)");
+  paysim->add_option("csv", paysim_csv, "PaySim CSV file")->required();
 
   std::uint64_t gen_count = 100000;
   SyntheticOptions gen;
@@ -222,6 +254,7 @@ int main(int argc, char** argv) {
   if (*generate) return cmd_generate(gen_count, gen);
   if (*check) return cmd_check(dir, format);
   if (*test) return cmd_test(test_dir);
+  if (*paysim) return cmd_paysim(paysim_csv);
   if (*diff) return cmd_diff(diff_base, diff_cand, diff_events, diff_format);
   if (*replay) return cmd_replay(rules_dir, events, out, batch, label, report);
   return 2;
