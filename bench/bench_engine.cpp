@@ -3,7 +3,7 @@
 // Hypothesis: one core replays the shipped micro-lending pack at >= 300,000
 // events/s: parse ~1 us, plan + in-memory features ~1 us, rules < 0.8 us,
 // verdict encoding ~0.4 us per event (ARCHITECTURE.md budget).
-// Scenarios: event parse alone; rule evaluation of one batch with features
+// Scenarios: event parse alone; list membership for 1,000 and 1,000,000 items; rule evaluation of one batch with features
 // already fetched; verdict encoding; update+read of each aggregation in
 // memory; the whole replay path (parse -> plan -> store -> evaluate ->
 // encode) single-threaded, which is the README's replay figure.
@@ -136,6 +136,22 @@ void BM_AggregationInMemory(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_AggregationInMemory)->DenseRange(0, 5);
+
+// Membership in a list of N items (hash set: flat cost whatever N).
+void BM_ListMembership(benchmark::State& state) {
+  std::string items;
+  for (std::int64_t i = 0; i < state.range(0); ++i) items += "dev-" + std::to_string(i) + "\n";
+  auto pack = compile_pack({{"p.yaml", "lists:\n  - name: L\n    file: l.txt\n"}},
+                           [&](const std::string&) { return std::optional<std::string>(items); });
+  const ListSet& l = pack.rules->lists[0];
+  std::vector<std::string> probes;
+  for (int i = 0; i < 1024; ++i) probes.push_back("dev-" + std::to_string((i * 7919) % (2 * state.range(0))));
+  std::size_t i = 0, hits = 0;
+  for (auto _ : state) hits += l.contains(Value::of_string(probes[i++ & 1023]));
+  benchmark::DoNotOptimize(hits);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ListMembership)->Arg(1'000)->Arg(1'000'000);
 
 // The README's replay figure: everything, one thread, verdicts encoded.
 // Arg: customer population (200,000: mostly new keys; 2,000: warm keys).

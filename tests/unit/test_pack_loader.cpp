@@ -273,3 +273,18 @@ TEST(PackLoader, ListFromFile) {
   EXPECT_FALSE(missing.ok());
   EXPECT_EQ(missing.diagnostics.items()[0].code, "E002");
 }
+
+TEST(PackLoader, MillionItemListFromFile) {
+  std::string items;
+  items.reserve(16'000'000);
+  for (int i = 0; i < 1'000'000; ++i) items += "dev-" + std::to_string(i * 7 + 3) + "\n";
+  PackLoadResult r = compile_pack({{"p.yaml", "lists:\n  - name: blocked\n    file: blocked.txt\nrules:\n  - name: r\n    when: d in blocked\n    reason: x\n"}},
+                                  [&](const std::string&) { return std::optional<std::string>(items); });
+  ASSERT_TRUE(r.ok()) << r.diagnostics.to_text();
+  const ListSet& l = r.rules->lists[0];
+  EXPECT_EQ(l.size(), 1'000'000u);
+  EXPECT_TRUE(l.contains(Value::of_string("dev-3")));
+  EXPECT_TRUE(l.contains(Value::of_string("dev-6999996")));
+  EXPECT_FALSE(l.contains(Value::of_string("dev-4")));
+  EXPECT_FALSE(l.contains(Value::of_number(3)));
+}
