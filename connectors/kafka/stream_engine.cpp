@@ -2,6 +2,7 @@
 
 #include <oneapi/tbb/concurrent_queue.h>
 #include <oneapi/tbb/parallel_pipeline.h>
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -17,6 +18,11 @@
 namespace fraud {
 
 namespace {
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -90,6 +96,7 @@ struct StreamEngine::Impl {
   // or the batch would be skipped after a restart.
   std::atomic<bool> offsets_frozen{false};
   Batch* filling = nullptr;  // the batch the poll thread is filling (poll thread only)
+  simdjson::dom::parser stats_parser;  // poll thread only
 
   Impl(StreamConfig c, std::shared_ptr<const RuleSet> r, FeatureStore& s, EngineMetrics& m, StreamCounters& k,
        std::atomic<bool>& stop)
@@ -114,6 +121,26 @@ struct StreamEngine::Impl {
 
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
     static_cast<Impl*>(opaque)->delivered(msg);
+  }
+
+  static int on_statistics(rd_kafka_t*, char* json, size_t len, void* opaque) {
+    static_cast<Impl*>(opaque)->statistics(std::string_view(json, len));
+    return 0;  // librdkafka frees json
+  }
+
+  // Consumer lag per partition, from librdkafka's statistics JSON.
+  void statistics(std::string_view json) {
+    simdjson::dom::element root;
+    if (stats_parser.parse(json.data(), json.size(), true).get(root)) return;
+    simdjson::dom::object parts;
+    if (root["topics"][config.input_topic]["partitions"].get_object().get(parts)) return;
+    for (auto field : parts) {
+      std::int64_t partition = 0, lag = 0;
+      if (field.value["partition"].get_int64().get(partition) || partition < 0) continue;
+      if (field.value["consumer_lag"].get_int64().get(lag) || lag < 0) continue;
+      metrics.consumer_lag.Add({{"topic", config.input_topic}, {"partition", std::to_string(partition)}})
+          .Set(static_cast<double>(lag));
+    }
   }
 
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
@@ -146,9 +173,11 @@ struct StreamEngine::Impl {
     cprops.emplace("auto.commit.interval.ms", "1000");
     cprops.emplace("queued.max.messages.kbytes", "262144");
     cprops.emplace("fetch.wait.max.ms", "10");
+    cprops.emplace("statistics.interval.ms", std::to_string(config.statistics_interval_ms));
     rd_kafka_conf_t* cconf = make_kafka_conf(cprops);
     rd_kafka_conf_set_opaque(cconf, this);
     rd_kafka_conf_set_rebalance_cb(cconf, &Impl::on_rebalance);
+    rd_kafka_conf_set_stats_cb(cconf, &Impl::on_statistics);
     consumer = make_kafka_client(RD_KAFKA_CONSUMER, cconf);
     rd_kafka_poll_set_consumer(consumer.get());
     subscription = rd_kafka_topic_partition_list_new(1);
@@ -212,11 +241,16 @@ struct StreamEngine::Impl {
     in_flight.fetch_add(1);
     metrics.batches_in_flight.Increment();
     counters.consumed.fetch_add(b->messages.size(), std::memory_order_relaxed);
-    queue.push(b);
+    // Wait for a free pipeline slot, showing the watchdog we are alive.
+    while (!queue.try_push(b)) {
+      counters.poll_heartbeat_ms.store(steady_ms());
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
   }
 
   void poll_loop() {
     while (!stopping.load() && !fatal.load()) {
+      counters.poll_heartbeat_ms.store(steady_ms());
       filling = new_batch();
       Batch*& b = filling;
       auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.batch_wait_ms);
@@ -227,6 +261,7 @@ struct StreamEngine::Impl {
                                                     deadline - std::chrono::steady_clock::now())
                                                     .count()));
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), wait);
+        counters.poll_heartbeat_ms.store(steady_ms());
         if (!m) {
           if (!b->messages.empty() && std::chrono::steady_clock::now() >= deadline) break;
           continue;
@@ -292,6 +327,7 @@ struct StreamEngine::Impl {
       metrics.feature_store_requests.Increment();
       b.store_status = store.apply(*b.rules, b.processor.ops(), b.processor.results());
       metrics.feature_store_latency.Observe(seconds_since(s0));
+      counters.store_ok.store(b.store_status.ok);
       if (b.store_status.ok) break;
       metrics.feature_store_errors.Increment();
       counters.store_failures.fetch_add(1);

@@ -50,6 +50,7 @@ struct StreamConfig {
   int batch_wait_ms = 5;
   std::size_t max_in_flight = 4;
   std::size_t max_event_bytes = 1 << 20;
+  int statistics_interval_ms = 5000;  // librdkafka statistics (consumer lag)
   int store_retry_ms = 500;  // wait between feature store retries (policy: pause)
 };
 
@@ -62,6 +63,8 @@ struct StreamCounters {
   std::atomic<std::uint64_t> decisions[3] = {0, 0, 0};
   std::atomic<std::uint64_t> store_failures{0};
   std::atomic<std::int64_t> assigned_partitions{0};
+  std::atomic<std::int64_t> poll_heartbeat_ms{0};  // steady-clock ms of the poll loop's last turn
+  std::atomic<bool> store_ok{true};                // the last feature store round trip succeeded
   LatencyRecorder end_to_end;  // Kafka timestamp -> verdict acknowledged
 };
 

@@ -1,6 +1,5 @@
 #include "engine/cli/stream_commands.h"
 
-#include <prometheus/exposer.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -14,6 +13,7 @@
 #include "connectors/kafka/stream_engine.h"
 #include "connectors/memory/memory_feature_store.h"
 #include "connectors/redis/redis_feature_store.h"
+#include "engine/cli/ops_endpoints.h"
 #include "engine/cli/rules_reloader.h"
 #include "engine/pack_loader.h"
 #include "engine/synthetic_stream.h"
@@ -60,13 +60,6 @@ std::shared_ptr<const RuleSet> load_rules_or_throw(const std::string& dir) {
   return pack.rules;
 }
 
-std::unique_ptr<prometheus::Exposer> serve_metrics(int port, EngineMetrics& metrics) {
-  if (port <= 0) return nullptr;
-  auto exposer = std::make_unique<prometheus::Exposer>("0.0.0.0:" + std::to_string(port));
-  exposer->RegisterCollectable(metrics.registry());
-  return exposer;
-}
-
 }  // namespace
 
 int cmd_kafka(int brokers, const std::vector<std::string>& topics) {
@@ -90,8 +83,8 @@ int cmd_run(const RunConfig& config) {
   auto store = make_store(config.redis_url, config.redis_salt);
   EngineMetrics metrics(config.stream.input_topic);
   metrics.rules_reloads.Add({{"result", "success"}}).Increment();
-  auto exposer = serve_metrics(config.metrics_port, metrics);
   StreamEngine engine(config.stream, rules, *store, metrics);
+  auto http = serve_ops_endpoints(config.metrics_port, metrics, engine);
   spdlog::info("fraudstream run: {} -> {} (dlq {}), rules {} ({}), store {}", config.stream.input_topic,
                config.stream.output_topic, config.stream.dlq_topic, config.rules_dir, rules->version.substr(0, 12),
                store->name());
@@ -125,11 +118,11 @@ int cmd_demo(const DemoOptions& o) {
   EmbeddedKafka kafka(1, {{"loan-events", o.partitions}, {"verdicts", o.partitions}, {"verdicts-dlq", 1}});
   auto store = make_store(o.redis_url, "demo-salt");
   EngineMetrics metrics("loan-events");
-  auto exposer = serve_metrics(o.metrics_port, metrics);
   StreamConfig sc;
   sc.bootstrap = kafka.bootstrap();
   sc.group = "fraudstream-demo";
   StreamEngine engine(sc, rules, *store, metrics);
+  auto http = serve_ops_endpoints(o.metrics_port, metrics, engine);
   std::printf("embedded Kafka at %s; rules %s (%zu rules); store %s; metrics on :%d/metrics\n",
               kafka.bootstrap().c_str(), rules->version.substr(0, 12).c_str(), rules->rules.size(),
               std::string(store->name()).c_str(), o.metrics_port);
