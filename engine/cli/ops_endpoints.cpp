@@ -2,10 +2,62 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <ctime>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace fraud {
+
+namespace {
+
+// process_cpu_seconds_total, process_resident_memory_bytes and
+// process_start_time_seconds from /proc, as the Prometheus client libraries
+// of other languages export them (prometheus-cpp does not).
+std::vector<prometheus::MetricFamily> process_families() {
+  std::vector<prometheus::MetricFamily> out;
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  std::getline(stat, line);
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return out;
+  std::istringstream rest(line.substr(close + 2));
+  std::vector<std::string> f{std::istream_iterator<std::string>(rest), {}};
+  // After the command: state(0) ... utime(11) stime(12) ... starttime(19) ... rss(21)
+  if (f.size() < 22) return out;
+  double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  auto family = [&](const char* name, const char* help, prometheus::MetricType type, double value) {
+    prometheus::MetricFamily fam;
+    fam.name = name;
+    fam.help = help;
+    fam.type = type;
+    prometheus::ClientMetric m;
+    if (type == prometheus::MetricType::Counter) {
+      m.counter.value = value;
+    } else {
+      m.gauge.value = value;
+    }
+    fam.metric.push_back(m);
+    out.push_back(fam);
+  };
+  family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+         prometheus::MetricType::Counter, (std::stod(f[11]) + std::stod(f[12])) / ticks);
+  family("process_resident_memory_bytes", "Resident memory size in bytes.", prometheus::MetricType::Gauge,
+         std::stod(f[21]) * page);
+  std::ifstream up("/proc/uptime");
+  double uptime = 0;
+  up >> uptime;
+  double boot = static_cast<double>(std::time(nullptr)) - uptime;
+  family("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+         prometheus::MetricType::Gauge, boot + std::stod(f[19]) / ticks);
+  return out;
+}
+
+}  // namespace
 
 std::unique_ptr<HttpServer> serve_ops_endpoints(int port, EngineMetrics& metrics, const StreamEngine& engine,
                                                 double stuck_after_s) {
@@ -13,7 +65,9 @@ std::unique_ptr<HttpServer> serve_ops_endpoints(int port, EngineMetrics& metrics
   std::map<std::string, HttpServer::Handler> routes;
   routes["/metrics"] = [&metrics] {
     std::ostringstream out;
-    prometheus::TextSerializer().Serialize(out, metrics.registry()->Collect());
+    auto families = metrics.registry()->Collect();
+    for (auto& f : process_families()) families.push_back(std::move(f));
+    prometheus::TextSerializer().Serialize(out, families);
     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", out.str()};
   };
   routes["/healthz"] = [&engine, stuck_after_s] {
