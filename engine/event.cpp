@@ -92,6 +92,48 @@ void EventParser::walk_object(simdjson::dom::object object, std::uint32_t node, 
   }
 }
 
+namespace {
+
+// Integers beyond 64 bits are valid JSON, which simdjson declines to parse
+// (NUMBER_ERROR). Rewrite them as floats ("...0" -> "...0.0") and parse again:
+// like most JSON readers, the engine then sees them as (large) numbers.
+std::string widen_big_integers(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() + 16);
+  bool in_string = false;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (in_string) {
+      out.push_back(c);
+      if (c == '\\' && i + 1 < in.size()) {
+        out.push_back(in[++i]);
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out.push_back(c);
+      continue;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+      std::size_t j = i + (c == '-' ? 1 : 0);
+      std::size_t digits_start = j;
+      while (j < in.size() && in[j] >= '0' && in[j] <= '9') ++j;
+      bool plain = j == in.size() || (in[j] != '.' && in[j] != 'e' && in[j] != 'E');
+      out.append(in.substr(i, j - i));
+      if (plain && j - digits_start > 18) out.append(".0");
+      i = j - 1;
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
 bool EventParser::parse(std::string_view bytes, Event& out, EventError& error) {
   if (bytes.size() > max_bytes_) {
     error = {"too_large", "event is " + std::to_string(bytes.size()) + " bytes, limit is " +
@@ -100,6 +142,11 @@ bool EventParser::parse(std::string_view bytes, Event& out, EventError& error) {
   }
   simdjson::dom::element root;
   auto code = parser_.parse(bytes.data(), bytes.size(), true).get(root);
+  std::string widened;
+  if (code == simdjson::NUMBER_ERROR) {
+    widened = widen_big_integers(bytes);
+    code = parser_.parse(widened.data(), widened.size(), true).get(root);
+  }
   if (code != simdjson::SUCCESS) {
     error = {"invalid_json", std::string("not valid JSON: ") + simdjson::error_message(code)};
     return false;

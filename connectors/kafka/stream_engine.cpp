@@ -35,6 +35,17 @@ std::int64_t wall_ms() {
 
 }  // namespace
 
+std::optional<StoreFailurePolicy> parse_failure_policy(std::string_view s) {
+  if (s == "pause") return StoreFailurePolicy::kPause;
+  if (s == "fail_open") return StoreFailurePolicy::kFailOpen;
+  if (s == "fail_closed") return StoreFailurePolicy::kFailClosed;
+  return std::nullopt;
+}
+
+// Dead letters larger than this keep only their first bytes (brokers reject
+// records over ~1 MB unless configured otherwise).
+constexpr std::size_t kMaxDlqPayload = 900 * 1024;
+
 struct Batch;
 
 // One produced record: which batch it belongs to and when its source was written.
@@ -61,6 +72,7 @@ struct Batch {
   std::atomic<std::int64_t> pending{0};
   std::atomic<bool> produced_all{false};
   std::atomic<bool> failed{false};
+  bool degraded = false;  // evaluated without features (fail_open / fail_closed)
   std::chrono::steady_clock::time_point polled_at;
 
   ~Batch() {
@@ -173,6 +185,10 @@ struct StreamEngine::Impl {
     cprops.emplace("auto.commit.interval.ms", "1000");
     cprops.emplace("queued.max.messages.kbytes", "262144");
     cprops.emplace("fetch.wait.max.ms", "10");
+    // A record larger than the per-partition fetch size would stall the
+    // partition on brokers that do not return oversized first batches; such
+    // records must reach the DLQ instead.
+    cprops.emplace("max.partition.fetch.bytes", "16777216");
     cprops.emplace("statistics.interval.ms", std::to_string(config.statistics_interval_ms));
     rd_kafka_conf_t* cconf = make_kafka_conf(cprops);
     rd_kafka_conf_set_opaque(cconf, this);
@@ -331,6 +347,12 @@ struct StreamEngine::Impl {
       if (b.store_status.ok) break;
       metrics.feature_store_errors.Increment();
       counters.store_failures.fetch_add(1);
+      if (config.failure_policy != StoreFailurePolicy::kPause) {
+        spdlog::warn("feature store: {}; evaluating without features ({})", b.store_status.error,
+                     config.failure_policy == StoreFailurePolicy::kFailOpen ? "fail_open" : "fail_closed");
+        b.degraded = true;
+        break;
+      }
       spdlog::warn("feature store: {}; retrying in {} ms", b.store_status.error, config.store_retry_ms);
       if (stopping.load()) {
         b.failed.store(true);
@@ -353,13 +375,15 @@ struct StreamEngine::Impl {
     std::vector<std::uint64_t> rule_hits(rs.rules.size(), 0);
     for (std::size_t i = 0; i < n; ++i) {
       Verdict& v = b.verdicts[i];
-      b.processor.evaluate(rs, i, v, scratch);
+      b.processor.evaluate(rs, i, v, scratch, b.degraded);
+      if (b.degraded && config.failure_policy == StoreFailurePolicy::kFailClosed) v.decision = Decision::kDecline;
       ++decisions[static_cast<int>(v.decision)];
       for (std::size_t h = 0; h < v.hit_count; ++h) ++rule_hits[v.hits[h].rule];
       for (std::size_t h = 0; h < v.shadow_count; ++h) ++rule_hits[v.shadow_hits[h].rule];
       b.encoded[i].clear();
       encode_verdict(rs, *b.ptrs[i], v, b.processor.features_of(i), b.sources[i], b.encoded[i]);
     }
+    if (b.degraded) metrics.degraded_verdicts.Increment(static_cast<double>(n));
     for (int d = 0; d < 3; ++d) {
       if (decisions[d]) {
         metrics.verdicts(static_cast<Decision>(d)).Increment(static_cast<double>(decisions[d]));
@@ -417,7 +441,17 @@ struct StreamEngine::Impl {
         ok = produce_one(config.output_topic, m, json.data(), json.size(), nullptr, &b.slots[i]);
         counters.verdicts.fetch_add(1, std::memory_order_relaxed);
       } else {
-        ok = produce_one(config.dlq_topic, m, m->payload, m->payload ? m->len : 0, dlq_headers(b, i), &b.slots[i]);
+        std::size_t len = m->payload ? m->len : 0;
+        rd_kafka_headers_t* headers = dlq_headers(b, i);
+        if (len > kMaxDlqPayload) {
+          // Bigger than any broker takes by default: keep the head of the
+          // original bytes and say so.
+          rd_kafka_header_add(headers, "dlq.truncated", -1, "true", 4);
+          std::string size = std::to_string(len);
+          rd_kafka_header_add(headers, "dlq.original.size", -1, size.data(), static_cast<ssize_t>(size.size()));
+          len = kMaxDlqPayload;
+        }
+        ok = produce_one(config.dlq_topic, m, m->payload, len, headers, &b.slots[i]);
         metrics.dlq(b.errors[i].reason).Increment();
         counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
       }

@@ -30,6 +30,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <string>
 
 #include "engine/feature_store.h"
@@ -38,6 +40,16 @@
 #include "engine/rule_set.h"
 
 namespace fraud {
+
+// What the engine does while the feature store (Redis) fails:
+//  kPause       keep retrying; no verdict without features, offsets stay, so
+//               consumption stops (liveness stays green, readiness goes red);
+//  kFailOpen    evaluate without features (they read null): rules that need
+//               no features still decide; verdicts carry `degraded: true`;
+//  kFailClosed  as fail_open, but the decision is at least `decline`.
+// Feature updates of degraded batches are not applied.
+enum class StoreFailurePolicy { kPause, kFailOpen, kFailClosed };
+std::optional<StoreFailurePolicy> parse_failure_policy(std::string_view s);
 
 struct StreamConfig {
   std::string bootstrap;
@@ -52,6 +64,7 @@ struct StreamConfig {
   std::size_t max_event_bytes = 1 << 20;
   int statistics_interval_ms = 5000;  // librdkafka statistics (consumer lag)
   int store_retry_ms = 500;  // wait between feature store retries (policy: pause)
+  StoreFailurePolicy failure_policy = StoreFailurePolicy::kPause;
 };
 
 // Live figures, cheap to read (the demo summary, tests).

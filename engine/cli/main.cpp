@@ -219,7 +219,8 @@ int main(int argc, char** argv) {
            {"--rules", "rules"}, {"--kafka", "kafka.bootstrap"}, {"--redis", "redis.url"},
            {"--input-topic", "kafka.input_topic"}, {"--output-topic", "kafka.output_topic"},
            {"--dlq-topic", "kafka.dlq_topic"}, {"--group", "kafka.group"}, {"--metrics-port", "metrics.port"},
-           {"--batch-size", "pipeline.batch_size"}, {"--max-in-flight", "pipeline.max_in_flight"}}) {
+           {"--batch-size", "pipeline.batch_size"}, {"--max-in-flight", "pipeline.max_in_flight"},
+           {"--failure-policy", "redis.failure_policy"}}) {
     run->add_option_function<std::string>(flag, [&flags, key = std::string(key)](const std::string& v) { flags[key] = v; },
                                           std::string("overrides ") + key);
   }

@@ -16,7 +16,7 @@ namespace {
 const char* const kKeys[] = {
     "rules",
     "kafka.bootstrap", "kafka.group", "kafka.input_topic", "kafka.output_topic", "kafka.dlq_topic",
-    "redis.url", "redis.salt", "redis.salt_file",
+    "redis.url", "redis.salt", "redis.salt_file", "redis.failure_policy",
     "pipeline.batch_size", "pipeline.batch_wait_ms", "pipeline.max_in_flight", "pipeline.max_event_bytes",
     "metrics.port",
 };
@@ -123,6 +123,11 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
     ss << in.rdbuf();
     c.redis_salt = ss.str();
     while (!c.redis_salt.empty() && (c.redis_salt.back() == '\n' || c.redis_salt.back() == '\r')) c.redis_salt.pop_back();
+  }
+  if (flat.count("redis.failure_policy")) {
+    auto p = parse_failure_policy(flat["redis.failure_policy"]);
+    if (!p) throw std::runtime_error("config redis.failure_policy: '" + flat["redis.failure_policy"] + "' is not pause, fail_open or fail_closed");
+    c.stream.failure_policy = *p;
   }
   if (flat.count("pipeline.batch_size")) c.stream.batch_size = static_cast<std::size_t>(to_int("pipeline.batch_size", flat["pipeline.batch_size"]));
   if (flat.count("pipeline.batch_wait_ms")) c.stream.batch_wait_ms = static_cast<int>(to_int("pipeline.batch_wait_ms", flat["pipeline.batch_wait_ms"]));

@@ -14,6 +14,7 @@
 //     url: redis://user:pass@host:6379     FRAUDSTREAM_REDIS_URL ("memory": in-process)
 //     salt: <secret>                       FRAUDSTREAM_REDIS_SALT
 //     salt_file: /var/run/secrets/salt     FRAUDSTREAM_REDIS_SALT_FILE
+//     failure_policy: pause                FRAUDSTREAM_REDIS_FAILURE_POLICY (pause | fail_open | fail_closed)
 //   pipeline:
 //     batch_size: 2000                     FRAUDSTREAM_PIPELINE_BATCH_SIZE
 //     batch_wait_ms: 5                     FRAUDSTREAM_PIPELINE_BATCH_WAIT_MS

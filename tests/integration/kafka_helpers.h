@@ -153,6 +153,9 @@ class ChildProcess {
       ::waitpid(pid_, nullptr, 0);
     }
   }
+  pid_t pid() const { return pid_; }
+  bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
+
   // Sends `sig` and waits up to `timeout` for exit; returns the exit code or -1.
   int stop(int sig = SIGTERM, std::chrono::seconds timeout = std::chrono::seconds(60)) {
     ::kill(pid_, sig);

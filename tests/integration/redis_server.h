@@ -48,9 +48,16 @@ class RedisServer {
  public:
   // `acl_user`/`acl_password`: adds that user (all commands) and disables
   // the default user, so AUTH is required.
-  explicit RedisServer(std::string acl_user = {}, std::string acl_password = {}) : port_(free_tcp_port()) {
+  explicit RedisServer(std::string acl_user = {}, std::string acl_password = {}, int port = 0,
+                       std::string data_dir = {})
+      : port_(port ? port : free_tcp_port()) {
     std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                     "--save", "", "--appendonly", "no", "--loglevel", "warning"};
+                                     "--save", "", "--loglevel", "warning"};
+    if (data_dir.empty()) {
+      args.insert(args.end(), {"--appendonly", "no"});
+    } else {  // durable: survives a restart on the same port and directory
+      args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always", "--dir", data_dir});
+    }
     if (!acl_user.empty()) {
       args.insert(args.end(), {"--user", acl_user, "on", ">" + acl_password, "~*", "&*", "+@all", "--user", "default", "off"});
     }
@@ -80,6 +87,7 @@ class RedisServer {
     }
   }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
 
  private:
   int port_;

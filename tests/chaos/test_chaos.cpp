@@ -1,0 +1,342 @@
+// The chaos suite: the real `fraudstream run` binary, the embedded Kafka
+// (with its fault injection) and a real redis-server, broken on purpose with
+// seeded randomness. Each scenario checks the two promises and prints its
+// figures:
+//   - every input message ends as a verdict or a DLQ record (lost == 0);
+//   - velocity state counts every event exactly once: the final state of
+//     every (feature, entity) in Redis equals a recomputation from the input
+//     (feature mismatches == 0). Duplicated verdicts may appear only after a
+//     crash and carry the same event_id; their number is reported.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "../integration/kafka_helpers.h"
+#include "../integration/redis_server.h"
+#include "connectors/kafka/embedded_kafka.h"
+#include "connectors/memory/memory_feature_store.h"
+#include "connectors/redis/redis_feature_store.h"
+#include "engine/batch_processor.h"
+#include "engine/pack_loader.h"
+#include "engine/synthetic_stream.h"
+
+namespace fs = std::filesystem;
+using namespace fraud;
+using namespace fraud::testing;
+
+namespace {
+
+constexpr int kPartitions = 4;
+// Kafka protocol ApiKeys (the mock cluster injects errors per request type).
+constexpr std::int16_t kApiProduce = 0, kApiFetch = 1, kApiOffsetCommit = 8;
+const char* kSalt = "chaos-salt";
+
+std::string rules_dir() { return std::string(FRAUD_SOURCE_DIR) + "/rules"; }
+
+struct Input {
+  std::vector<std::pair<std::string, std::string>> records;  // key, json
+  std::set<std::string> valid_ids;
+  std::size_t invalid = 0;
+};
+
+Input make_input(std::uint64_t seed, int n) {
+  SyntheticOptions o;
+  o.seed = seed;
+  o.fraud_share = 0.1;
+  o.customers = 5000;
+  SyntheticStream s(o);
+  std::mt19937 rng(static_cast<std::uint32_t>(seed));
+  Input in;
+  for (int i = 0; i < n; ++i) {
+    std::string json;
+    std::string key = s.next(json);
+    if (rng() % 100 == 0) {
+      json = rng() % 2 ? json.substr(0, json.size() / 2) : "[\"not an object\"]";
+      ++in.invalid;
+    } else {
+      auto p = json.find("\"event_id\":\"") + 12;
+      in.valid_ids.insert(json.substr(p, json.find('"', p) - p));
+    }
+    in.records.emplace_back(key, json);
+  }
+  return in;
+}
+
+// Engines of one consumer group, started and killed at will.
+class Fleet {
+ public:
+  Fleet(const EmbeddedKafka& kafka, int redis_port, std::string group)
+      : bootstrap_(kafka.bootstrap()), redis_port_(redis_port), group_(std::move(group)) {}
+
+  ChildProcess& start() {
+    engines_.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
+        FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", bootstrap_, "--redis",
+        "redis://127.0.0.1:" + std::to_string(redis_port_), "--input-topic", "in", "--output-topic", "out",
+        "--dlq-topic", "dlq", "--group", group_, "--metrics-port", "0", "--batch-size", "500"}));
+    return *engines_.back();
+  }
+  ChildProcess& last() { return *engines_.back(); }
+  void stop_all() {
+    for (auto& e : engines_) {
+      if (e->alive()) e->stop(SIGTERM);
+    }
+  }
+
+ private:
+  std::string bootstrap_;
+  int redis_port_;
+  std::string group_;
+  std::vector<std::unique_ptr<ChildProcess>> engines_;
+};
+
+struct Figures {
+  std::size_t events_in = 0, verdicts = 0, unique = 0, duplicates = 0, dlq = 0, mismatches = 0, lost = 0;
+};
+
+// Waits until every valid event has a verdict and every invalid one a DLQ
+// record (or the deadline), then compares the feature state with a replay.
+Figures collect(const std::string& name, const EmbeddedKafka& kafka, const Input& in, int redis_port,
+                std::chrono::seconds deadline = std::chrono::seconds(90)) {
+  Figures f;
+  f.events_in = in.records.size();
+  std::vector<Record> out, dlq;
+  auto until = std::chrono::steady_clock::now() + deadline;
+  std::set<std::string> seen, dlq_sources;
+  while (std::chrono::steady_clock::now() < until) {
+    out = consume(kafka.bootstrap(), "out", in.valid_ids.size() + 100000, std::chrono::seconds(8));
+    dlq = consume(kafka.bootstrap(), "dlq", in.invalid + 100000, std::chrono::seconds(6));
+    seen.clear();
+    dlq_sources.clear();
+    for (const auto& r : out) {
+      auto p = r.value.find("\"event_id\":\"") + 12;
+      seen.insert(r.value.substr(p, r.value.find('"', p) - p));
+    }
+    for (auto& d : dlq) dlq_sources.insert(d.headers["dlq.source.partition"] + "/" + d.headers["dlq.source.offset"]);
+    if (seen.size() >= in.valid_ids.size() && dlq_sources.size() >= in.invalid) break;
+  }
+  f.verdicts = out.size();
+  f.unique = seen.size();
+  f.duplicates = f.verdicts - f.unique;
+  f.dlq = dlq_sources.size();
+  for (const auto& id : in.valid_ids) f.lost += seen.count(id) ? 0 : 1;
+  f.lost += in.invalid > f.dlq ? in.invalid - f.dlq : 0;
+
+  // Feature state: Redis (written by the engines) against a replay of the
+  // input in memory, read at the end of every window.
+  auto pack = load_pack_directory(rules_dir());
+  const RuleSet& rs = *pack.rules;
+  EventParser parser(rs.fields);
+  std::vector<Event> events(in.records.size());
+  std::vector<const Event*> ptrs;
+  std::vector<SourceRef> src;
+  std::int64_t max_ts = 0;
+  for (std::size_t i = 0; i < in.records.size(); ++i) {
+    EventError err;
+    if (!parser.parse(in.records[i].second, events[i], err)) continue;
+    ptrs.push_back(&events[i]);
+    src.push_back({});
+    max_ts = std::max(max_ts, events[i].ts_ms);
+  }
+  MemoryFeatureStore memory;
+  BatchProcessor replay(BatchProcessor::Options{.read_all_features = true});
+  std::vector<Verdict> v(ptrs.size());
+  EXPECT_TRUE(replay.process(rs, memory, ptrs, src, v).ok);
+  // Read-only ops for every (feature, entity) of the input, at the last bucket.
+  BatchProcessor planner(BatchProcessor::Options{.read_all_features = true});
+  planner.plan(rs, ptrs, src);
+  std::vector<FeatureOp> reads;
+  std::set<std::pair<std::uint32_t, std::string>> done;
+  for (FeatureOp op : planner.ops()) {
+    if (!done.emplace(op.feature, std::string(op.key)).second) continue;
+    op.update = false;
+    op.read = true;
+    op.bucket = max_ts / rs.features[op.feature].resolution_ms;
+    reads.push_back(op);
+  }
+  std::vector<Value> want(reads.size()), got(reads.size());
+  EXPECT_TRUE(memory.apply(rs, reads, want).ok);
+  RedisEndpoint ep;
+  ep.port = redis_port;
+  RedisFeatureStore redis(ep, kSalt);
+  StoreStatus st = redis.apply(rs, reads, got);
+  EXPECT_TRUE(st.ok) << st.error;
+  for (std::size_t i = 0; i < reads.size(); ++i) {
+    bool same = want[i].is_null() ? got[i].is_null()
+                                  : got[i].is_number() && std::abs(got[i].number - want[i].number) < 1e-6;
+    if (!same) {
+      ++f.mismatches;
+      if (f.mismatches <= 3) {
+        ADD_FAILURE() << name << ": feature " << rs.features[reads[i].feature].name << " key " << reads[i].key
+                      << " want " << want[i].number << " got " << got[i].number;
+      }
+    }
+  }
+  std::printf("chaos %-22s events in %6zu | verdicts out %6zu | unique %6zu | duplicates %4zu | DLQ %4zu | "
+              "feature mismatches %zu (of %zu) | lost %zu\n",
+              name.c_str(), f.events_in, f.verdicts, f.unique, f.duplicates, f.dlq, f.mismatches, reads.size(), f.lost);
+  std::fflush(stdout);
+  return f;
+}
+
+void produce_in_chunks(const EmbeddedKafka& kafka, const Input& in, std::size_t from, std::size_t to) {
+  std::vector<std::pair<std::string, std::string>> chunk(in.records.begin() + static_cast<long>(from),
+                                                         in.records.begin() + static_cast<long>(to));
+  produce_all(kafka.bootstrap(), "in", chunk);
+}
+
+class Chaos : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::setenv("FRAUDSTREAM_KAFKA_PROPERTIES_SESSION_TIMEOUT_MS", "6000", 1);
+    ::setenv("FRAUDSTREAM_REDIS_SALT", kSalt, 1);
+  }
+};
+
+void expect_promises(const Figures& f, const Input& in) {
+  EXPECT_EQ(f.lost, 0u);
+  EXPECT_EQ(f.mismatches, 0u);
+  EXPECT_EQ(f.unique, in.valid_ids.size()) << "one verdict per valid event";
+  EXPECT_EQ(f.dlq, in.invalid) << "one DLQ record per invalid message";
+}
+
+}  // namespace
+
+TEST_F(Chaos, Kill9AtRandomPointsAndRestart) {
+  RedisServer redis;
+  EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  Input in = make_input(101, 12000);
+  Fleet fleet(kafka, redis.port(), "chaos-kill");
+  std::mt19937 rng(7);
+  fleet.start();
+  // Events keep arriving while the engine is killed at random points.
+  std::thread producer([&] {
+    for (std::size_t i = 0; i < in.records.size(); i += 300) {
+      produce_in_chunks(kafka, in, i, std::min(in.records.size(), i + 300));
+      std::this_thread::sleep_for(std::chrono::milliseconds(450));
+    }
+  });
+  for (int round = 0; round < 3; ++round) {
+    // The first join takes ~3 s, a rejoin after kill -9 ~9 s (session 6 s).
+    std::this_thread::sleep_for(std::chrono::milliseconds((round == 0 ? 4500 : 9500) + rng() % 1500));
+    fleet.last().stop(SIGKILL);
+    fleet.start();
+  }
+  producer.join();
+  Figures f = collect("kill -9 x3", kafka, in, redis.port());
+  fleet.stop_all();
+  expect_promises(f, in);
+}
+
+TEST_F(Chaos, RedisRestartMidStream) {
+  fs::path data = fs::path(::testing::TempDir()) / "chaos-redis-data";
+  fs::remove_all(data);
+  fs::create_directories(data);
+  auto redis = std::make_unique<RedisServer>("", "", 0, data.string());
+  int port = redis->port();
+  EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  Input in = make_input(202, 8000);
+  Fleet fleet(kafka, port, "chaos-redis-restart");
+  fleet.start();
+  produce_in_chunks(kafka, in, 0, 4000);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  redis->stop();  // SIGTERM: the AOF is complete
+  produce_in_chunks(kafka, in, 4000, 6000);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  redis = std::make_unique<RedisServer>("", "", port, data.string());
+  produce_in_chunks(kafka, in, 6000, in.records.size());
+  Figures f = collect("redis restart", kafka, in, port);
+  fleet.stop_all();
+  expect_promises(f, in);
+}
+
+TEST_F(Chaos, RedisUnreachableFor30Seconds) {
+  RedisServer redis;
+  EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  Input in = make_input(303, 6000);
+  Fleet fleet(kafka, redis.port(), "chaos-redis-outage");
+  fleet.start();
+  produce_in_chunks(kafka, in, 0, 2000);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  ::kill(redis.pid(), SIGSTOP);  // unreachable: connections hang, then time out
+  produce_in_chunks(kafka, in, 2000, 4000);
+  std::this_thread::sleep_for(std::chrono::seconds(30));
+  ::kill(redis.pid(), SIGCONT);
+  produce_in_chunks(kafka, in, 4000, in.records.size());
+  EXPECT_TRUE(fleet.last().alive()) << "the engine must survive the outage (policy pause)";
+  Figures f = collect("redis down 30s", kafka, in, redis.port());
+  fleet.stop_all();
+  expect_promises(f, in);
+}
+
+TEST_F(Chaos, BrokerDownAndRequestErrors) {
+  RedisServer redis;
+  EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  Input in = make_input(404, 8000);
+  Fleet fleet(kafka, redis.port(), "chaos-broker");
+  fleet.start();
+  produce_in_chunks(kafka, in, 0, 3000);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Retriable errors on produce, fetch and offset commit, and added latency.
+  rd_kafka_mock_push_request_errors(kafka.cluster(), kApiProduce, 5, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                    RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+  rd_kafka_mock_push_request_errors(kafka.cluster(), kApiFetch, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
+  rd_kafka_mock_push_request_errors(kafka.cluster(), kApiOffsetCommit, 2, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                    RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE);
+  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 50);
+  produce_in_chunks(kafka, in, 3000, 5000);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 0);
+  rd_kafka_mock_broker_set_down(kafka.cluster(), 1);
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  rd_kafka_mock_broker_set_up(kafka.cluster(), 1);
+  produce_in_chunks(kafka, in, 5000, in.records.size());
+  Figures f = collect("broker faults", kafka, in, redis.port());
+  EXPECT_TRUE(fleet.last().alive());
+  fleet.stop_all();
+  expect_promises(f, in);
+}
+
+TEST_F(Chaos, InstancesJoinAndLeaveTheGroup) {
+  RedisServer redis;
+  EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  Input in = make_input(505, 12000);
+  Fleet fleet(kafka, redis.port(), "chaos-rebalance");
+  ChildProcess& first = fleet.start();
+  produce_in_chunks(kafka, in, 0, 4000);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ChildProcess& second = fleet.start();  // joins: cooperative rebalance
+  produce_in_chunks(kafka, in, 4000, 8000);
+  std::this_thread::sleep_for(std::chrono::seconds(8));
+  EXPECT_EQ(second.stop(SIGTERM), 0);  // leaves gracefully mid-stream
+  produce_in_chunks(kafka, in, 8000, in.records.size());
+  Figures f = collect("join + leave", kafka, in, redis.port());
+  EXPECT_TRUE(first.alive());
+  fleet.stop_all();
+  expect_promises(f, in);
+  EXPECT_EQ(f.duplicates, 0u) << "a graceful rebalance duplicates nothing";
+}
+
+TEST_F(Chaos, SigstopPastTheSessionTimeout) {
+  RedisServer redis;
+  EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  Input in = make_input(606, 8000);
+  Fleet fleet(kafka, redis.port(), "chaos-sigstop");
+  ChildProcess& a = fleet.start();
+  fleet.start();
+  produce_in_chunks(kafka, in, 0, 3000);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  ::kill(a.pid(), SIGSTOP);  // frozen past the 6 s session: its partitions move
+  produce_in_chunks(kafka, in, 3000, 6000);
+  std::this_thread::sleep_for(std::chrono::seconds(12));
+  ::kill(a.pid(), SIGCONT);
+  produce_in_chunks(kafka, in, 6000, in.records.size());
+  Figures f = collect("SIGSTOP 12s", kafka, in, redis.port());
+  fleet.stop_all();
+  expect_promises(f, in);
+}
