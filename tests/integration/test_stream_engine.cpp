@@ -261,3 +261,25 @@ TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
     }
   }
 }
+
+TEST(StreamEngine, FailurePoliciesWhenRedisIsUnreachable) {
+  for (std::string policy : {"fail_open", "fail_closed"}) {
+    EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
+    produce_all(kafka.bootstrap(), "in",
+                {{"k1", R"({"event_id":"a","event_type":"loan_application","ts":1,"device_id":"dev-blk-0001"})"},
+                 {"k2", R"({"event_id":"b","event_type":"loan_application","ts":2,"device_id":"d-ok","id_number":"X"})"}});
+    int dead_port = free_tcp_port();  // nothing listens here
+    ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis",
+                         "redis://127.0.0.1:" + std::to_string(dead_port), "--input-topic", "in", "--output-topic",
+                         "out", "--dlq-topic", "dlq", "--group", "policy-" + policy, "--metrics-port", "0",
+                         "--failure-policy", policy});
+    auto verdicts = consume(kafka.bootstrap(), "out", 2);
+    EXPECT_EQ(engine.stop(SIGTERM), 0);
+    ASSERT_EQ(verdicts.size(), 2u) << policy;
+    for (const auto& v : verdicts) EXPECT_NE(v.value.find("\"degraded\":true"), std::string::npos) << v.value;
+    // The blocked device needs no feature: it declines under both policies.
+    EXPECT_NE(verdicts[0].value.find("\"decision\":\"decline\""), std::string::npos) << verdicts[0].value;
+    std::string second = policy == "fail_open" ? "\"decision\":\"allow\"" : "\"decision\":\"decline\"";
+    EXPECT_NE(verdicts[1].value.find(second), std::string::npos) << policy << ": " << verdicts[1].value;
+  }
+}
