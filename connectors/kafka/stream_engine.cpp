@@ -526,19 +526,17 @@ struct StreamEngine::Impl {
   void retire(Batch* b) {
     if (b->failed.load()) offsets_frozen.store(true);
     if (!offsets_frozen.load()) store_offsets(*b);
-    delete b;
-    metrics.batches_in_flight.Decrement();
-    {
-      std::lock_guard lock(ack_mu);
-      in_flight.fetch_sub(1);
-    }
-    ack_cv.notify_all();
+    release(b);
   }
 
   void retire_unproduced(Batch* b) {
     // Not produced (store failure while stopping): offsets stay behind it,
     // so the batch is consumed again after restart.
     offsets_frozen.store(true);
+    release(b);
+  }
+
+  void release(Batch* b) {
     delete b;
     metrics.batches_in_flight.Decrement();
     {

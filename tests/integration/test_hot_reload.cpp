@@ -122,14 +122,7 @@ TEST(HotReload, SighupReloadsWithoutFileEvents) {
   std::vector<std::string> args = {FRAUD_BINARY, "run", "--rules", dir.string(), "--kafka", kafka.bootstrap(),
                                    "--redis", "memory", "--input-topic", "in", "--output-topic", "out",
                                    "--dlq-topic", "dlq", "--group", "hup", "--metrics-port", std::to_string(port)};
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  ChildProcess engine(args);
   ASSERT_TRUE(wait_for([&] { return reloads(port, "success") >= 1; }));
   // Edit through a path the watcher does not see: a hard link made before.
   fs::path outside = fs::path(::testing::TempDir()) / "outside.yaml";
@@ -144,10 +137,7 @@ TEST(HotReload, SighupReloadsWithoutFileEvents) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   EXPECT_EQ(reloads(port, "success"), before) << "no file event on the watched directory";
-  ::kill(pid, SIGHUP);
+  ::kill(engine.pid(), SIGHUP);
   EXPECT_TRUE(wait_for([&] { return reloads(port, "success") >= before + 1; })) << "SIGHUP did not reload";
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(engine.stop(SIGTERM), 0);
 }
