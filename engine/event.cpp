@@ -1,6 +1,7 @@
 #include "engine/event.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "engine/time_text.h"
 
@@ -140,8 +141,12 @@ bool EventParser::parse(std::string_view bytes, Event& out, EventError& error) {
                               std::to_string(max_bytes_)};
     return false;
   }
+  // simdjson reads SIMDJSON_PADDING bytes past the end: copy into a reused
+  // padded buffer rather than let it allocate a padded copy per event.
+  if (padded_.size() < bytes.size() + simdjson::SIMDJSON_PADDING) padded_.resize(bytes.size() + simdjson::SIMDJSON_PADDING);
+  std::memcpy(padded_.data(), bytes.data(), bytes.size());
   simdjson::dom::element root;
-  auto code = parser_.parse(bytes.data(), bytes.size(), true).get(root);
+  auto code = parser_.parse(padded_.data(), bytes.size(), false).get(root);
   std::string widened;
   if (code == simdjson::NUMBER_ERROR) {
     widened = widen_big_integers(bytes);

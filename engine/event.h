@@ -93,6 +93,7 @@ class EventParser {
   const FieldTable& table_;
   std::size_t max_bytes_;
   simdjson::dom::parser parser_;
+  std::vector<char> padded_;  // input copy with simdjson's padding, reused
   std::vector<PendingText> pending_;
 };
 
