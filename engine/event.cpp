@@ -168,28 +168,26 @@ bool EventParser::parse(std::string_view bytes, Event& out, EventError& error) {
     out.fields[p.slot].text = std::string_view(out.arena.data() + p.offset, p.length);
   }
 
+  auto fail = [&error](std::string_view reason, std::string detail) {
+    error = {reason, std::move(detail)};
+    return false;
+  };
   const Value& id = out.fields[FieldTable::kEventId];
-  if (id.is_null()) return error = {"missing_field", "missing required field event_id"}, false;
-  if (!id.is_string() || id.text.empty()) {
-    return error = {"invalid_field", "event_id must be a non-empty string"}, false;
-  }
+  if (id.is_null()) return fail("missing_field", "missing required field event_id");
+  if (!id.is_string() || id.text.empty()) return fail("invalid_field", "event_id must be a non-empty string");
   const Value& type = out.fields[FieldTable::kEventType];
-  if (type.is_null()) return error = {"missing_field", "missing required field event_type"}, false;
-  if (!type.is_string() || type.text.empty()) {
-    return error = {"invalid_field", "event_type must be a non-empty string"}, false;
-  }
+  if (type.is_null()) return fail("missing_field", "missing required field event_type");
+  if (!type.is_string() || type.text.empty()) return fail("invalid_field", "event_type must be a non-empty string");
   const Value& ts = out.fields[FieldTable::kTs];
-  if (ts.is_null()) return error = {"missing_field", "missing required field ts"}, false;
+  if (ts.is_null()) return fail("missing_field", "missing required field ts");
   if (ts.is_string()) {
     auto ms = parse_rfc3339_ms(ts.text);
-    if (!ms) return error = {"invalid_field", "ts is not an RFC 3339 date-time"}, false;
+    if (!ms) return fail("invalid_field", "ts is not an RFC 3339 date-time");
     out.ts_ms = *ms;
   } else if (ts.is_number() && ts.json_integer && std::fabs(ts.number) < 9.0e15) {
     out.ts_ms = static_cast<std::int64_t>(ts.number);
   } else {
-    return error = {"invalid_field",
-                    "ts must be an RFC 3339 string or integer milliseconds since the epoch"},
-           false;
+    return fail("invalid_field", "ts must be an RFC 3339 string or integer milliseconds since the epoch");
   }
   out.event_id = id.text;
   out.event_type = type.text;
