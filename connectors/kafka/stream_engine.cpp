@@ -189,6 +189,11 @@ struct StreamEngine::Impl {
     // partition on brokers that do not return oversized first batches; such
     // records must reach the DLQ instead.
     cprops.emplace("max.partition.fetch.bytes", "16777216");
+    // Under the `pause` policy the poll loop waits (heartbeating the
+    // watchdog) while Redis is down; keep the group membership for an hour
+    // of outage instead of librdkafka's 5 minutes. A truly stuck loop is
+    // caught by /healthz (liveness) long before.
+    cprops.emplace("max.poll.interval.ms", "3600000");
     cprops.emplace("statistics.interval.ms", std::to_string(config.statistics_interval_ms));
     rd_kafka_conf_t* cconf = make_kafka_conf(cprops);
     rd_kafka_conf_set_opaque(cconf, this);
