@@ -31,6 +31,7 @@ void BatchProcessor::plan(const RuleSet& rules, std::span<const Event* const> ev
   pending_.clear();
   arena_.clear();
   event_ops_begin_.clear();
+  plans_.clear();
   events_.assign(events.begin(), events.end());
   feature_count_ = rules.features.size();
   feature_values_.assign(events.size() * feature_count_, Value::null());
@@ -40,6 +41,7 @@ void BatchProcessor::plan(const RuleSet& rules, std::span<const Event* const> ev
     event_ops_begin_.push_back(static_cast<std::uint32_t>(ops_.size()));
     const TypePlan& plan = options_.read_all_features ? rules.full_plan_for(ev.event_type)
                                                       : rules.plan_for(ev.event_type);
+    plans_.push_back(&plan);
     where_scratch_.reset();
     EvalContext ctx{rules, ev, no_features, where_scratch_};
     for (std::size_t k = 0; k < plan.features.size(); ++k) {
@@ -101,8 +103,7 @@ void BatchProcessor::evaluate(const RuleSet& rules, std::size_t i, Verdict& out,
   out.shadow_count = 0;
   out.degraded = degraded;
   Decision floor = Decision::kAllow;
-  const TypePlan& plan = rules.plan_for(ev.event_type);
-  for (std::uint32_t r : plan.rules) {
+  for (std::uint32_t r : plans_[i]->rules) {
     const RuleDef& rule = rules.rules[r];
     if (!holds(ctx, rule.when_node)) continue;
     std::vector<RuleHit>& list = rule.shadow ? out.shadow_hits : out.hits;

@@ -88,6 +88,7 @@ class BatchProcessor {
   std::vector<FeatureOp> ops_;
   std::vector<Value> results_;
   std::vector<std::uint32_t> event_ops_begin_;  // per event, plus an end marker
+  std::vector<const TypePlan*> plans_;          // per event: its type's plan
   std::vector<PendingText> pending_;
   std::string arena_;
   std::vector<Value> feature_values_;

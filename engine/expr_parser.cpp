@@ -211,10 +211,8 @@ class Parser {
     return e;
   }
 
-  static std::unique_ptr<Expr> binary(ExprKind k, std::unique_ptr<Expr> l, std::unique_ptr<Expr> r,
-                                      std::uint32_t op_offset) {
+  static std::unique_ptr<Expr> binary(ExprKind k, std::unique_ptr<Expr> l, std::unique_ptr<Expr> r) {
     auto e = node(k, l->offset);
-    (void)op_offset;
     e->end = r->end;
     e->args.push_back(std::move(l));
     e->args.push_back(std::move(r));
@@ -224,9 +222,8 @@ class Parser {
   std::unique_ptr<Expr> parse_or() {
     auto l = parse_and();
     while (tok_.kind == Tok::kOr) {
-      auto at = tok_.offset;
       advance();
-      l = binary(ExprKind::kOr, std::move(l), parse_and(), at);
+      l = binary(ExprKind::kOr, std::move(l), parse_and());
     }
     return l;
   }
@@ -234,9 +231,8 @@ class Parser {
   std::unique_ptr<Expr> parse_and() {
     auto l = parse_not();
     while (tok_.kind == Tok::kAnd) {
-      auto at = tok_.offset;
       advance();
-      l = binary(ExprKind::kAnd, std::move(l), parse_not(), at);
+      l = binary(ExprKind::kAnd, std::move(l), parse_not());
     }
     return l;
   }
@@ -278,7 +274,6 @@ class Parser {
       }
       default: return l;
     }
-    auto at = tok_.offset;
     advance();
     std::unique_ptr<Expr> r;
     if (k == ExprKind::kIn || k == ExprKind::kNotIn) {
@@ -298,16 +293,15 @@ class Parser {
     if (comparison_token(tok_.kind)) {
       fail_here("comparisons do not chain; use 'and' between them");
     }
-    return binary(k, std::move(l), std::move(r), at);
+    return binary(k, std::move(l), std::move(r));
   }
 
   std::unique_ptr<Expr> parse_additive() {
     auto l = parse_term();
     while (tok_.kind == Tok::kPlus || tok_.kind == Tok::kMinus) {
       ExprKind k = tok_.kind == Tok::kPlus ? ExprKind::kAdd : ExprKind::kSub;
-      auto at = tok_.offset;
       advance();
-      l = binary(k, std::move(l), parse_term(), at);
+      l = binary(k, std::move(l), parse_term());
     }
     return l;
   }
@@ -318,9 +312,8 @@ class Parser {
       ExprKind k = tok_.kind == Tok::kStar    ? ExprKind::kMul
                    : tok_.kind == Tok::kSlash ? ExprKind::kDiv
                                               : ExprKind::kMod;
-      auto at = tok_.offset;
       advance();
-      l = binary(k, std::move(l), parse_unary(), at);
+      l = binary(k, std::move(l), parse_unary());
     }
     return l;
   }

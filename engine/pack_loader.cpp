@@ -783,14 +783,11 @@ class PackCompiler {
     MacroState local;
     scope.macro = &local;
     Compiled c = compile_condition(site, scope, "condition");
-    MacroState& st2 = macro_states_[index];  // stable: vector sized up front
-    if (st2.status == 3) {
-      return {const_node(Value::null()), SType::kAny, false};
-    }
-    st2.uses_features = local.uses_features;
-    st2.first_feature = local.first_feature;
-    st2.result = c;
-    st2.status = c.ok ? 2 : 3;
+    if (st.status == 3) return {const_node(Value::null()), SType::kAny, false};  // a cycle through it
+    st.uses_features = local.uses_features;
+    st.first_feature = local.first_feature;
+    st.result = c;
+    st.status = c.ok ? 2 : 3;
     return c;
   }
 

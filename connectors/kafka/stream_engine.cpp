@@ -63,7 +63,6 @@ struct Batch {
   std::vector<EventError> errors;
   std::vector<const Event*> ptrs;            // valid events, in order
   std::vector<SourceRef> sources;
-  std::vector<std::size_t> message_of;       // ptrs index -> message index
   BatchProcessor processor{BatchProcessor::Options{.read_all_features = false, .idempotent = true}};
   StoreStatus store_status;
   std::vector<Verdict> verdicts;
@@ -73,7 +72,6 @@ struct Batch {
   std::atomic<bool> produced_all{false};
   std::atomic<bool> failed{false};
   bool degraded = false;  // evaluated without features (fail_open / fail_closed)
-  std::chrono::steady_clock::time_point polled_at;
 
   ~Batch() {
     for (auto* m : messages) rd_kafka_message_destroy(m);
@@ -258,7 +256,6 @@ struct StreamEngine::Impl {
       b->rules = rules;
       b->rule_metrics = rule_metrics;
     }
-    b->polled_at = std::chrono::steady_clock::now();
     in_flight.fetch_add(1);
     metrics.batches_in_flight.Increment();
     counters.consumed.fetch_add(b->messages.size(), std::memory_order_relaxed);
@@ -330,7 +327,6 @@ struct StreamEngine::Impl {
         b.valid[i] = 1;
         b.ptrs.push_back(&b.events[i]);
         b.sources.push_back({config.input_topic, m->partition, m->offset});
-        b.message_of.push_back(i);
         b.rule_metrics->events_of_type(b.events[i].event_type).Increment();
       }
     }

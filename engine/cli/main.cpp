@@ -241,11 +241,7 @@ int main(int argc, char** argv) {
     if (*run) {
       auto env = process_environment();
       // Flags win over env and file: pass them as the highest layer.
-      for (const auto& [key, value] : flags) {
-        std::string name = "FRAUDSTREAM_";
-        for (char c : key) name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-        env[name] = value;
-      }
+      for (const auto& [key, value] : flags) env[config_env_name(key)] = value;
       return cmd_run(load_run_config(config_file, env));
     }
   } catch (const std::exception& e) {

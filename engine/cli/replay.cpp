@@ -135,9 +135,8 @@ std::string format_replay_table(const RuleSet& rules, const ReplayStats& s) {
     std::snprintf(buf, sizeof buf, "  %-30s %12llu\n", reason.c_str(), static_cast<unsigned long long>(n));
     out += buf;
   }
-  const char* names[3] = {"allow", "review", "decline"};
   for (int d = 0; d < 3; ++d) {
-    std::snprintf(buf, sizeof buf, "%-32s %12llu %6.2f%%\n", names[d],
+    std::snprintf(buf, sizeof buf, "%-32s %12llu %6.2f%%\n", decision_name(static_cast<Decision>(d)).data(),
                   static_cast<unsigned long long>(s.decisions[d]), pct(s.decisions[d]));
     out += buf;
   }

@@ -21,12 +21,6 @@ const char* const kKeys[] = {
     "metrics.port",
 };
 
-std::string env_name(const std::string& key) {
-  std::string out = "FRAUDSTREAM_";
-  for (char c : key) out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  return out;
-}
-
 long long to_int(const std::string& key, const std::string& v) {
   try {
     std::size_t used = 0;
@@ -38,6 +32,12 @@ long long to_int(const std::string& key, const std::string& v) {
 }
 
 }  // namespace
+
+std::string config_env_name(const std::string& key) {
+  std::string out = "FRAUDSTREAM_";
+  for (char c : key) out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return out;
+}
 
 std::map<std::string, std::string> process_environment() {
   std::map<std::string, std::string> env;
@@ -92,7 +92,7 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
     }
   }
   for (const char* key : kKeys) {
-    auto it = env.find(env_name(key));
+    auto it = env.find(config_env_name(key));
     if (it != env.end()) flat[key] = it->second;
   }
   const std::string prop_prefix = "FRAUDSTREAM_KAFKA_PROPERTIES_";

@@ -48,4 +48,8 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
 
 std::map<std::string, std::string> process_environment();
 
+// The environment variable that overrides a config key: "kafka.input_topic"
+// -> "FRAUDSTREAM_KAFKA_INPUT_TOPIC".
+std::string config_env_name(const std::string& key);
+
 }  // namespace fraud

@@ -102,8 +102,8 @@ DiffResult diff_verdicts(const RuleSet& base, const RuleSet& candidate, std::ist
 }
 
 namespace {
-const char* const kNames[] = {"allow", "review", "decline"};
-}
+const char* name_of(int decision) { return decision_name(static_cast<Decision>(decision)).data(); }
+}  // namespace
 
 std::string format_diff_text(const DiffResult& d) {
   std::string out;
@@ -119,7 +119,7 @@ std::string format_diff_text(const DiffResult& d) {
   out += buf;
   out += "base \\ candidate      allow     review    decline\n";
   for (int i = 0; i < 3; ++i) {
-    std::snprintf(buf, sizeof buf, "%-18s %10llu %10llu %10llu\n", kNames[i],
+    std::snprintf(buf, sizeof buf, "%-18s %10llu %10llu %10llu\n", name_of(i),
                   static_cast<unsigned long long>(d.transitions[i][0]), static_cast<unsigned long long>(d.transitions[i][1]),
                   static_cast<unsigned long long>(d.transitions[i][2]));
     out += buf;
@@ -129,7 +129,7 @@ std::string format_diff_text(const DiffResult& d) {
     for (const auto& [t, ids] : d.samples) {
       std::string samples;
       for (const auto& id : ids) samples += (samples.empty() ? "" : ", ") + id;
-      std::snprintf(buf, sizeof buf, "%-7s -> %-9s %8llu  ", kNames[t.first], kNames[t.second],
+      std::snprintf(buf, sizeof buf, "%-7s -> %-9s %8llu  ", name_of(t.first), name_of(t.second),
                     static_cast<unsigned long long>(d.transitions[t.first][t.second]));
       out += buf + samples + "\n";
     }
@@ -158,7 +158,7 @@ std::string format_diff_json(const DiffResult& d) {
       if (!d.transitions[i][j]) continue;
       if (!first) out += ",";
       first = false;
-      out += std::string("{\"from\":\"") + kNames[i] + "\",\"to\":\"" + kNames[j] +
+      out += std::string("{\"from\":\"") + name_of(i) + "\",\"to\":\"" + name_of(j) +
              "\",\"count\":" + std::to_string(d.transitions[i][j]) + ",\"samples\":[";
       auto it = d.samples.find({i, j});
       if (it != d.samples.end()) {
