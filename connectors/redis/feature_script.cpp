@@ -2,148 +2,212 @@
 
 namespace fraud {
 
-const char* const kFeatureScript = R"LUA(
-local agg = ARGV[1]
-local n = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local flat = redis.call('HGETALL', KEYS[1])
-local b, d, applied = {}, {}, {}
-local newest = nil
-for i = 1, #flat, 2 do
-  local f, v = flat[i], flat[i + 1]
-  local c = string.sub(f, 1, 1)
-  if c == 'b' then
-    local cnt, num, sum, mn, mx = string.match(v, '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
-    b[tonumber(string.sub(f, 2))] = {tonumber(cnt), tonumber(num), tonumber(sum), tonumber(mn), tonumber(mx)}
-  elseif c == 'd' then
-    local sep = string.find(f, ':', 2, true)
-    local bk = tonumber(string.sub(f, 2, sep - 1))
-    local val = string.sub(f, sep + 1)
-    if not d[val] then d[val] = {} end
-    d[val][bk] = true
-  elseif c == 'p' then
-    applied[string.sub(f, 2)] = tonumber(v)
-  elseif f == 'n' then
-    newest = tonumber(v)
-  end
+static_assert(script_agg_code(Aggregation::kCount) == 0 && script_agg_code(Aggregation::kSum) == 1 &&
+              script_agg_code(Aggregation::kMin) == 2 && script_agg_code(Aggregation::kMax) == 3 &&
+              script_agg_code(Aggregation::kAvg) == 4 && script_agg_code(Aggregation::kDistinct) == 5);
+
+const char* const kFeatureScript = R"LUA(#!lua flags=allow-cross-slot-keys
+local COUNT, DISTINCT = 0, 5
+local a = cmsgpack.unpack(ARGV[1])
+-- MGET in slices: Lua's unpack() takes a few thousand values at most.
+local states = {}
+for first = 1, #KEYS, 1000 do
+  local got = redis.call('MGET', unpack(KEYS, first, math.min(first + 999, #KEYS)))
+  for j = 1, #got do states[first + j - 1] = got[j] end
 end
-local function fmt(x) return string.format('%.17g', x) end
-local out = {}
-local dirty = false
-local dirty_b, dirty_d, dirty_p = {}, {}, {}
-local i = 4
-while i + 5 <= #ARGV do
-  local flags = tonumber(ARGV[i])
-  local bk = tonumber(ARGV[i + 1])
-  local num, text, part, off = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
-  i = i + 6
-  local update = (flags % 2) == 1
-  local read = flags >= 2
-  if update and part ~= '' then
-    local prev = applied[part]
-    if prev and off <= prev then
-      update = false
+local ttls = {}
+local out, no = {}, 0
+local p = 1
+for k = 1, #KEYS do
+  local agg, n, ttl, nops = a[p], a[p + 1], a[p + 2], a[p + 3]
+  p = p + 4
+  -- b: bucket -> count (count) or {count, numeric count, sum, min, max};
+  -- d: value hash -> bucket, or a set of buckets when it has several.
+  local newest, applied, b, d = nil, {}, {}, {}
+  local raw = states[k]
+  if raw then
+    local st = cmsgpack.unpack(raw)
+    newest = st[1]
+    local q = 3
+    for _ = 1, st[2] do applied[st[q]] = st[q + 1]; q = q + 2 end
+    local len = #st
+    if agg == DISTINCT then
+      while q <= len do
+        local nb = st[q + 1]
+        if nb == 1 then d[st[q]] = st[q + 2]
+        else
+          local s = {}
+          for j = 1, nb do s[st[q + 1 + j]] = true end
+          d[st[q]] = s
+        end
+        q = q + 2 + nb
+      end
+    elseif agg == COUNT then
+      while q <= len do b[st[q]] = st[q + 1]; q = q + 2 end
     else
-      applied[part] = off
-      dirty_p[part] = true
-      dirty = true
+      while q <= len do b[st[q]] = {st[q + 1], st[q + 2], st[q + 3], st[q + 4], st[q + 5]}; q = q + 6 end
     end
   end
-  if update then
-    if newest == nil or bk > newest then newest = bk end
-    dirty = true
-    if bk >= newest - 2 * n + 1 then
-      if agg == 'distinct' then
-        if text ~= '' then
-          if not d[text] then d[text] = {} end
-          if not d[text][bk] then
-            d[text][bk] = true
-            dirty_d[bk .. ':' .. text] = true
-          end
-        end
+  -- cbk/cval: the last read's bucket and value (count and distinct), kept
+  -- current by updates inside its window, so a hot key's many reads in one
+  -- batch do not rescan its state.
+  local cbk, cval = nil, 0
+  local dirty = false
+  for _ = 1, nops do
+    local flags, bk, num, text, part, off = a[p], a[p + 1], a[p + 2], a[p + 3], a[p + 4], a[p + 5]
+    p = p + 6
+    local update = (flags % 2) == 1
+    if update and part >= 0 then
+      local prev = applied[part]
+      if prev and off <= prev then
+        update = false
       else
-        local e = b[bk]
-        if not e then e = {0, 0, 0, 0, 0}; b[bk] = e end
-        e[1] = e[1] + 1
-        if num ~= '' then
-          local x = tonumber(num)
-          if e[2] == 0 then e[4] = x; e[5] = x
-          else
-            if x < e[4] then e[4] = x end
-            if x > e[5] then e[5] = x end
+        applied[part] = off
+        dirty = true
+      end
+    end
+    if update then
+      if newest == nil or bk > newest then newest = bk end
+      dirty = true
+      if bk >= newest - 2 * n + 1 then
+        local in_cache = cbk ~= nil and bk <= cbk and bk > cbk - n
+        if agg == DISTINCT then
+          if text then
+            local s = d[text]
+            if s == nil then
+              d[text] = bk
+              if in_cache then cval = cval + 1 end
+            elseif type(s) == 'number' then
+              if s ~= bk then
+                if in_cache and not (s <= cbk and s > cbk - n) then cval = cval + 1 end
+                d[text] = {[s] = true, [bk] = true}
+              end
+            elseif not s[bk] then
+              if in_cache then
+                local seen = false
+                for x, _ in pairs(s) do
+                  if x <= cbk and x > cbk - n then seen = true; break end
+                end
+                if not seen then cval = cval + 1 end
+              end
+              s[bk] = true
+            end
           end
-          e[2] = e[2] + 1
-          e[3] = e[3] + x
+        elseif agg == COUNT then
+          b[bk] = (b[bk] or 0) + 1
+          if in_cache then cval = cval + 1 end
+        else
+          local e = b[bk]
+          if not e then e = {0, 0, 0, 0, 0}; b[bk] = e end
+          e[1] = e[1] + 1
+          if num then
+            if e[2] == 0 then e[4] = num; e[5] = num
+            else
+              if num < e[4] then e[4] = num end
+              if num > e[5] then e[5] = num end
+            end
+            e[2] = e[2] + 1
+            e[3] = e[3] + num
+          end
         end
-        dirty_b[bk] = true
       end
     end
+    if flags >= 2 then
+      local lo = bk - n + 1
+      local v
+      if cbk == bk then
+        v = cval
+      elseif agg == DISTINCT then
+        local cnt = 0
+        for _, s in pairs(d) do
+          if type(s) == 'number' then
+            if s >= lo and s <= bk then cnt = cnt + 1 end
+          else
+            for x, _ in pairs(s) do
+              if x >= lo and x <= bk then cnt = cnt + 1; break end
+            end
+          end
+        end
+        v = cnt
+        cbk, cval = bk, cnt
+      elseif agg == COUNT then
+        local cnt = 0
+        for x, c in pairs(b) do
+          if x >= lo and x <= bk then cnt = cnt + c end
+        end
+        v = cnt
+        cbk, cval = bk, cnt
+      else
+        -- Buckets in order, so sums round exactly as the in-memory store's.
+        local keys = {}
+        for x, _ in pairs(b) do
+          if x >= lo and x <= bk then keys[#keys + 1] = x end
+        end
+        table.sort(keys)
+        local numc, sum, mn, mx = 0, 0, nil, nil
+        for _, x in ipairs(keys) do
+          local e = b[x]
+          if e[2] > 0 then
+            numc = numc + e[2]
+            sum = sum + e[3]
+            if mn == nil or e[4] < mn then mn = e[4] end
+            if mx == nil or e[5] > mx then mx = e[5] end
+          end
+        end
+        if agg == 1 then v = sum
+        elseif numc == 0 then v = false
+        elseif agg == 2 then v = mn
+        elseif agg == 3 then v = mx
+        else v = sum / numc end
+      end
+      no = no + 1
+      out[no] = v
+    end
   end
-  if read then
-    local lo = bk - n + 1
-    if agg == 'distinct' then
-      local cnt = 0
-      for _, bs in pairs(d) do
-        for x, _ in pairs(bs) do
-          if x >= lo and x <= bk then cnt = cnt + 1; break end
+  if dirty then
+    local keep = newest - 2 * n + 1
+    local st = {newest, 0}
+    local m = 2
+    local np = 0
+    for part, off in pairs(applied) do
+      st[m + 1] = part; st[m + 2] = off; m = m + 2; np = np + 1
+    end
+    st[2] = np
+    if agg == DISTINCT then
+      for val, s in pairs(d) do
+        if type(s) == 'number' then
+          if s >= keep then st[m + 1] = val; st[m + 2] = 1; st[m + 3] = s; m = m + 3 end
+        else
+          local cnt = 0
+          for x, _ in pairs(s) do
+            if x >= keep then cnt = cnt + 1 end
+          end
+          if cnt > 0 then
+            st[m + 1] = val; st[m + 2] = cnt; m = m + 2
+            for x, _ in pairs(s) do
+              if x >= keep then m = m + 1; st[m] = x end
+            end
+          end
         end
       end
-      out[#out + 1] = tostring(cnt)
+    elseif agg == COUNT then
+      for x, c in pairs(b) do
+        if x >= keep then st[m + 1] = x; st[m + 2] = c; m = m + 2 end
+      end
     else
-      local keys = {}
-      for x, _ in pairs(b) do
-        if x >= lo and x <= bk then keys[#keys + 1] = x end
-      end
-      table.sort(keys)
-      local cnt, numc, sum, mn, mx = 0, 0, 0, nil, nil
-      for _, x in ipairs(keys) do
-        local e = b[x]
-        cnt = cnt + e[1]
-        if e[2] > 0 then
-          numc = numc + e[2]
-          sum = sum + e[3]
-          if mn == nil or e[4] < mn then mn = e[4] end
-          if mx == nil or e[5] > mx then mx = e[5] end
+      for x, e in pairs(b) do
+        if x >= keep then
+          st[m + 1] = x; st[m + 2] = e[1]; st[m + 3] = e[2]; st[m + 4] = e[3]; st[m + 5] = e[4]; st[m + 6] = e[5]
+          m = m + 6
         end
       end
-      if agg == 'count' then out[#out + 1] = tostring(cnt)
-      elseif agg == 'sum' then out[#out + 1] = fmt(sum)
-      elseif numc == 0 then out[#out + 1] = ''
-      elseif agg == 'min' then out[#out + 1] = fmt(mn)
-      elseif agg == 'max' then out[#out + 1] = fmt(mx)
-      else out[#out + 1] = fmt(sum / numc) end
     end
+    local ttl_text = ttls[ttl]
+    if not ttl_text then ttl_text = tostring(ttl); ttls[ttl] = ttl_text end
+    redis.call('SET', KEYS[k], cmsgpack.pack(st), 'PX', ttl_text)
   end
 end
-if dirty then
-  local keep = newest - 2 * n + 1
-  local set = {'n', tostring(newest)}
-  local del = {}
-  for x, e in pairs(b) do
-    if x < keep then del[#del + 1] = 'b' .. x
-    elseif dirty_b[x] then
-      set[#set + 1] = 'b' .. x
-      set[#set + 1] = e[1] .. ' ' .. e[2] .. ' ' .. fmt(e[3]) .. ' ' .. fmt(e[4]) .. ' ' .. fmt(e[5])
-    end
-  end
-  for val, bs in pairs(d) do
-    for x, _ in pairs(bs) do
-      if x < keep then del[#del + 1] = 'd' .. x .. ':' .. val
-      elseif dirty_d[x .. ':' .. val] then
-        set[#set + 1] = 'd' .. x .. ':' .. val
-        set[#set + 1] = '1'
-      end
-    end
-  end
-  for p, _ in pairs(dirty_p) do
-    set[#set + 1] = 'p' .. p
-    set[#set + 1] = tostring(applied[p])
-  end
-  redis.call('HSET', KEYS[1], unpack(set))
-  if #del > 0 then redis.call('HDEL', KEYS[1], unpack(del)) end
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-return out
+return cmsgpack.pack(out)
 )LUA";
 
 }  // namespace fraud

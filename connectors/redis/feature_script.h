@@ -1,19 +1,39 @@
-// The Lua script that applies one (feature, entity) group of a batch inside
-// Redis atomically: it loads the entity's hash, applies the ops in order
-// (idempotency by source partition offsets, update before read), writes back
-// only what changed, prunes buckets two windows behind the newest, and
-// refreshes the TTL. Loaded once per connection (SCRIPT LOAD), called by SHA.
+// The Lua script that applies one batch's feature operations for every
+// (feature, entity) key on one Redis node, atomically per call: for each key
+// it loads the state, applies the key's ops in batch order (idempotency by
+// source partition offsets, update before read), prunes buckets two windows
+// behind the newest, writes the state back (only if it changed) with a TTL
+// of window + resolution, and collects the read values.
 //
-// KEYS[1]  the entity's state hash
-// ARGV     agg, n (buckets per window), ttl_ms, then 6 values per op:
-//          flags (1 update, 2 read), bucket, number ("" if not numeric),
-//          distinct value hash ("" if none), partition ("" if none), offset
-// Returns  one string per read op: the value, or "" for null.
+// One call per batch and node: the flag `allow-cross-slot-keys` (Redis 7)
+// lets one call touch keys of many slots on the node that owns them all.
+// Loaded once per connection (SCRIPT LOAD), called by SHA (EVALSHA).
 //
-// Hash fields: "n" newest bucket; "b<bucket>" = "count numeric sum min max";
-// "d<bucket>:<value hash>" = 1 for distinct; "p<partition>" = highest offset.
+// KEYS     the state keys `fs:{<hash>}`, one per (feature, entity) group
+// ARGV[1]  MessagePack array, per key in KEYS order:
+//            agg (0 count, 1 sum, 2 min, 3 max, 4 avg, 5 distinct),
+//            n (buckets per window), ttl_ms, op count, then 6 items per op:
+//            flags (1 update, 2 read), bucket, number (nil if not numeric),
+//            distinct value hash (nil if none), partition (-1: none), offset
+// Returns  MessagePack array: one item per read op in the same order, the
+//          value or false for null.
+//
+// State (a MessagePack string per key): newest bucket, partition count,
+// (partition, highest offset) pairs, then per bucket
+//   count:        bucket, count
+//   sum/min/...:  bucket, count, numeric count, sum, min, max
+//   distinct:     value hash, bucket count, buckets...
 #pragma once
 
+#include <cstdint>
+
+#include "engine/rule_set.h"
+
 namespace fraud {
+
 extern const char* const kFeatureScript;
-}
+
+// The script's code for an aggregation.
+constexpr std::int64_t script_agg_code(Aggregation a) { return static_cast<std::int64_t>(a); }
+
+}  // namespace fraud

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "connectors/redis/feature_script.h"
+#include "connectors/redis/msgpack_lite.h"
 #include "engine/sha256.h"
 
 namespace fraud {
@@ -63,8 +64,8 @@ Reply command(redisContext* c, const std::vector<std::string>& args) {
 
 }  // namespace
 
-RedisFeatureStore::RedisFeatureStore(RedisEndpoint endpoint, std::string salt, int timeout_ms)
-    : endpoint_(std::move(endpoint)), salt_(std::move(salt)), timeout_ms_(timeout_ms) {}
+RedisFeatureStore::RedisFeatureStore(RedisEndpoint endpoint, std::string salt, int timeout_ms, RedisCallMode mode)
+    : endpoint_(std::move(endpoint)), salt_(std::move(salt)), timeout_ms_(timeout_ms), mode_(mode) {}
 
 RedisFeatureStore::~RedisFeatureStore() { disconnect(); }
 
@@ -125,11 +126,19 @@ std::string RedisFeatureStore::hashed(std::string_view a, std::string_view b) co
 
 StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
   std::lock_guard lock(mu_);
+  group(rules, ops);
+  if (groups_.empty()) return StoreStatus::success();
   for (int attempt = 0; attempt < 2; ++attempt) {
     StoreStatus st = ensure_connected();
     if (!st.ok) return st;
     bool noscript = false;
-    st = run_batch(rules, ops, results, noscript);
+    if (mode_ == RedisCallMode::kPerBatch) {
+      st = call(rules, ops, results, 0, groups_.size(), noscript);
+    } else {
+      // The naive reference: every op on its own, one synchronous round trip
+      // each (group i holds exactly op i here).
+      for (std::size_t g = 0; g < groups_.size() && st.ok; ++g) st = call(rules, ops, results, g, g + 1, noscript);
+    }
     if (st.ok || !noscript) return st;
     StoreStatus reload = load_script();  // Redis restarted and lost its scripts
     if (!reload.ok) return reload;
@@ -137,104 +146,101 @@ StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const Featu
   return StoreStatus::failure("redis: script missing after reload");
 }
 
-StoreStatus RedisFeatureStore::run_batch(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
-                                         bool& noscript) {
-  // Group ops by (feature, entity), keeping first-seen order of groups and
-  // batch order inside each group.
-  std::unordered_map<std::string, std::size_t> group_of;
-  std::vector<std::vector<std::size_t>> groups;
-  std::vector<std::string> group_keys;
+void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> ops) {
+  group_of_.clear();
+  groups_.clear();
+  keys_.clear();
+  std::string id;
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const FeatureDef& f = rules.features[ops[i].feature];
-    std::string id = f.fingerprint;
-    id.push_back('\0');
-    id.append(ops[i].key);
-    auto [it, inserted] = group_of.emplace(std::move(id), groups.size());
-    if (inserted) {
-      groups.emplace_back();
-      group_keys.push_back("fs:{" + hashed(f.fingerprint, ops[i].key) + "}");
-    }
-    groups[it->second].push_back(i);
-  }
-  if (groups.empty()) return StoreStatus::success();
-  std::vector<std::string> args;
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  char buf[64];
-  for (std::size_t g = 0; g < groups.size(); ++g) {
-    const FeatureDef& f = rules.features[ops[groups[g][0]].feature];
-    args.clear();
-    args.push_back("EVALSHA");
-    args.push_back(script_sha_);
-    args.push_back("1");
-    args.push_back(group_keys[g]);
-    args.push_back(std::string(aggregation_name(f.agg)));
-    args.push_back(std::to_string(f.buckets()));
-    args.push_back(std::to_string(f.window_ms + f.resolution_ms));
-    for (std::size_t i : groups[g]) {
-      const FeatureOp& op = ops[i];
-      args.push_back(std::to_string((op.update ? 1 : 0) + (op.read ? 2 : 0)));
-      args.push_back(std::to_string(op.bucket));
-      if (op.update && op.of.is_number() && f.agg != Aggregation::kCount && f.agg != Aggregation::kDistinct) {
-        auto r = std::to_chars(buf, buf + sizeof buf, op.of.number);
-        args.emplace_back(buf, r.ptr);
-      } else {
-        args.emplace_back();
-      }
-      if (op.update && f.agg == Aggregation::kDistinct && !op.of.is_null()) {
-        args.push_back(hashed("v", op.of_text));
-      } else {
-        args.emplace_back();
-      }
-      args.push_back(op.partition >= 0 ? std::to_string(op.partition) : std::string());
-      args.push_back(std::to_string(op.offset));
-    }
-    argv.clear();
-    lens.clear();
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
-      std::string err = ctx_->errstr;
-      disconnect();
-      return StoreStatus::failure("redis: " + err);
-    }
-  }
-  ++round_trips_;
-  std::string first_error;
-  for (std::size_t g = 0; g < groups.size(); ++g) {
-    void* raw = nullptr;
-    if (redisGetReply(ctx_, &raw) != REDIS_OK) {
-      std::string err = ctx_->errstr;
-      disconnect();
-      return StoreStatus::failure("redis: " + err);
-    }
-    Reply r(static_cast<redisReply*>(raw));
-    if (r->type == REDIS_REPLY_ERROR) {
-      if (std::strncmp(r->str, "NOSCRIPT", 8) == 0) noscript = true;
-      if (first_error.empty()) first_error = r->str;
-      continue;
-    }
-    if (r->type != REDIS_REPLY_ARRAY) {
-      if (first_error.empty()) first_error = "unexpected reply type";
-      continue;
-    }
-    std::size_t k = 0;
-    for (std::size_t i : groups[g]) {
-      if (!ops[i].read) continue;
-      if (k >= r->elements) break;
-      const redisReply* e = r->element[k++];
-      if (e->type != REDIS_REPLY_STRING || e->len == 0) {
-        results[i] = Value::null();
+    if (mode_ == RedisCallMode::kPerBatch) {
+      id.assign(f.fingerprint);
+      id.push_back('\0');
+      id.append(ops[i].key);
+      auto [it, inserted] = group_of_.try_emplace(id, static_cast<std::uint32_t>(groups_.size()));
+      if (!inserted) {
+        groups_[it->second].ops.push_back(static_cast<std::uint32_t>(i));
         continue;
       }
-      double d = 0;
-      std::from_chars(e->str, e->str + e->len, d);
-      results[i] = Value::of_number(d);
+    }
+    groups_.push_back({ops[i].feature, {static_cast<std::uint32_t>(i)}});
+    keys_.push_back("fs:{" + hashed(f.fingerprint, ops[i].key) + "}");
+  }
+}
+
+StoreStatus RedisFeatureStore::call(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
+                                    std::size_t first, std::size_t last, bool& noscript) {
+  // The request blob: per group agg, n, ttl, op count, then 6 items per op.
+  blob_.clear();
+  std::uint32_t items = 0;
+  for (std::size_t g = first; g < last; ++g) items += 4 + 6 * static_cast<std::uint32_t>(groups_[g].ops.size());
+  msgpack::write_array_header(blob_, items);
+  std::size_t reads = 0;
+  for (std::size_t g = first; g < last; ++g) {
+    const FeatureDef& f = rules.features[groups_[g].feature];
+    msgpack::write_int(blob_, script_agg_code(f.agg));
+    msgpack::write_int(blob_, f.buckets());
+    msgpack::write_int(blob_, f.window_ms + f.resolution_ms);
+    msgpack::write_int(blob_, static_cast<std::int64_t>(groups_[g].ops.size()));
+    for (std::uint32_t i : groups_[g].ops) {
+      const FeatureOp& op = ops[i];
+      reads += op.read ? 1 : 0;
+      msgpack::write_int(blob_, (op.update ? 1 : 0) + (op.read ? 2 : 0));
+      msgpack::write_int(blob_, op.bucket);
+      bool numeric = op.update && op.of.is_number() && f.agg != Aggregation::kCount && f.agg != Aggregation::kDistinct;
+      if (numeric) {
+        msgpack::write_double(blob_, op.of.number);
+      } else {
+        msgpack::write_nil(blob_);
+      }
+      if (op.update && f.agg == Aggregation::kDistinct && !op.of.is_null()) {
+        msgpack::write_str(blob_, hashed("v", op.of_text));
+      } else {
+        msgpack::write_nil(blob_);
+      }
+      msgpack::write_int(blob_, op.partition >= 0 ? op.partition : -1);
+      msgpack::write_int(blob_, op.offset);
     }
   }
-  if (!first_error.empty()) return StoreStatus::failure("redis: " + first_error);
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  std::string nkeys = std::to_string(last - first);
+  argv.reserve(last - first + 4);
+  lens.reserve(last - first + 4);
+  auto arg = [&](const std::string& s) {
+    argv.push_back(s.data());
+    lens.push_back(s.size());
+  };
+  static const std::string kEvalSha = "EVALSHA";
+  arg(kEvalSha);
+  arg(script_sha_);
+  arg(nkeys);
+  for (std::size_t g = first; g < last; ++g) arg(keys_[g]);
+  arg(blob_);
+  ++round_trips_;
+  Reply r(static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data())));
+  if (!r) {
+    std::string err = ctx_->errstr;
+    disconnect();
+    return StoreStatus::failure("redis: " + err);
+  }
+  if (r->type == REDIS_REPLY_ERROR) {
+    if (std::strncmp(r->str, "NOSCRIPT", 8) == 0) noscript = true;
+    return StoreStatus::failure(std::string("redis: ") + r->str);
+  }
+  if (r->type != REDIS_REPLY_STRING) return StoreStatus::failure("redis: unexpected reply type from the feature script");
+  msgpack::Reader in(std::string_view(r->str, r->len));
+  auto n = in.array_header();
+  if (!n || *n != reads) return StoreStatus::failure("redis: feature script answered " + std::to_string(n ? *n : 0) +
+                                                     " values for " + std::to_string(reads) + " reads");
+  for (std::size_t g = first; g < last; ++g) {
+    for (std::uint32_t i : groups_[g].ops) {
+      if (!ops[i].read) continue;
+      auto v = in.scalar();
+      if (!v) return StoreStatus::failure("redis: malformed reply from the feature script");
+      results[i] = v->kind == msgpack::Scalar::kNumber ? Value::of_number(v->number) : Value::null();
+    }
+  }
   return StoreStatus::success();
 }
 

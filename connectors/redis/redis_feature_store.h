@@ -9,11 +9,15 @@
 // or phone number is ever written to Redis. TTL = window + resolution,
 // refreshed on update.
 //
-// One `apply` = one pipelined round trip: the batch's ops are grouped by
-// (feature, entity) in first-seen order, each group is one EVALSHA of the
-// feature script (ops kept in batch order inside it), all written before any
-// reply is read. NOSCRIPT (a restarted Redis) reloads the script and retries
-// the batch; idempotency (partition offsets) makes the retry safe.
+// One `apply` = one round trip and one script call: the batch's ops are
+// grouped by (feature, entity) in first-seen order (ops kept in batch order
+// inside a group), and a single EVALSHA of the feature script receives every
+// group's key and a MessagePack blob of all ops, and answers every read in
+// one MessagePack reply. NOSCRIPT (a restarted Redis) reloads the script and
+// retries the batch; idempotency (partition offsets) makes the retry safe.
+//
+// `RedisCallMode::kPerOperation` is the benchmark's naive reference: one
+// synchronous round trip per feature operation, same script and semantics.
 //
 // Errors are values: an unreachable Redis returns a failed StoreStatus; the
 // next apply reconnects. Thread safety: one apply at a time (internal mutex).
@@ -23,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/feature_store.h"
@@ -41,9 +46,12 @@ struct RedisEndpoint {
 // Parses `redis://[user:pass@]host:port` (port defaults to 6379).
 std::optional<RedisEndpoint> parse_redis_url(const std::string& url);
 
+enum class RedisCallMode { kPerBatch, kPerOperation };
+
 class RedisFeatureStore final : public FeatureStore {
  public:
-  RedisFeatureStore(RedisEndpoint endpoint, std::string salt, int timeout_ms = 2000);
+  RedisFeatureStore(RedisEndpoint endpoint, std::string salt, int timeout_ms = 2000,
+                    RedisCallMode mode = RedisCallMode::kPerBatch);
   ~RedisFeatureStore() override;
   RedisFeatureStore(const RedisFeatureStore&) = delete;
   RedisFeatureStore& operator=(const RedisFeatureStore&) = delete;
@@ -58,8 +66,10 @@ class RedisFeatureStore final : public FeatureStore {
  private:
   StoreStatus ensure_connected();
   StoreStatus load_script();
-  StoreStatus run_batch(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
-                        bool& noscript);
+  void group(const RuleSet& rules, std::span<const FeatureOp> ops);
+  // One EVALSHA over groups [first, last); reads land in `results`.
+  StoreStatus call(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
+                   std::size_t first, std::size_t last, bool& noscript);
   void disconnect();
   std::string hashed(std::string_view a, std::string_view b) const;
 
@@ -68,11 +78,18 @@ class RedisFeatureStore final : public FeatureStore {
   int timeout_ms_;
   redisContext* ctx_ = nullptr;
   std::string script_sha_;
+  RedisCallMode mode_;
   std::uint64_t round_trips_ = 0;
   std::mutex mu_;
-  // Reused per batch.
-  std::vector<std::string> args_;
-  std::vector<std::string> numbers_;
+  // Per batch, reused: the groups, their keys, the request blob.
+  struct Group {
+    std::uint32_t feature;
+    std::vector<std::uint32_t> ops;
+  };
+  std::unordered_map<std::string, std::uint32_t> group_of_;
+  std::vector<Group> groups_;
+  std::vector<std::string> keys_;
+  std::string blob_;
 };
 
 }  // namespace fraud
