@@ -1,6 +1,7 @@
 #include "connectors/kafka/stream_engine.h"
 
 #include <oneapi/tbb/concurrent_queue.h>
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
@@ -464,6 +465,7 @@ struct StreamEngine::Impl {
     }
     metrics.stage_latency(EngineMetrics::kProduce).Observe(seconds_since(t0));
     metrics.batches.Increment();
+    counters.batches.fetch_add(1, std::memory_order_relaxed);
     finish_one(&b);  // the +1
   }
 
@@ -568,6 +570,10 @@ struct StreamEngine::Impl {
       rd_kafka_poll(producer.get(), 0);
     });
     std::thread poller([&] { poll_loop(); });
+    std::optional<tbb::global_control> workers;
+    if (config.threads > 0) {
+      workers.emplace(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(config.threads));
+    }
     tbb::parallel_pipeline(
         config.max_in_flight,
         tbb::make_filter<void, Batch*>(tbb::filter_mode::serial_in_order,

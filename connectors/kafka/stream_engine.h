@@ -61,6 +61,7 @@ struct StreamConfig {
   std::size_t batch_size = 2000;
   int batch_wait_ms = 5;
   std::size_t max_in_flight = 4;
+  int threads = 0;  // pipeline worker threads (oneTBB); 0: one per core
   std::size_t max_event_bytes = 1 << 20;
   int statistics_interval_ms = 5000;  // librdkafka statistics (consumer lag)
   int store_retry_ms = 500;  // wait between feature store retries (policy: pause)
@@ -73,6 +74,7 @@ struct StreamCounters {
   std::atomic<std::uint64_t> verdicts{0};
   std::atomic<std::uint64_t> dead_letters{0};
   std::atomic<std::uint64_t> acked{0};
+  std::atomic<std::uint64_t> batches{0};  // batches handed to the producer
   std::atomic<std::uint64_t> decisions[3] = {0, 0, 0};
   std::atomic<std::uint64_t> store_failures{0};
   std::atomic<std::int64_t> assigned_partitions{0};

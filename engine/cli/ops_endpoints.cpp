@@ -107,6 +107,28 @@ std::unique_ptr<HttpServer> serve_ops_endpoints(int port, EngineMetrics& metrics
     body += "]}\n";
     return HttpResponse{200, "application/json", body};
   };
+  routes["/stats"] = [&engine] {
+    // Live counters and the end-to-end latency histogram (sparse
+    // [bucket, count] pairs of LatencyRecorder; bucket i ends at
+    // LatencyRecorder::upper(i) seconds), for load benches that need exact
+    // percentiles over a time window: take two snapshots, subtract.
+    const auto& c = engine.counters();
+    std::string body = "{\"consumed\":" + std::to_string(c.consumed.load()) +
+                       ",\"verdicts\":" + std::to_string(c.verdicts.load()) +
+                       ",\"dead_letters\":" + std::to_string(c.dead_letters.load()) +
+                       ",\"acked\":" + std::to_string(c.acked.load()) +
+                       ",\"batches\":" + std::to_string(c.batches.load()) + ",\"latency\":[";
+    LatencyRecorder::Snapshot snap = c.end_to_end.snapshot();
+    bool first = true;
+    for (int i = 0; i < LatencyRecorder::kBuckets; ++i) {
+      if (!snap[i]) continue;
+      body += first ? "[" : ",[";
+      first = false;
+      body += std::to_string(i) + "," + std::to_string(snap[i]) + "]";
+    }
+    body += "]}\n";
+    return HttpResponse{200, "application/json", body};
+  };
   return std::make_unique<HttpServer>(port, std::move(routes));
 }
 

@@ -4,6 +4,8 @@
 //             503 "stuck" if the loop has not turned for `stuck_after_s`)
 //   /readyz   200 when partitions are assigned and the feature store answers
 //   /rules    the loaded pack: version, files with sha256, rule count (JSON)
+//   /stats    live counters and the exact end-to-end latency histogram (JSON,
+//             for load benches)
 #pragma once
 
 #include <memory>

@@ -16,8 +16,9 @@ namespace {
 const char* const kKeys[] = {
     "rules",
     "kafka.bootstrap", "kafka.group", "kafka.input_topic", "kafka.output_topic", "kafka.dlq_topic",
-    "redis.url", "redis.salt", "redis.salt_file", "redis.failure_policy",
+    "redis.url", "redis.salt", "redis.salt_file", "redis.failure_policy", "redis.calls",
     "pipeline.batch_size", "pipeline.batch_wait_ms", "pipeline.max_in_flight", "pipeline.max_event_bytes",
+    "pipeline.threads",
     "metrics.port",
 };
 
@@ -129,6 +130,17 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
     if (!p) throw std::runtime_error("config redis.failure_policy: '" + flat["redis.failure_policy"] + "' is not pause, fail_open or fail_closed");
     c.stream.failure_policy = *p;
   }
+  if (flat.count("redis.calls")) {
+    const std::string& v = flat["redis.calls"];
+    if (v == "per_batch") {
+      c.redis_calls = RedisCallMode::kPerBatch;
+    } else if (v == "per_operation") {
+      c.redis_calls = RedisCallMode::kPerOperation;
+    } else {
+      throw std::runtime_error("config redis.calls: '" + v + "' is not per_batch or per_operation");
+    }
+  }
+  if (flat.count("pipeline.threads")) c.stream.threads = static_cast<int>(to_int("pipeline.threads", flat["pipeline.threads"]));
   if (flat.count("pipeline.batch_size")) c.stream.batch_size = static_cast<std::size_t>(to_int("pipeline.batch_size", flat["pipeline.batch_size"]));
   if (flat.count("pipeline.batch_wait_ms")) c.stream.batch_wait_ms = static_cast<int>(to_int("pipeline.batch_wait_ms", flat["pipeline.batch_wait_ms"]));
   if (flat.count("pipeline.max_in_flight")) c.stream.max_in_flight = static_cast<std::size_t>(to_int("pipeline.max_in_flight", flat["pipeline.max_in_flight"]));

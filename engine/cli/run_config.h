@@ -15,11 +15,14 @@
 //     salt: <secret>                       FRAUDSTREAM_REDIS_SALT
 //     salt_file: /var/run/secrets/salt     FRAUDSTREAM_REDIS_SALT_FILE
 //     failure_policy: pause                FRAUDSTREAM_REDIS_FAILURE_POLICY (pause | fail_open | fail_closed)
+//     calls: per_batch                     FRAUDSTREAM_REDIS_CALLS (per_operation: the naive
+//                                          benchmark reference, one round trip per feature op)
 //   pipeline:
 //     batch_size: 2000                     FRAUDSTREAM_PIPELINE_BATCH_SIZE
 //     batch_wait_ms: 5                     FRAUDSTREAM_PIPELINE_BATCH_WAIT_MS
 //     max_in_flight: 4                     FRAUDSTREAM_PIPELINE_MAX_IN_FLIGHT
 //     max_event_bytes: 1048576             FRAUDSTREAM_PIPELINE_MAX_EVENT_BYTES
+//     threads: 0                           FRAUDSTREAM_PIPELINE_THREADS (0: one per core)
 //   metrics:
 //     port: 9464                           FRAUDSTREAM_METRICS_PORT (0: off)
 //
@@ -31,6 +34,7 @@
 #include <string>
 
 #include "connectors/kafka/stream_engine.h"
+#include "connectors/redis/redis_feature_store.h"
 
 namespace fraud {
 
@@ -39,6 +43,7 @@ struct RunConfig {
   StreamConfig stream;
   std::string redis_url = "memory";
   std::string redis_salt;
+  RedisCallMode redis_calls = RedisCallMode::kPerBatch;
   int metrics_port = 9464;
 };
 

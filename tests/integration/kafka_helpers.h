@@ -3,6 +3,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -134,12 +135,18 @@ inline double metric_value(const std::string& page, const std::string& series) {
   return std::stod(page.substr(p + series.size() + 2));
 }
 
-// The fraudstream binary as a child process.
+// The fraudstream binary as a child process; `log_path`: where its stdout
+// and stderr go (empty: inherited).
 class ChildProcess {
  public:
-  explicit ChildProcess(std::vector<std::string> args) {
+  explicit ChildProcess(std::vector<std::string> args, const std::string& log_path = {}) {
     pid_ = ::fork();
     if (pid_ == 0) {
+      if (!log_path.empty()) {
+        int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::dup2(fd, STDOUT_FILENO);
+        ::dup2(fd, STDERR_FILENO);
+      }
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);

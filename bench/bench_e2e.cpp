@@ -1,0 +1,560 @@
+// End-to-end load bench: the real `fraudstream run` binary between the
+// embedded Kafka cluster (in this process) and a real redis-server, fed by a
+// librdkafka producer with the synthetic lending stream.
+//
+// Hypothesis: on this 2-core box (engine, Kafka and Redis all on it) the
+// engine with the shipped pack sustains >= 100,000 events/s, keeps p99 under
+// 25 ms at 20,000 events/s offered, reaches >= 0.35 of the passthrough
+// ceiling and >= 10x the naive mode, makes one Redis round trip per batch
+// with <= 5 us of Redis CPU per event, keeps >= half its throughput under a
+// hot-key attack, and holds RSS flat over a soak.
+// Scenarios (each on a fresh Kafka, Redis and engine):
+//   throughput  a backlog of --events events is loaded first, then the
+//               engine drains it flat out; events/s between its first and
+//               last acknowledged verdict. Modes: full (shipped pack +
+//               Redis), passthrough (no rules, no features: the ceiling),
+//               memory (in-process store), naive (one synchronous Redis
+//               round trip per feature op), hot-key (half of all events on
+//               one device and one ID number); batch sizes and thread counts.
+//   latency     the producer offers a fixed rate; end-to-end latency (Kafka
+//               timestamp of the event -> verdict acknowledged by the broker)
+//               from the engine's exact histogram (/stats) over the window.
+//   soak        (--soak SECONDS) a fixed rate for a long time; engine RSS
+//               sampled every 10 s.
+// Sizes: --events (default 400,000) on 64 partitions (the mock keeps ~5 MB
+// per partition); naive mode gets a tenth of them.
+// Output: a table on stdout, CSVs and a gnuplot PNG in --out (default
+// bench/results), and bench/RESULTS.md rewritten with the figures.
+#include <librdkafka/rdkafka.h>
+#include <hiredis/hiredis.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "connectors/kafka/embedded_kafka.h"
+#include "engine/latency_recorder.h"
+#include "engine/synthetic_stream.h"
+#include "tests/integration/kafka_helpers.h"
+#include "tests/integration/redis_server.h"
+
+using namespace fraud;
+using fraud::testing::ChildProcess;
+using fraud::testing::RedisServer;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kPartitions = 64;
+
+enum class Mode { kFull, kPassthrough, kMemory, kNaive };
+const char* mode_name(Mode m) {
+  switch (m) {
+    case Mode::kFull: return "full";
+    case Mode::kPassthrough: return "passthrough";
+    case Mode::kMemory: return "memory";
+    case Mode::kNaive: return "naive";
+  }
+  return "?";
+}
+
+struct Scenario {
+  std::string name;
+  Mode mode = Mode::kFull;
+  double hot_key_share = 0;
+  int batch = 2000;
+  int threads = 0;
+  std::size_t events = 0;  // throughput: backlog size
+  double rate = 0;         // latency/soak: events/s offered
+  double seconds = 0;      // latency/soak: measured window
+};
+
+struct Result {
+  Scenario s;
+  double events_per_s = 0;
+  double p50_ms = 0, p99_ms = 0, p999_ms = 0;
+  double round_trips_per_batch = 0;
+  double redis_us_per_event = 0;
+  double engine_us_per_event = 0;
+  double peak_rss_mb = 0;
+  std::uint64_t events = 0;
+  std::vector<std::pair<double, double>> rss_samples;  // (s, MB), soak only
+};
+
+// ---- engine statistics ------------------------------------------------------
+
+struct Stats {
+  std::uint64_t acked = 0, batches = 0;
+  LatencyRecorder::Snapshot latency{};
+  Clock::time_point at;
+};
+
+std::uint64_t json_u64(const std::string& body, const std::string& name) {
+  auto p = body.find("\"" + name + "\":");
+  return p == std::string::npos ? 0 : std::stoull(body.substr(p + name.size() + 3));
+}
+
+std::optional<Stats> read_stats(int port) {
+  std::string body = fraud::testing::http_get(port, "/stats");
+  if (body.empty()) return std::nullopt;
+  Stats s;
+  s.at = Clock::now();
+  s.acked = json_u64(body, "acked");
+  s.batches = json_u64(body, "batches");
+  auto p = body.find("\"latency\":[");
+  if (p != std::string::npos) {
+    std::istringstream in(body.substr(p + 11));
+    char c;
+    int bucket;
+    std::uint64_t count;
+    while (in >> c && c == '[' && in >> bucket >> c >> count >> c) {
+      if (bucket >= 0 && bucket < LatencyRecorder::kBuckets) s.latency[bucket] = count;
+      in >> c;  // ',' or ']'
+      if (c == ']') break;
+    }
+  }
+  return s;
+}
+
+// Quantile (ms) of what the engine recorded between two snapshots.
+double quantile_ms(const Stats& a, const Stats& b, double q) {
+  std::uint64_t total = 0;
+  for (int i = 0; i < LatencyRecorder::kBuckets; ++i) total += b.latency[i] - a.latency[i];
+  if (!total) return 0;
+  auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
+  std::uint64_t seen = 0;
+  for (int i = 0; i < LatencyRecorder::kBuckets; ++i) {
+    seen += b.latency[i] - a.latency[i];
+    if (seen >= rank) return LatencyRecorder::upper(i) * 1000;
+  }
+  return 0;
+}
+
+// ---- processes ----------------------------------------------------------------
+
+double process_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double status_mb(pid_t pid, const char* field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) return std::stod(line.substr(std::strlen(field))) / 1024.0;
+  }
+  return 0;
+}
+
+std::string redis_info(int port, const char* section) {
+  redisContext* c = redisConnect("127.0.0.1", port);
+  if (!c || c->err) return "";
+  auto* r = static_cast<redisReply*>(redisCommand(c, "INFO %s", section));
+  std::string s = r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
+  if (r) freeReplyObject(r);
+  redisFree(c);
+  return s;
+}
+
+double info_number(const std::string& info, const std::string& name) {
+  auto p = info.find(name);
+  return p == std::string::npos ? 0 : std::stod(info.substr(p + name.size()));
+}
+
+struct RedisUsage {
+  double cpu_s = 0;
+  double script_calls = 0;
+};
+
+RedisUsage redis_usage(int port) {
+  std::string cpu = redis_info(port, "cpu");
+  std::string cmd = redis_info(port, "commandstats");
+  return {info_number(cpu, "used_cpu_user:") + info_number(cpu, "used_cpu_sys:"),
+          info_number(cmd, "cmdstat_evalsha:calls=")};
+}
+
+// ---- load -----------------------------------------------------------------------
+
+KafkaHandle make_producer(const std::string& bootstrap) {
+  return make_kafka_client(RD_KAFKA_PRODUCER, make_kafka_conf({{"bootstrap.servers", bootstrap},
+                                                               {"linger.ms", "2"},
+                                                               {"queue.buffering.max.messages", "1000000"},
+                                                               {"queue.buffering.max.kbytes", "1048576"},
+                                                               {"log_level", "3"}}));
+}
+
+void produce_one(rd_kafka_t* p, const std::string& topic, const std::string& key, const std::string& value) {
+  while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    rd_kafka_poll(p, 5);
+  }
+  rd_kafka_poll(p, 0);
+}
+
+SyntheticOptions stream_options(const Scenario& s, std::uint64_t seed) {
+  SyntheticOptions o;
+  o.seed = seed;
+  o.hot_key_share = s.hot_key_share;
+  return o;
+}
+
+// ---- one scenario -----------------------------------------------------------
+
+class Bench {
+ public:
+  Bench(std::string binary, std::string rules_dir, std::string work_dir)
+      : binary_(std::move(binary)), rules_dir_(std::move(rules_dir)), work_(std::move(work_dir)) {
+    std::filesystem::create_directories(work_ + "/passthrough");
+    std::ofstream(work_ + "/passthrough/00-settings.yaml") << "settings:\n  score_thresholds: {review: 50, decline: 80}\n";
+  }
+
+  Result run(const Scenario& s, bool soak = false) {
+    EmbeddedKafka kafka(1, {{"loan-events", kPartitions}, {"verdicts", kPartitions}, {"verdicts-dlq", 1}});
+    RedisServer redis;
+    auto producer = make_producer(kafka.bootstrap());
+    SyntheticStream gen(stream_options(s, 42 + runs_));
+    std::string value;
+    std::size_t backlog = s.rate > 0 ? 0 : s.events;
+    for (std::size_t i = 0; i < backlog; ++i) {
+      value.clear();
+      std::string key = gen.next(value);
+      produce_one(producer.get(), "loan-events", key, value);
+    }
+    rd_kafka_flush(producer.get(), 120'000);
+
+    int port = fraud::testing::free_tcp_port();
+    std::vector<std::string> args = {binary_, "run", "--kafka", kafka.bootstrap(), "--metrics-port", std::to_string(port),
+                                     "--group", "bench-" + std::to_string(runs_++), "--batch-size",
+                                     std::to_string(s.batch), "--threads", std::to_string(s.threads)};
+    std::string redis_url = "redis://127.0.0.1:" + std::to_string(redis.port());
+    switch (s.mode) {
+      case Mode::kFull: args.insert(args.end(), {"--rules", rules_dir_, "--redis", redis_url}); break;
+      case Mode::kNaive:
+        args.insert(args.end(), {"--rules", rules_dir_, "--redis", redis_url, "--redis-calls", "per_operation"});
+        break;
+      case Mode::kMemory: args.insert(args.end(), {"--rules", rules_dir_, "--redis", "memory"}); break;
+      case Mode::kPassthrough: args.insert(args.end(), {"--rules", work_ + "/passthrough", "--redis", "memory"}); break;
+    }
+    RedisUsage redis0 = redis_usage(redis.port());
+    ChildProcess engine(args, work_ + "/engine-" + s.name + ".log");
+    Result r;
+    r.s = s;
+    auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (Clock::now() < deadline && fraud::testing::http_get(port, "/readyz").find("\"ready\":true") == std::string::npos) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (s.rate > 0) {
+      measure_rate(s, r, engine.pid(), port, producer.get(), gen, soak);
+    } else {
+      measure_backlog(s, r, engine.pid(), port);
+    }
+    RedisUsage redis1 = redis_usage(redis.port());
+    r.peak_rss_mb = status_mb(engine.pid(), "VmHWM:");
+    if (s.mode == Mode::kFull || s.mode == Mode::kNaive) {
+      double events = static_cast<double>(std::max<std::uint64_t>(r.events, 1));
+      r.redis_us_per_event = (redis1.cpu_s - redis0.cpu_s) * 1e6 / events;
+      r.round_trips_per_batch = batches_ ? (redis1.script_calls - redis0.script_calls) / static_cast<double>(batches_) : 0;
+    }
+    engine.stop();
+    return r;
+  }
+
+ private:
+  // Drains a preloaded backlog; throughput between the first and the last
+  // acknowledgement.
+  void measure_backlog(const Scenario& s, Result& r, pid_t pid, int port) {
+    std::optional<Stats> first;
+    double cpu0 = 0;
+    auto deadline = Clock::now() + std::chrono::minutes(10);
+    Stats last;
+    while (Clock::now() < deadline) {
+      auto st = read_stats(port);
+      if (st && st->acked > 0 && !first) {
+        first = st;
+        cpu0 = process_cpu_seconds(pid);
+      }
+      if (st) last = *st;
+      if (st && st->acked >= s.events) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!first) return;
+    double secs = std::chrono::duration<double>(last.at - first->at).count();
+    r.events = last.acked - first->acked;
+    r.events_per_s = secs > 0 ? static_cast<double>(r.events) / secs : 0;
+    r.engine_us_per_event = (process_cpu_seconds(pid) - cpu0) * 1e6 / static_cast<double>(std::max<std::uint64_t>(r.events, 1));
+    batches_ = last.batches;  // Redis calls are counted from the engine's start too
+    r.p50_ms = quantile_ms(*first, last, 0.5);
+    r.p99_ms = quantile_ms(*first, last, 0.99);
+    r.p999_ms = quantile_ms(*first, last, 0.999);
+  }
+
+  // Offers `s.rate` events/s; 3 s of warm-up, then `s.seconds` measured.
+  void measure_rate(const Scenario& s, Result& r, pid_t pid, int port, rd_kafka_t* producer, SyntheticStream& gen,
+                    bool soak) {
+    std::string value;
+    auto start = Clock::now();
+    const double warmup = 3;
+    std::optional<Stats> first;
+    double cpu0 = 0;
+    std::uint64_t sent = 0;
+    auto next_sample = start;
+    while (true) {
+      double t = std::chrono::duration<double>(Clock::now() - start).count();
+      if (t >= warmup + s.seconds) break;
+      if (!first && t >= warmup) {
+        first = read_stats(port);
+        cpu0 = process_cpu_seconds(pid);
+      }
+      if (soak && Clock::now() >= next_sample) {
+        r.rss_samples.emplace_back(t, status_mb(pid, "VmRSS:"));
+        next_sample += std::chrono::seconds(10);
+      }
+      auto due = static_cast<std::uint64_t>(t * s.rate);
+      while (sent < due) {
+        value.clear();
+        std::string key = gen.next(value);
+        produce_one(producer, "loan-events", key, value);
+        ++sent;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    auto last = read_stats(port);
+    if (!first || !last) return;
+    double secs = std::chrono::duration<double>(last->at - first->at).count();
+    r.events = last->acked - first->acked;
+    r.events_per_s = static_cast<double>(r.events) / secs;
+    r.engine_us_per_event = (process_cpu_seconds(pid) - cpu0) * 1e6 / static_cast<double>(std::max<std::uint64_t>(r.events, 1));
+    batches_ = last->batches;  // Redis calls are counted from the engine's start too
+    r.p50_ms = quantile_ms(*first, *last, 0.5);
+    r.p99_ms = quantile_ms(*first, *last, 0.99);
+    r.p999_ms = quantile_ms(*first, *last, 0.999);
+    rd_kafka_flush(producer, 30'000);
+  }
+
+  std::string binary_, rules_dir_, work_;
+  int runs_ = 0;
+  std::uint64_t batches_ = 0;
+};
+
+// ---- reporting --------------------------------------------------------------
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+void print_row(const Result& r) {
+  std::printf("%-22s %-11s %6d %4d %7.0f %10.0f %8.1f %8.1f %8.1f %6.2f %8.1f %8.1f %8.0f\n", r.s.name.c_str(),
+              mode_name(r.s.mode), r.s.batch, r.s.threads, r.s.rate, r.events_per_s, r.p50_ms, r.p99_ms, r.p999_ms,
+              r.round_trips_per_batch, r.redis_us_per_event, r.engine_us_per_event, r.peak_rss_mb);
+  std::fflush(stdout);
+}
+
+const char* kHeader = "scenario,mode,batch,threads,offered_per_s,events_per_s,p50_ms,p99_ms,p999_ms,"
+                      "redis_round_trips_per_batch,redis_cpu_us_per_event,engine_cpu_us_per_event,peak_rss_mb\n";
+
+std::string csv_row(const Result& r) {
+  std::ostringstream o;
+  o << r.s.name << "," << mode_name(r.s.mode) << "," << r.s.batch << "," << r.s.threads << "," << r.s.rate << ","
+    << fmt("%.0f", r.events_per_s) << "," << fmt("%.2f", r.p50_ms) << "," << fmt("%.2f", r.p99_ms) << ","
+    << fmt("%.2f", r.p999_ms) << "," << fmt("%.3f", r.round_trips_per_batch) << "," << fmt("%.2f", r.redis_us_per_event)
+    << "," << fmt("%.2f", r.engine_us_per_event) << "," << fmt("%.1f", r.peak_rss_mb) << "\n";
+  return o.str();
+}
+
+std::string run_command(const std::string& cmd) {
+  std::string out;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) return out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, f)) out += buf;
+  ::pclose(f);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fraudstream end-to-end load bench"};
+  std::size_t events = 400'000;
+  double soak_seconds = 0;
+  double soak_rate = 20'000;
+  std::string out_dir = std::string(FRAUD_SOURCE_DIR) + "/bench/results";
+  std::string results_md = std::string(FRAUD_SOURCE_DIR) + "/bench/RESULTS.md";
+  std::string only;
+  std::vector<double> rates = {5'000, 10'000, 20'000, 30'000, 40'000, 60'000};
+  app.add_option("--events", events, "Backlog size of each throughput scenario");
+  app.add_option("--rates", rates, "Offered rates of the latency curve (events/s)");
+  app.add_option("--soak", soak_seconds, "Also run a soak of this many seconds");
+  app.add_option("--soak-rate", soak_rate, "Offered rate of the soak");
+  app.add_option("--out", out_dir, "Directory for CSVs and the plot");
+  app.add_option("--results", results_md, "Markdown report to write ('' to skip)");
+  app.add_option("--only", only, "Run only scenarios whose name contains this");
+  CLI11_PARSE(app, argc, argv);
+
+  std::string binary = std::filesystem::canonical("/proc/self/exe").parent_path().string() + "/fraudstream";
+  std::string work = std::filesystem::temp_directory_path().string() + "/fraudstream-bench-" + std::to_string(::getpid());
+  std::filesystem::create_directories(out_dir);
+  Bench bench(binary, std::string(FRAUD_SOURCE_DIR) + "/rules", work);
+
+  std::vector<Scenario> throughput = {
+      {"passthrough", Mode::kPassthrough, 0, 2000, 0, events},
+      {"full", Mode::kFull, 0, 2000, 0, events},
+      {"memory-store", Mode::kMemory, 0, 2000, 0, events},
+      {"naive", Mode::kNaive, 0, 2000, 0, events / 10},
+      {"hot-key", Mode::kFull, 0.5, 2000, 0, events},
+  };
+  for (int b : {250, 500, 1000, 4000}) throughput.push_back({"batch-" + std::to_string(b), Mode::kFull, 0, b, 0, events});
+  for (int t : {1, 4}) throughput.push_back({"threads-" + std::to_string(t), Mode::kFull, 0, 2000, t, events});
+  std::vector<Scenario> latency;
+  for (double r : rates) latency.push_back({"rate-" + std::to_string(static_cast<int>(r)), Mode::kFull, 0, 2000, 0, 0, r, 10});
+
+  std::printf("%-22s %-11s %6s %4s %7s %10s %8s %8s %8s %6s %8s %8s %8s\n", "scenario", "mode", "batch", "thr", "offered",
+              "events/s", "p50 ms", "p99 ms", "p99.9 ms", "RT/b", "redis us", "engine us", "RSS MB");
+  std::vector<Result> results;
+  auto wanted = [&](const Scenario& s) { return only.empty() || s.name.find(only) != std::string::npos; };
+  for (const auto& s : throughput) {
+    if (!wanted(s)) continue;
+    results.push_back(bench.run(s));
+    print_row(results.back());
+  }
+  for (const auto& s : latency) {
+    if (!wanted(s)) continue;
+    results.push_back(bench.run(s));
+    print_row(results.back());
+  }
+  std::optional<Result> soak;
+  if (soak_seconds > 0) {
+    soak = bench.run({"soak", Mode::kFull, 0, 2000, 0, 0, soak_rate, soak_seconds}, true);
+    print_row(*soak);
+  }
+
+  std::ofstream(out_dir + "/e2e.csv") << kHeader << [&] {
+    std::string all;
+    for (const auto& r : results) all += csv_row(r);
+    if (soak) all += csv_row(*soak);
+    return all;
+  }();
+  if (soak) {
+    std::ofstream rss(out_dir + "/soak_rss.csv");
+    rss << "seconds,rss_mb\n";
+    for (auto [t, mb] : soak->rss_samples) rss << fmt("%.0f", t) << "," << fmt("%.1f", mb) << "\n";
+  }
+
+  auto find = [&](const std::string& name) -> const Result* {
+    for (const auto& r : results) {
+      if (r.s.name == name) return &r;
+    }
+    return nullptr;
+  };
+
+  // The plot: latency against offered load; throughput against batch size
+  // and thread count.
+  {
+    std::ofstream lat(out_dir + "/latency_curve.dat");
+    for (const auto& r : results) {
+      if (r.s.rate > 0) lat << r.s.rate << " " << r.events_per_s << " " << r.p50_ms << " " << r.p99_ms << " " << r.p999_ms << "\n";
+    }
+    std::ofstream bat(out_dir + "/batch_curve.dat");
+    for (int b : {250, 500, 1000, 2000, 4000}) {
+      const Result* r = find(b == 2000 ? "full" : "batch-" + std::to_string(b));
+      if (r) bat << b << " " << r->events_per_s << "\n";
+    }
+    std::ofstream thr(out_dir + "/threads_curve.dat");
+    for (int t : {1, 2, 4}) {
+      const Result* r = find(t == 2 ? "full" : "threads-" + std::to_string(t));
+      if (r) thr << t << " " << r->events_per_s << "\n";
+    }
+    std::ofstream gp(out_dir + "/e2e.gnuplot");
+    gp << "set terminal pngcairo size 1500,450 font ',10'\nset output '" << out_dir << "/e2e.png'\n"
+       << "set multiplot layout 1,3\nset grid\nset key top left\n"
+       << "set title 'End-to-end latency vs offered load'\nset xlabel 'offered events/s'\nset ylabel 'ms'\nset logscale y\n"
+       << "plot '" << out_dir << "/latency_curve.dat' u 1:3 w lp t 'p50', '' u 1:4 w lp t 'p99', '' u 1:5 w lp t 'p99.9', 25 w l dt 2 t '25 ms target'\n"
+       << "unset logscale y\nset yrange [0:*]\n"
+       << "set title 'Throughput vs batch size (backlog drain)'\nset xlabel 'batch size'\nset ylabel 'events/s'\nset logscale x 2\n"
+       << "plot '" << out_dir << "/batch_curve.dat' u 1:2 w lp t 'shipped pack + Redis'\nunset logscale x\n"
+       << "set title 'Throughput vs pipeline threads'\nset xlabel 'threads'\nset xtics 1\n"
+       << "plot '" << out_dir << "/threads_curve.dat' u 1:2 w lp t 'shipped pack + Redis'\nunset multiplot\n";
+  }
+  std::string plot_status = run_command("gnuplot '" + out_dir + "/e2e.gnuplot' 2>&1");
+  if (!plot_status.empty()) std::fprintf(stderr, "gnuplot: %s\n", plot_status.c_str());
+
+  if (!results_md.empty()) {
+    const Result* full = find("full");
+    const Result* pass = find("passthrough");
+    const Result* naive = find("naive");
+    const Result* hot = find("hot-key");
+    const Result* at20k = find("rate-20000");
+    std::ostringstream md;
+    char date[32];
+    std::time_t now = std::time(nullptr);
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    std::string cmdline;
+    for (int i = 0; i < argc; ++i) cmdline += (i ? " " : "") + std::string(i ? argv[i] : "./build/bench_e2e");
+    md << "# End-to-end benchmark results\n\n"
+       << "Written by `bench/bench_e2e.cpp` at the end of its last full run (" << date << "), on "
+       << run_command("nproc") << " cores, " << run_command("awk '/MemTotal/{printf \"%.0f GiB\", $2/1048576}' /proc/meminfo")
+       << ", `" << run_command("uname -sr") << "`; engine, embedded Kafka (in the bench process), redis-server "
+       << "and the load generator all share this box.\n\nCommand: `" << cmdline << "`\n\n";
+    auto ok = [](bool met) { return met ? "met" : "**not met**"; };
+    md << "## Targets (issue 6)\n\n| target | measured | |\n|---|---|---|\n";
+    if (full) md << "| >= 100,000 events/s end to end, shipped pack | " << fmt("%.0f", full->events_per_s) << " events/s | " << ok(full->events_per_s >= 100'000) << " |\n";
+    if (at20k) md << "| p99 < 25 ms at 20,000 events/s offered | p99 " << fmt("%.1f", at20k->p99_ms) << " ms (p50 " << fmt("%.1f", at20k->p50_ms) << ", p99.9 " << fmt("%.1f", at20k->p999_ms) << ") | " << ok(at20k->p99_ms < 25) << " |\n";
+    if (full && pass) md << "| >= 0.35 of passthrough | " << fmt("%.0f", full->events_per_s) << " / " << fmt("%.0f", pass->events_per_s) << " = " << fmt("%.2f", full->events_per_s / pass->events_per_s) << " | " << ok(full->events_per_s >= 0.35 * pass->events_per_s) << " |\n";
+    if (full && naive) md << "| >= 10x naive | " << fmt("%.0f", full->events_per_s) << " / " << fmt("%.0f", naive->events_per_s) << " = " << fmt("%.1f", full->events_per_s / naive->events_per_s) << "x | " << ok(full->events_per_s >= 10 * naive->events_per_s) << " |\n";
+    if (full) md << "| <= 1 Redis round trip per batch per node | " << fmt("%.2f", full->round_trips_per_batch) << " | " << ok(full->round_trips_per_batch <= 1.0001) << " |\n";
+    if (full) md << "| Redis CPU <= 5 us per event | " << fmt("%.1f", full->redis_us_per_event) << " us | " << ok(full->redis_us_per_event <= 5) << " |\n";
+    if (full && hot) md << "| hot-key attack >= 0.5 of uniform | " << fmt("%.0f", hot->events_per_s) << " / " << fmt("%.0f", full->events_per_s) << " = " << fmt("%.2f", hot->events_per_s / full->events_per_s) << " | " << ok(hot->events_per_s >= 0.5 * full->events_per_s) << " |\n";
+    if (soak && !soak->rss_samples.empty()) {
+      double first = soak->rss_samples.size() > 3 ? soak->rss_samples[3].second : soak->rss_samples.front().second;
+      double last = soak->rss_samples.back().second;
+      md << "| RSS bounded, no growth over the soak | " << fmt("%.0f", first) << " MB at 30 s -> " << fmt("%.0f", last) << " MB at " << fmt("%.0f", soak_seconds) << " s (peak " << fmt("%.0f", soak->peak_rss_mb) << " MB) | " << ok(last <= first * 1.1) << " |\n";
+    }
+    md << "\n## All scenarios\n\nThroughput rows drain a preloaded backlog flat out (events/s between the first and last "
+          "acknowledged verdict); `rate-N` rows offer N events/s for 10 s after 3 s of warm-up. Latency is the Kafka "
+          "timestamp of the event to the broker's acknowledgement of its verdict, from the engine's exact histogram. "
+          "RT/b: Redis script calls per batch; redis us / engine us: CPU microseconds per event; RSS: engine peak.\n\n"
+       << "| scenario | mode | batch | threads | offered/s | events/s | p50 ms | p99 ms | p99.9 ms | RT/b | redis us | engine us | RSS MB |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    auto row = [&](const Result& r) {
+      md << "| " << r.s.name << " | " << mode_name(r.s.mode) << " | " << r.s.batch << " | " << (r.s.threads ? std::to_string(r.s.threads) : "auto") << " | "
+         << (r.s.rate > 0 ? fmt("%.0f", r.s.rate) : "backlog") << " | " << fmt("%.0f", r.events_per_s) << " | " << fmt("%.1f", r.p50_ms)
+         << " | " << fmt("%.1f", r.p99_ms) << " | " << fmt("%.1f", r.p999_ms) << " | " << fmt("%.2f", r.round_trips_per_batch) << " | "
+         << fmt("%.1f", r.redis_us_per_event) << " | " << fmt("%.1f", r.engine_us_per_event) << " | " << fmt("%.0f", r.peak_rss_mb) << " |\n";
+    };
+    for (const auto& r : results) row(r);
+    if (soak) row(*soak);
+    md << "\n![latency and throughput curves](results/e2e.png)\n\nData: [results/e2e.csv](results/e2e.csv)"
+       << (soak ? ", [results/soak_rss.csv](results/soak_rss.csv)" : "") << ".\n";
+    std::ofstream(results_md) << md.str();
+  }
+  std::filesystem::remove_all(work);
+  return 0;
+}
