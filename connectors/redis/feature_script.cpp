@@ -9,16 +9,27 @@ static_assert(script_agg_code(Aggregation::kCount) == 0 && script_agg_code(Aggre
 const char* const kFeatureScript = R"LUA(#!lua flags=allow-cross-slot-keys
 local COUNT, DISTINCT = 0, 5
 local a = cmsgpack.unpack(ARGV[1])
--- MGET in slices: Lua's unpack() takes a few thousand values at most.
+local keys = KEYS
+if #keys == 0 then
+  keys = {}
+  for i = 2, #ARGV do keys[i - 1] = ARGV[i] end
+end
 local states = {}
-for first = 1, #KEYS, 1000 do
-  local got = redis.call('MGET', unpack(KEYS, first, math.min(first + 999, #KEYS)))
-  for j = 1, #got do states[first + j - 1] = got[j] end
+if a[1] == 1 then
+  -- One node, no cluster: MGET in slices (Lua's unpack() takes a few
+  -- thousand values at most).
+  for first = 1, #keys, 1000 do
+    local got = redis.call('MGET', unpack(keys, first, math.min(first + 999, #keys)))
+    for j = 1, #got do states[first + j - 1] = got[j] end
+  end
+else
+  -- Cluster: one GET per key (a command may not span slots).
+  for k = 1, #keys do states[k] = redis.call('GET', keys[k]) end
 end
 local ttls = {}
 local out, no = {}, 0
-local p = 1
-for k = 1, #KEYS do
+local p = 2
+for k = 1, #keys do
   local agg, n, ttl, nops = a[p], a[p + 1], a[p + 2], a[p + 3]
   p = p + 4
   -- b: bucket -> count (count) or {count, numeric count, sum, min, max};
@@ -204,7 +215,7 @@ for k = 1, #KEYS do
     end
     local ttl_text = ttls[ttl]
     if not ttl_text then ttl_text = tostring(ttl); ttls[ttl] = ttl_text end
-    redis.call('SET', KEYS[k], cmsgpack.pack(st), 'PX', ttl_text)
+    redis.call('SET', keys[k], cmsgpack.pack(st), 'PX', ttl_text)
   end
 end
 return cmsgpack.pack(out)

@@ -6,15 +6,19 @@
 // of window + resolution, and collects the read values.
 //
 // One call per batch and node: the flag `allow-cross-slot-keys` (Redis 7)
-// lets one call touch keys of many slots on the node that owns them all.
-// Loaded once per connection (SCRIPT LOAD), called by SHA (EVALSHA).
+// lets one call touch keys of many slots on the node that owns them all
+// (such keys travel in ARGV: a cluster refuses declared keys of several
+// slots). Loaded once per connection (SCRIPT LOAD), called by SHA (EVALSHA).
 //
-// KEYS     the state keys `fs:{<hash>}`, one per (feature, entity) group
-// ARGV[1]  MessagePack array, per key in KEYS order:
+// KEYS     one state key `fs:{<hash>}` (a single group), or none
+// ARGV[1]  MessagePack array: MGET allowed (1: one plain node) or not (0),
+//          then per key:
 //            agg (0 count, 1 sum, 2 min, 3 max, 4 avg, 5 distinct),
 //            n (buckets per window), ttl_ms, op count, then 6 items per op:
 //            flags (1 update, 2 read), bucket, number (nil if not numeric),
 //            distinct value hash (nil if none), partition (-1: none), offset
+// ARGV[2..] the state keys, one per (feature, entity) group, when KEYS is
+//          empty
 // Returns  MessagePack array: one item per read op in the same order, the
 //          value or false for null.
 //

@@ -2,9 +2,12 @@
 
 #include <hiredis/hiredis.h>
 
+#include <array>
 #include <charconv>
+#include <chrono>
 #include <cstring>
-#include <unordered_map>
+#include <memory>
+#include <thread>
 
 #include "connectors/redis/feature_script.h"
 #include "connectors/redis/msgpack_lite.h"
@@ -12,35 +15,80 @@
 
 namespace fraud {
 
-std::optional<RedisEndpoint> parse_redis_url(const std::string& url) {
+std::optional<std::vector<RedisEndpoint>> parse_redis_seeds(const std::string& url) {
   const std::string scheme = "redis://";
   if (url.rfind(scheme, 0) != 0) return std::nullopt;
   std::string rest = url.substr(scheme.size());
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
-  RedisEndpoint ep;
+  RedisEndpoint creds;
   auto at = rest.rfind('@');
   if (at != std::string::npos) {
     std::string cred = rest.substr(0, at);
     rest = rest.substr(at + 1);
     auto colon = cred.find(':');
     if (colon == std::string::npos) {
-      ep.password = cred;
+      creds.password = cred;
     } else {
-      ep.user = cred.substr(0, colon);
-      ep.password = cred.substr(colon + 1);
+      creds.user = cred.substr(0, colon);
+      creds.password = cred.substr(colon + 1);
     }
   }
-  auto colon = rest.rfind(':');
-  if (colon != std::string::npos) {
-    int port = 0;
-    auto r = std::from_chars(rest.data() + colon + 1, rest.data() + rest.size(), port);
-    if (r.ec != std::errc() || r.ptr != rest.data() + rest.size() || port <= 0 || port > 65535) return std::nullopt;
-    ep.port = port;
-    rest = rest.substr(0, colon);
+  std::vector<RedisEndpoint> seeds;
+  std::size_t start = 0;
+  while (start <= rest.size()) {
+    std::size_t comma = rest.find(',', start);
+    std::string hostport = rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    RedisEndpoint ep = creds;
+    auto colon = hostport.rfind(':');
+    if (colon != std::string::npos) {
+      int port = 0;
+      auto r = std::from_chars(hostport.data() + colon + 1, hostport.data() + hostport.size(), port);
+      if (r.ec != std::errc() || r.ptr != hostport.data() + hostport.size() || port <= 0 || port > 65535) {
+        return std::nullopt;
+      }
+      ep.port = port;
+      hostport = hostport.substr(0, colon);
+    }
+    if (hostport.empty()) return std::nullopt;
+    ep.host = hostport;
+    seeds.push_back(std::move(ep));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
   }
-  if (rest.empty()) return std::nullopt;
-  ep.host = rest;
-  return ep;
+  if (seeds.empty()) return std::nullopt;
+  return seeds;
+}
+
+std::optional<RedisEndpoint> parse_redis_url(const std::string& url) {
+  auto seeds = parse_redis_seeds(url);
+  if (!seeds) return std::nullopt;
+  return seeds->front();
+}
+
+namespace {
+
+constexpr std::array<std::uint16_t, 256> make_crc16_table() {
+  std::array<std::uint16_t, 256> t{};
+  for (int i = 0; i < 256; ++i) {
+    std::uint16_t crc = static_cast<std::uint16_t>(i << 8);
+    for (int b = 0; b < 8; ++b) crc = static_cast<std::uint16_t>((crc & 0x8000) ? (crc << 1) ^ 0x1021 : crc << 1);
+    t[i] = crc;
+  }
+  return t;
+}
+constexpr auto kCrc16 = make_crc16_table();  // CRC16-CCITT (XMODEM), as Redis Cluster
+
+}  // namespace
+
+std::uint16_t redis_key_slot(std::string_view key) {
+  auto open = key.find('{');
+  if (open != std::string_view::npos) {
+    auto close = key.find('}', open + 1);
+    if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
+  }
+  std::uint16_t crc = 0;
+  for (unsigned char c : key) crc = static_cast<std::uint16_t>((crc << 8) ^ kCrc16[((crc >> 8) ^ c) & 0xff]);
+  return crc & 16383;
 }
 
 namespace {
@@ -62,56 +110,156 @@ Reply command(redisContext* c, const std::vector<std::string>& args) {
   return Reply(static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
 }
 
+bool starts_with(const redisReply* r, const char* prefix) {
+  return r->type == REDIS_REPLY_ERROR && std::strncmp(r->str, prefix, std::strlen(prefix)) == 0;
+}
+
+// A reply that means "this key is not served here (now)": the slot map is
+// stale or the slot is moving.
+bool routing_error(const redisReply* r) {
+  if (r->type != REDIS_REPLY_ERROR) return false;
+  return starts_with(r, "MOVED") || starts_with(r, "ASK") || starts_with(r, "TRYAGAIN") ||
+         starts_with(r, "CROSSSLOT") || std::strstr(r->str, "non local key") != nullptr;
+}
+
+// "MOVED 3999 127.0.0.1:6381" / "ASK ..." -> host, port.
+bool redirect_target(const redisReply* r, std::string& host, int& port) {
+  std::string_view s(r->str, r->len);
+  auto space = s.rfind(' ');
+  auto colon = s.rfind(':');
+  if (space == std::string_view::npos || colon == std::string_view::npos || colon < space) return false;
+  host = std::string(s.substr(space + 1, colon - space - 1));
+  auto p = s.substr(colon + 1);
+  return std::from_chars(p.data(), p.data() + p.size(), port).ec == std::errc();
+}
+
 }  // namespace
 
+RedisFeatureStore::RedisFeatureStore(std::vector<RedisEndpoint> seeds, std::string salt, RedisStoreOptions options)
+    : seeds_(std::move(seeds)), salt_(std::move(salt)), options_(options) {}
+
 RedisFeatureStore::RedisFeatureStore(RedisEndpoint endpoint, std::string salt, int timeout_ms, RedisCallMode mode)
-    : endpoint_(std::move(endpoint)), salt_(std::move(salt)), timeout_ms_(timeout_ms), mode_(mode) {}
+    : RedisFeatureStore(std::vector<RedisEndpoint>{std::move(endpoint)}, std::move(salt),
+                        RedisStoreOptions{.timeout_ms = timeout_ms, .mode = mode}) {}
 
-RedisFeatureStore::~RedisFeatureStore() { disconnect(); }
+RedisFeatureStore::~RedisFeatureStore() {
+  for (auto& n : nodes_) disconnect(n);
+}
 
-void RedisFeatureStore::disconnect() {
-  if (ctx_) redisFree(ctx_);
-  ctx_ = nullptr;
+void RedisFeatureStore::disconnect(Node& n) {
+  if (n.ctx) redisFree(n.ctx);
+  n.ctx = nullptr;
 }
 
 StoreStatus RedisFeatureStore::connect() {
   std::lock_guard lock(mu_);
-  return ensure_connected();
+  if (!topology_known_) return refresh_topology();
+  for (auto& n : nodes_) {
+    StoreStatus st = connect_node(n);
+    if (!st.ok) return st;
+  }
+  return StoreStatus::success();
 }
 
-StoreStatus RedisFeatureStore::ensure_connected() {
-  if (ctx_) return StoreStatus::success();
-  timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
-  ctx_ = redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, tv);
-  if (!ctx_ || ctx_->err) {
-    std::string err = ctx_ ? ctx_->errstr : "out of memory";
-    disconnect();
-    return StoreStatus::failure("connect to redis " + endpoint_.host + ":" + std::to_string(endpoint_.port) + ": " + err);
+StoreStatus RedisFeatureStore::connect_node(Node& n) {
+  if (n.ctx) return StoreStatus::success();
+  const RedisEndpoint& creds = seeds_.front();
+  int t = options_.timeout_ms;
+  timeval tv{t / 1000, (t % 1000) * 1000};
+  n.ctx = redisConnectWithTimeout(n.host.c_str(), n.port, tv);
+  std::string where = "redis " + n.host + ":" + std::to_string(n.port);
+  if (!n.ctx || n.ctx->err) {
+    std::string err = n.ctx ? n.ctx->errstr : "out of memory";
+    disconnect(n);
+    return StoreStatus::failure("connect to " + where + ": " + err);
   }
-  redisSetTimeout(ctx_, tv);
-  if (!endpoint_.password.empty()) {
+  redisSetTimeout(n.ctx, tv);
+  if (!creds.password.empty()) {
     std::vector<std::string> auth = {"AUTH"};
-    if (!endpoint_.user.empty()) auth.push_back(endpoint_.user);
-    auth.push_back(endpoint_.password);
-    Reply r = command(ctx_, auth);
+    if (!creds.user.empty()) auth.push_back(creds.user);
+    auth.push_back(creds.password);
+    Reply r = command(n.ctx, auth);
     if (!r || r->type == REDIS_REPLY_ERROR) {
-      std::string err = r ? r->str : ctx_->errstr;
-      disconnect();
-      return StoreStatus::failure("redis AUTH failed: " + err);
+      std::string err = r ? r->str : n.ctx->errstr;
+      disconnect(n);
+      return StoreStatus::failure(where + ": AUTH failed: " + err);
     }
   }
-  return load_script();
-}
-
-StoreStatus RedisFeatureStore::load_script() {
-  Reply r = command(ctx_, {"SCRIPT", "LOAD", kFeatureScript});
+  Reply r = command(n.ctx, {"SCRIPT", "LOAD", kFeatureScript});
   if (!r || r->type != REDIS_REPLY_STRING) {
-    std::string err = r ? (r->str ? r->str : "unexpected reply") : ctx_->errstr;
-    disconnect();
-    return StoreStatus::failure("redis SCRIPT LOAD failed: " + err);
+    std::string err = r ? (r->str ? r->str : "unexpected reply") : n.ctx->errstr;
+    disconnect(n);
+    return StoreStatus::failure(where + ": SCRIPT LOAD failed: " + err);
   }
   script_sha_.assign(r->str, r->len);
   return StoreStatus::success();
+}
+
+int RedisFeatureStore::node_index(const std::string& host, int port) {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].host == host && nodes_[i].port == port) return static_cast<int>(i);
+  }
+  nodes_.push_back({host, port, nullptr});
+  return static_cast<int>(nodes_.size() - 1);
+}
+
+StoreStatus RedisFeatureStore::refresh_topology() {
+  ++topology_refreshes_;
+  // Known nodes first (they are current), then the seeds.
+  std::vector<std::pair<std::string, int>> candidates;
+  for (const auto& n : nodes_) candidates.emplace_back(n.host, n.port);
+  for (const auto& s : seeds_) candidates.emplace_back(s.host, s.port);
+  std::string errors;
+  for (const auto& [host, port] : candidates) {
+    int i = node_index(host, port);
+    StoreStatus st = connect_node(nodes_[i]);
+    if (!st.ok) {
+      errors += (errors.empty() ? "" : "; ") + st.error;
+      continue;
+    }
+    Reply r = command(nodes_[i].ctx, {"CLUSTER", "SLOTS"});
+    if (!r) {
+      errors += (errors.empty() ? "" : "; ") + std::string("redis ") + host + ":" + std::to_string(port) + ": " +
+                nodes_[i].ctx->errstr;
+      disconnect(nodes_[i]);
+      continue;
+    }
+    if (r->type == REDIS_REPLY_ERROR && std::strstr(r->str, "cluster support disabled")) {
+      // A plain node: it serves every key.
+      Node only = std::move(nodes_[i]);
+      nodes_[i].ctx = nullptr;
+      for (auto& n : nodes_) disconnect(n);
+      nodes_.clear();
+      nodes_.push_back(std::move(only));
+      cluster_ = false;
+      slot_node_.clear();
+      topology_known_ = true;
+      return StoreStatus::success();
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+      errors += (errors.empty() ? "" : "; ") + std::string("CLUSTER SLOTS from ") + host + ": unexpected reply";
+      continue;
+    }
+    std::vector<std::int16_t> slots(16384, -1);
+    for (std::size_t e = 0; e < r->elements; ++e) {
+      const redisReply* range = r->element[e];
+      if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) continue;
+      const redisReply* master = range->element[2];
+      if (master->type != REDIS_REPLY_ARRAY || master->elements < 2) continue;
+      std::string mhost(master->element[0]->str, master->element[0]->len);
+      if (mhost.empty()) mhost = host;  // a node that does not know its own address
+      int n = node_index(mhost, static_cast<int>(master->element[1]->integer));
+      for (long long s = range->element[0]->integer; s <= range->element[1]->integer && s < 16384; ++s) {
+        slots[static_cast<std::size_t>(s)] = static_cast<std::int16_t>(n);
+      }
+    }
+    slot_node_ = std::move(slots);
+    cluster_ = true;
+    topology_known_ = true;
+    return StoreStatus::success();
+  }
+  topology_known_ = false;
+  return StoreStatus::failure("no redis node reachable: " + errors);
 }
 
 std::string RedisFeatureStore::hashed(std::string_view a, std::string_view b) const {
@@ -124,28 +272,6 @@ std::string RedisFeatureStore::hashed(std::string_view a, std::string_view b) co
   return h.hex_digest().substr(0, 32);
 }
 
-StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
-  std::lock_guard lock(mu_);
-  group(rules, ops);
-  if (groups_.empty()) return StoreStatus::success();
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    StoreStatus st = ensure_connected();
-    if (!st.ok) return st;
-    bool noscript = false;
-    if (mode_ == RedisCallMode::kPerBatch) {
-      st = call(rules, ops, results, 0, groups_.size(), noscript);
-    } else {
-      // The naive reference: every op on its own, one synchronous round trip
-      // each (group i holds exactly op i here).
-      for (std::size_t g = 0; g < groups_.size() && st.ok; ++g) st = call(rules, ops, results, g, g + 1, noscript);
-    }
-    if (st.ok || !noscript) return st;
-    StoreStatus reload = load_script();  // Redis restarted and lost its scripts
-    if (!reload.ok) return reload;
-  }
-  return StoreStatus::failure("redis: script missing after reload");
-}
-
 void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> ops) {
   group_of_.clear();
   groups_.clear();
@@ -153,7 +279,7 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
   std::string id;
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const FeatureDef& f = rules.features[ops[i].feature];
-    if (mode_ == RedisCallMode::kPerBatch) {
+    if (options_.mode == RedisCallMode::kPerBatch) {
       id.assign(f.fingerprint);
       id.push_back('\0');
       id.append(ops[i].key);
@@ -163,77 +289,61 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
         continue;
       }
     }
-    groups_.push_back({ops[i].feature, {static_cast<std::uint32_t>(i)}});
     keys_.push_back("fs:{" + hashed(f.fingerprint, ops[i].key) + "}");
+    groups_.push_back({ops[i].feature, {static_cast<std::uint32_t>(i)}, redis_key_slot(keys_.back())});
   }
 }
 
-StoreStatus RedisFeatureStore::call(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
-                                    std::size_t first, std::size_t last, bool& noscript) {
-  // The request blob: per group agg, n, ttl, op count, then 6 items per op.
-  blob_.clear();
-  std::uint32_t items = 0;
-  for (std::size_t g = first; g < last; ++g) items += 4 + 6 * static_cast<std::uint32_t>(groups_[g].ops.size());
-  msgpack::write_array_header(blob_, items);
-  std::size_t reads = 0;
-  for (std::size_t g = first; g < last; ++g) {
+void RedisFeatureStore::encode(const RuleSet& rules, std::span<const FeatureOp> ops, Call& call, bool one_mget) const {
+  // The request blob: MGET allowed (0/1), then per group agg, n, ttl, op
+  // count and 6 items per op.
+  std::string& blob = call.blob;
+  blob.clear();
+  std::uint32_t items = 1;
+  for (std::uint32_t g : call.groups) items += 4 + 6 * static_cast<std::uint32_t>(groups_[g].ops.size());
+  msgpack::write_array_header(blob, items);
+  msgpack::write_int(blob, one_mget ? 1 : 0);
+  for (std::uint32_t g : call.groups) {
     const FeatureDef& f = rules.features[groups_[g].feature];
-    msgpack::write_int(blob_, script_agg_code(f.agg));
-    msgpack::write_int(blob_, f.buckets());
-    msgpack::write_int(blob_, f.window_ms + f.resolution_ms);
-    msgpack::write_int(blob_, static_cast<std::int64_t>(groups_[g].ops.size()));
+    msgpack::write_int(blob, script_agg_code(f.agg));
+    msgpack::write_int(blob, f.buckets());
+    msgpack::write_int(blob, f.window_ms + f.resolution_ms);
+    msgpack::write_int(blob, static_cast<std::int64_t>(groups_[g].ops.size()));
     for (std::uint32_t i : groups_[g].ops) {
       const FeatureOp& op = ops[i];
-      reads += op.read ? 1 : 0;
-      msgpack::write_int(blob_, (op.update ? 1 : 0) + (op.read ? 2 : 0));
-      msgpack::write_int(blob_, op.bucket);
+      msgpack::write_int(blob, (op.update ? 1 : 0) + (op.read ? 2 : 0));
+      msgpack::write_int(blob, op.bucket);
       bool numeric = op.update && op.of.is_number() && f.agg != Aggregation::kCount && f.agg != Aggregation::kDistinct;
       if (numeric) {
-        msgpack::write_double(blob_, op.of.number);
+        msgpack::write_double(blob, op.of.number);
       } else {
-        msgpack::write_nil(blob_);
+        msgpack::write_nil(blob);
       }
       if (op.update && f.agg == Aggregation::kDistinct && !op.of.is_null()) {
-        msgpack::write_str(blob_, hashed("v", op.of_text));
+        msgpack::write_str(blob, hashed("v", op.of_text));
       } else {
-        msgpack::write_nil(blob_);
+        msgpack::write_nil(blob);
       }
-      msgpack::write_int(blob_, op.partition >= 0 ? op.partition : -1);
-      msgpack::write_int(blob_, op.offset);
+      msgpack::write_int(blob, op.partition >= 0 ? op.partition : -1);
+      msgpack::write_int(blob, op.offset);
     }
   }
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  std::string nkeys = std::to_string(last - first);
-  argv.reserve(last - first + 4);
-  lens.reserve(last - first + 4);
-  auto arg = [&](const std::string& s) {
-    argv.push_back(s.data());
-    lens.push_back(s.size());
-  };
-  static const std::string kEvalSha = "EVALSHA";
-  arg(kEvalSha);
-  arg(script_sha_);
-  arg(nkeys);
-  for (std::size_t g = first; g < last; ++g) arg(keys_[g]);
-  arg(blob_);
-  ++round_trips_;
-  Reply r(static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data())));
-  if (!r) {
-    std::string err = ctx_->errstr;
-    disconnect();
-    return StoreStatus::failure("redis: " + err);
-  }
-  if (r->type == REDIS_REPLY_ERROR) {
-    if (std::strncmp(r->str, "NOSCRIPT", 8) == 0) noscript = true;
-    return StoreStatus::failure(std::string("redis: ") + r->str);
-  }
+}
+
+StoreStatus RedisFeatureStore::decode(std::span<const FeatureOp> ops, std::span<Value> results, const Call& call,
+                                      const redisReply* r) {
   if (r->type != REDIS_REPLY_STRING) return StoreStatus::failure("redis: unexpected reply type from the feature script");
+  std::size_t reads = 0;
+  for (std::uint32_t g : call.groups) {
+    for (std::uint32_t i : groups_[g].ops) reads += ops[i].read ? 1 : 0;
+  }
   msgpack::Reader in(std::string_view(r->str, r->len));
   auto n = in.array_header();
-  if (!n || *n != reads) return StoreStatus::failure("redis: feature script answered " + std::to_string(n ? *n : 0) +
-                                                     " values for " + std::to_string(reads) + " reads");
-  for (std::size_t g = first; g < last; ++g) {
+  if (!n || *n != reads) {
+    return StoreStatus::failure("redis: feature script answered " + std::to_string(n ? *n : 0) + " values for " +
+                                std::to_string(reads) + " reads");
+  }
+  for (std::uint32_t g : call.groups) {
     for (std::uint32_t i : groups_[g].ops) {
       if (!ops[i].read) continue;
       auto v = in.scalar();
@@ -242,6 +352,172 @@ StoreStatus RedisFeatureStore::call(const RuleSet& rules, std::span<const Featur
     }
   }
   return StoreStatus::success();
+}
+
+StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const FeatureOp> ops,
+                                         std::span<Value> results, std::vector<Call>& calls,
+                                         std::vector<Call>& retry) {
+  static const std::string kEvalSha = "EVALSHA";
+  static const std::string kOne = "1";
+  static const std::string kZero = "0";
+  StoreStatus status = StoreStatus::success();
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  std::vector<bool> sent(calls.size(), false);
+  // Write every call (all nodes) before reading any reply.
+  for (std::size_t c = 0; c < calls.size(); ++c) {
+    Call& call = calls[c];
+    Node& node = nodes_[call.node];
+    StoreStatus st = connect_node(node);
+    if (!st.ok) {
+      topology_known_ = false;  // a master may have failed over
+      if (status.ok) status = st;
+      continue;
+    }
+    // Several groups: keys travel in ARGV (a script may then touch keys of
+    // many slots on the node that owns them); one group: the key is
+    // declared, so the cluster answers MOVED/ASK before running anything.
+    bool declared = call.groups.size() == 1;
+    encode(rules, ops, call, !cluster_ && !declared);
+    argv.clear();
+    lens.clear();
+    auto arg = [&](const std::string& s) {
+      argv.push_back(s.data());
+      lens.push_back(s.size());
+    };
+    arg(kEvalSha);
+    arg(script_sha_);
+    arg(declared ? kOne : kZero);
+    if (declared) arg(keys_[call.groups[0]]);
+    arg(call.blob);
+    if (!declared) {
+      for (std::uint32_t g : call.groups) arg(keys_[g]);
+    }
+    if (call.asking) redisAppendCommand(node.ctx, "ASKING");
+    redisAppendCommandArgv(node.ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
+    if (options_.wait_replicas > 0) {
+      redisAppendCommand(node.ctx, "WAIT %d %d", options_.wait_replicas, options_.timeout_ms);
+    }
+    ++round_trips_;
+    sent[c] = true;
+  }
+  for (std::size_t c = 0; c < calls.size(); ++c) {
+    if (!sent[c]) continue;
+    Call& call = calls[c];
+    Node& node = nodes_[call.node];
+    auto next = [&]() -> Reply {
+      void* raw = nullptr;
+      if (redisGetReply(node.ctx, &raw) != REDIS_OK) return nullptr;
+      return Reply(static_cast<redisReply*>(raw));
+    };
+    Reply asking = call.asking ? next() : nullptr;
+    Reply r = (call.asking && !asking) ? nullptr : next();
+    Reply wait = (r && options_.wait_replicas > 0) ? next() : nullptr;
+    std::string where = "redis " + node.host + ":" + std::to_string(node.port);
+    if (!r || (options_.wait_replicas > 0 && !wait)) {
+      if (status.ok) status = StoreStatus::failure(where + ": " + node.ctx->errstr);
+      disconnect(node);
+      topology_known_ = false;
+      continue;
+    }
+    if (routing_error(r.get())) {
+      ++redirects_;
+      // Resend one key per call: the node then says where each key lives.
+      if (starts_with(r.get(), "MOVED") || starts_with(r.get(), "ASK")) {
+        std::string host;
+        int port = 0;
+        if (redirect_target(r.get(), host, port)) {
+          int target = node_index(host, port);
+          bool ask = starts_with(r.get(), "ASK");
+          if (!ask && cluster_) slot_node_[groups_[call.groups[0]].slot] = static_cast<std::int16_t>(target);
+          retry.push_back({target, call.groups, ask, {}});
+          continue;
+        }
+      }
+      if (starts_with(r.get(), "TRYAGAIN")) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (call.groups.size() > 1) topology_known_ = false;
+      for (std::uint32_t g : call.groups) retry.push_back({call.node, {g}, false, {}});
+      continue;
+    }
+    if (starts_with(r.get(), "NOSCRIPT")) {
+      // The node restarted and lost its scripts: reconnect (reloads) and resend.
+      disconnect(node);
+      retry.push_back({call.node, call.groups, false, {}});
+      continue;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+      if (status.ok) status = StoreStatus::failure(where + ": " + std::string(r->str, r->len));
+      continue;
+    }
+    if (wait && (wait->type != REDIS_REPLY_INTEGER || wait->integer < options_.wait_replicas)) {
+      if (status.ok) {
+        status = StoreStatus::failure(where + ": writes reached " +
+                                      std::to_string(wait->type == REDIS_REPLY_INTEGER ? wait->integer : 0) + " of " +
+                                      std::to_string(options_.wait_replicas) + " replicas");
+      }
+      continue;
+    }
+    StoreStatus st = decode(ops, results, call, r.get());
+    if (!st.ok && status.ok) status = st;
+  }
+  return status;
+}
+
+StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
+  std::lock_guard lock(mu_);
+  return apply_locked(rules, ops, results);
+}
+
+StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<const FeatureOp> ops,
+                                            std::span<Value> results) {
+  group(rules, ops);
+  if (groups_.empty()) return StoreStatus::success();
+  if (!topology_known_) {
+    StoreStatus st = refresh_topology();
+    if (!st.ok) return st;
+  }
+  // First pass: per node, one call with all its groups (per batch mode), or
+  // one call per group (naive mode).
+  std::vector<Call> calls;
+  std::vector<int> call_of_node(nodes_.size(), -1);
+  for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+    int node = cluster_ ? slot_node_[groups_[g].slot] : 0;
+    if (node < 0) {  // a slot nobody serves (yet): ask per key
+      node = 0;
+    }
+    if (options_.mode == RedisCallMode::kPerOperation) {
+      calls.push_back({node, {g}, false, {}});
+      continue;
+    }
+    if (static_cast<std::size_t>(node) >= call_of_node.size()) call_of_node.resize(node + 1, -1);
+    if (call_of_node[node] < 0) {
+      call_of_node[node] = static_cast<int>(calls.size());
+      calls.push_back({node, {}, false, {}});
+    }
+    calls[call_of_node[node]].groups.push_back(g);
+  }
+  if (options_.mode == RedisCallMode::kPerOperation) {
+    // Synchronous: one round trip per op.
+    for (Call& c : calls) {
+      std::vector<Call> one{std::move(c)};
+      for (int attempt = 0; attempt < 8 && !one.empty(); ++attempt) {
+        std::vector<Call> retry;
+        StoreStatus st = run_calls(rules, ops, results, one, retry);
+        if (!st.ok) return st;
+        one = std::move(retry);
+      }
+      if (!one.empty()) return StoreStatus::failure("redis: key still moving after 8 redirects");
+    }
+    return StoreStatus::success();
+  }
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::vector<Call> retry;
+    StoreStatus st = run_calls(rules, ops, results, calls, retry);
+    if (!st.ok) return st;
+    if (retry.empty()) return StoreStatus::success();
+    calls = std::move(retry);
+  }
+  return StoreStatus::failure("redis: keys still moving after 8 redirects");
 }
 
 }  // namespace fraud

@@ -1,26 +1,37 @@
-// RedisFeatureStore: the FeatureStore on a Redis node (hiredis), with exactly
-// the semantics of MemoryFeatureStore (proven by the shared contract suite in
-// tests/integration/test_feature_store_contract.cpp).
+// RedisFeatureStore: the FeatureStore on one Redis node or a Redis Cluster
+// (hiredis), with exactly the semantics of MemoryFeatureStore (proven by the
+// shared contract suite in tests/integration/test_feature_store_contract.cpp
+// on both topologies).
 //
-// Layout: one hash per (feature fingerprint, entity) named
+// Layout: one string per (feature fingerprint, entity) named
 // `fs:{<salted hash>}`, so one entity's state lives in one cluster slot and
 // one script call updates and reads it atomically. Entity keys and distinct
 // values are hashed with a secret salt (SHA-256, 128 bits kept): no raw ID
 // or phone number is ever written to Redis. TTL = window + resolution,
 // refreshed on update.
 //
-// One `apply` = one round trip and one script call: the batch's ops are
-// grouped by (feature, entity) in first-seen order (ops kept in batch order
-// inside a group), and a single EVALSHA of the feature script receives every
-// group's key and a MessagePack blob of all ops, and answers every read in
-// one MessagePack reply. NOSCRIPT (a restarted Redis) reloads the script and
-// retries the batch; idempotency (partition offsets) makes the retry safe.
+// One `apply` = one round trip per node and one script call per node: the
+// batch's ops are grouped by (feature, entity) in first-seen order (ops kept
+// in batch order inside a group), groups are routed to the node owning their
+// key's slot, and each node gets one EVALSHA with its keys and a MessagePack
+// blob of their ops, written to every node before any reply is read. With
+// `wait_replicas` > 0 a `WAIT` follows in the same pipeline, so a batch only
+// succeeds once its writes reached that many replicas (no update lost when a
+// master fails over).
+//
+// Topology: the seeds are asked `CLUSTER SLOTS`; a node without cluster
+// support is used alone. A routing error (MOVED, ASK, TRYAGAIN, a key the
+// node no longer owns) refreshes the slot map and sends the affected groups
+// again one key per call, following MOVED and ASK (with ASKING) redirects.
+// Partial work of a failed call is harmless: idempotency (source partition
+// offsets) makes every resend safe. NOSCRIPT (a restarted node) reloads the
+// script and retries. A node that stays unreachable is a failed StoreStatus:
+// the engine's failure policy decides; the next apply re-reads the topology.
 //
 // `RedisCallMode::kPerOperation` is the benchmark's naive reference: one
 // synchronous round trip per feature operation, same script and semantics.
 //
-// Errors are values: an unreachable Redis returns a failed StoreStatus; the
-// next apply reconnects. Thread safety: one apply at a time (internal mutex).
+// Thread safety: one apply at a time (internal mutex).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +44,7 @@
 #include "engine/feature_store.h"
 
 struct redisContext;
+struct redisReply;
 
 namespace fraud {
 
@@ -43,13 +55,26 @@ struct RedisEndpoint {
   std::string password;  // empty: no AUTH
 };
 
-// Parses `redis://[user:pass@]host:port` (port defaults to 6379).
+// Parses `redis://[user:pass@]host:port[,host:port...]` (port defaults to
+// 6379): one or more seed nodes sharing the credentials.
+std::optional<std::vector<RedisEndpoint>> parse_redis_seeds(const std::string& url);
+// The first seed of `url`.
 std::optional<RedisEndpoint> parse_redis_url(const std::string& url);
+
+// The cluster hash slot of a key (CRC16 of its {hash tag}, mod 16384).
+std::uint16_t redis_key_slot(std::string_view key);
 
 enum class RedisCallMode { kPerBatch, kPerOperation };
 
+struct RedisStoreOptions {
+  int timeout_ms = 2000;
+  RedisCallMode mode = RedisCallMode::kPerBatch;
+  int wait_replicas = 0;  // WAIT for this many replicas after each write
+};
+
 class RedisFeatureStore final : public FeatureStore {
  public:
+  RedisFeatureStore(std::vector<RedisEndpoint> seeds, std::string salt, RedisStoreOptions options = {});
   RedisFeatureStore(RedisEndpoint endpoint, std::string salt, int timeout_ms = 2000,
                     RedisCallMode mode = RedisCallMode::kPerBatch);
   ~RedisFeatureStore() override;
@@ -59,37 +84,67 @@ class RedisFeatureStore final : public FeatureStore {
   StoreStatus apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) override;
   std::string_view name() const override { return "redis"; }
 
-  // Connects (and loads the script) now; apply() also connects lazily.
+  // Reads the topology and connects (loading the script) now; apply() also
+  // does it lazily.
   StoreStatus connect();
+  // Script calls sent (one per node per batch in the steady state).
   std::uint64_t round_trips() const { return round_trips_; }
+  // Routing errors seen (MOVED/ASK/TRYAGAIN/non-local key) and topology reads.
+  std::uint64_t redirects() const { return redirects_; }
+  std::uint64_t topology_refreshes() const { return topology_refreshes_; }
+  bool cluster() const { return cluster_; }
+  std::size_t node_count() const { return nodes_.size(); }
 
  private:
-  StoreStatus ensure_connected();
-  StoreStatus load_script();
-  void group(const RuleSet& rules, std::span<const FeatureOp> ops);
-  // One EVALSHA over groups [first, last); reads land in `results`.
-  StoreStatus call(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
-                   std::size_t first, std::size_t last, bool& noscript);
-  void disconnect();
-  std::string hashed(std::string_view a, std::string_view b) const;
-
-  RedisEndpoint endpoint_;
-  std::string salt_;
-  int timeout_ms_;
-  redisContext* ctx_ = nullptr;
-  std::string script_sha_;
-  RedisCallMode mode_;
-  std::uint64_t round_trips_ = 0;
-  std::mutex mu_;
-  // Per batch, reused: the groups, their keys, the request blob.
+  struct Node {
+    std::string host;
+    int port = 0;
+    redisContext* ctx = nullptr;
+  };
   struct Group {
     std::uint32_t feature;
     std::vector<std::uint32_t> ops;
+    std::uint16_t slot;
   };
+  // What one node call asked for, and how it went.
+  struct Call {
+    int node = -1;
+    std::vector<std::uint32_t> groups;
+    bool asking = false;  // prefix ASKING (an ASK redirect)
+    std::string blob;
+  };
+
+  StoreStatus refresh_topology();
+  StoreStatus connect_node(Node& n);
+  void disconnect(Node& n);
+  int node_index(const std::string& host, int port);
+  void group(const RuleSet& rules, std::span<const FeatureOp> ops);
+  void encode(const RuleSet& rules, std::span<const FeatureOp> ops, Call& call, bool one_mget) const;
+  // Sends `calls` pipelined (all writes, then all replies); finished groups
+  // get their results, the rest are returned in `retry` (routing) or make
+  // the status fail (connection, script errors).
+  StoreStatus run_calls(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
+                        std::vector<Call>& calls, std::vector<Call>& retry);
+  StoreStatus decode(std::span<const FeatureOp> ops, std::span<Value> results, const Call& call, const redisReply* r);
+  StoreStatus apply_locked(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results);
+  std::string hashed(std::string_view a, std::string_view b) const;
+
+  std::vector<RedisEndpoint> seeds_;
+  std::string salt_;
+  RedisStoreOptions options_;
+  std::vector<Node> nodes_;
+  std::vector<std::int16_t> slot_node_;  // cluster: node of each slot (-1: unknown)
+  bool cluster_ = false;
+  bool topology_known_ = false;
+  std::string script_sha_;
+  std::uint64_t round_trips_ = 0;
+  std::uint64_t redirects_ = 0;
+  std::uint64_t topology_refreshes_ = 0;
+  std::mutex mu_;
+  // Per batch, reused.
   std::unordered_map<std::string, std::uint32_t> group_of_;
   std::vector<Group> groups_;
   std::vector<std::string> keys_;
-  std::string blob_;
 };
 
 }  // namespace fraud
