@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -396,7 +397,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     if (call.asking) redisAppendCommand(node.ctx, "ASKING");
     redisAppendCommandArgv(node.ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
     if (options_.wait_replicas > 0) {
-      redisAppendCommand(node.ctx, "WAIT %d %d", options_.wait_replicas, options_.timeout_ms);
+      redisAppendCommand(node.ctx, "WAIT %d %d", options_.wait_replicas, options_.timeout_ms / 2);
     }
     ++round_trips_;
     sent[c] = true;
@@ -449,7 +450,24 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       if (status.ok) status = StoreStatus::failure(where + ": " + std::string(r->str, r->len));
       continue;
     }
+    // Not yet on enough replicas: wait again (the values stay valid).
+    for (int again = 0; wait && wait->type == REDIS_REPLY_INTEGER && wait->integer < options_.wait_replicas && again < 3;
+         ++again) {
+      wait.reset(static_cast<redisReply*>(redisCommand(node.ctx, "WAIT %d %d", options_.wait_replicas, options_.timeout_ms / 2)));
+    }
+    if (options_.wait_replicas > 0 && !wait) {
+      if (status.ok) status = StoreStatus::failure(where + ": " + node.ctx->errstr);
+      disconnect(node);
+      topology_known_ = false;
+      continue;
+    }
     if (wait && (wait->type != REDIS_REPLY_INTEGER || wait->integer < options_.wait_replicas)) {
+      // The script ran: its values stand (the groups are done), but the
+      // batch may only succeed once the writes reached the replicas.
+      if (decode(ops, results, call, r.get()).ok) {
+        for (std::uint32_t g : call.groups) done_[g] = 1;
+        unreplicated_.push_back(call.node);
+      }
       if (status.ok) {
         status = StoreStatus::failure(where + ": writes reached " +
                                       std::to_string(wait->type == REDIS_REPLY_INTEGER ? wait->integer : 0) + " of " +
@@ -459,19 +477,74 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     }
     StoreStatus st = decode(ops, results, call, r.get());
     if (!st.ok && status.ok) status = st;
+    if (st.ok) {
+      for (std::uint32_t g : call.groups) done_[g] = 1;
+    }
   }
   return status;
 }
 
+std::uint64_t RedisFeatureStore::fingerprint(std::span<const FeatureOp> ops) {
+  std::uint64_t h = 1469598103934665603ull ^ ops.size();
+  auto mix = [&](std::uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+  for (const FeatureOp& op : ops) {
+    mix(op.feature);
+    mix(std::hash<std::string_view>{}(op.key));
+    mix(static_cast<std::uint64_t>(op.bucket));
+    mix((op.update ? 1u : 0u) | (op.read ? 2u : 0u));
+    mix(static_cast<std::uint64_t>(op.partition));
+    mix(static_cast<std::uint64_t>(op.offset));
+  }
+  return h | 1;  // never 0 (0: nothing to resume)
+}
+
 StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
   std::lock_guard lock(mu_);
-  return apply_locked(rules, ops, results);
+  StoreStatus st = apply_locked(rules, ops, results);
+  if (st.ok || groups_.empty()) {
+    resume_fingerprint_ = 0;
+    unreplicated_.clear();
+    return st;
+  }
+  // Remember what succeeded for the retry of this very batch (and which
+  // nodes still owe replication).
+  resume_fingerprint_ = fingerprint(ops);
+  resume_done_ = done_;
+  resume_results_.assign(results.begin(), results.end());
+  return st;
 }
 
 StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<const FeatureOp> ops,
                                             std::span<Value> results) {
   group(rules, ops);
   if (groups_.empty()) return StoreStatus::success();
+  done_.assign(groups_.size(), 0);
+  if (resume_fingerprint_ != 0 && resume_done_.size() == groups_.size() && resume_results_.size() == ops.size() &&
+      fingerprint(ops) == resume_fingerprint_) {
+    // The retry of a batch that failed part-way: keep what succeeded.
+    done_ = resume_done_;
+    for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+      if (!done_[g]) continue;
+      for (std::uint32_t i : groups_[g].ops) results[i] = resume_results_[i];
+    }
+    // Writes that ran but were not replicated yet: wait for them first.
+    std::vector<int> still;
+    for (int n : unreplicated_) {
+      Node& node = nodes_[n];
+      if (!node.ctx) return StoreStatus::failure("redis " + node.host + ":" + std::to_string(node.port) +
+                                                 ": connection lost before its writes were replicated");
+      Reply w(static_cast<redisReply*>(redisCommand(node.ctx, "WAIT %d %d", options_.wait_replicas, options_.timeout_ms / 2)));
+      if (!w || w->type != REDIS_REPLY_INTEGER || w->integer < options_.wait_replicas) still.push_back(n);
+    }
+    unreplicated_ = std::move(still);
+    if (!unreplicated_.empty()) {
+      return StoreStatus::failure("redis " + nodes_[unreplicated_.front()].host + ":" +
+                                  std::to_string(nodes_[unreplicated_.front()].port) + ": writes not yet on " +
+                                  std::to_string(options_.wait_replicas) + " replica(s)");
+    }
+  } else {
+    unreplicated_.clear();
+  }
   if (!topology_known_) {
     StoreStatus st = refresh_topology();
     if (!st.ok) return st;
@@ -481,6 +554,7 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
   std::vector<Call> calls;
   std::vector<int> call_of_node(nodes_.size(), -1);
   for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+    if (done_[g]) continue;
     int node = cluster_ ? slot_node_[groups_[g].slot] : 0;
     if (node < 0) {  // a slot nobody serves (yet): ask per key
       node = 0;

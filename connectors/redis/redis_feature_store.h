@@ -24,7 +24,10 @@
 // node no longer owns) refreshes the slot map and sends the affected groups
 // again one key per call, following MOVED and ASK (with ASKING) redirects.
 // Partial work of a failed call is harmless: idempotency (source partition
-// offsets) makes every resend safe. NOSCRIPT (a restarted node) reloads the
+// offsets) makes every resend safe. When a batch fails on some nodes only,
+// the groups that succeeded keep their values: the next apply of the same
+// ops (the engine's retry) sends only the rest, so every read is the one a
+// clean run gives. NOSCRIPT (a restarted node) reloads the
 // script and retries. A node that stays unreachable is a failed StoreStatus:
 // the engine's failure policy decides; the next apply re-reads the topology.
 //
@@ -69,7 +72,7 @@ enum class RedisCallMode { kPerBatch, kPerOperation };
 struct RedisStoreOptions {
   int timeout_ms = 2000;
   RedisCallMode mode = RedisCallMode::kPerBatch;
-  int wait_replicas = 0;  // WAIT for this many replicas after each write
+  int wait_replicas = 0;  // WAIT (up to timeout_ms / 2) for this many replicas after each write
 };
 
 class RedisFeatureStore final : public FeatureStore {
@@ -126,6 +129,7 @@ class RedisFeatureStore final : public FeatureStore {
   StoreStatus run_calls(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
                         std::vector<Call>& calls, std::vector<Call>& retry);
   StoreStatus decode(std::span<const FeatureOp> ops, std::span<Value> results, const Call& call, const redisReply* r);
+  static std::uint64_t fingerprint(std::span<const FeatureOp> ops);
   StoreStatus apply_locked(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results);
   std::string hashed(std::string_view a, std::string_view b) const;
 
@@ -145,6 +149,14 @@ class RedisFeatureStore final : public FeatureStore {
   std::unordered_map<std::string, std::uint32_t> group_of_;
   std::vector<Group> groups_;
   std::vector<std::string> keys_;
+  std::vector<char> done_;  // per group: values received
+  // A batch that failed part-way: its fingerprint, finished groups, values.
+  std::uint64_t resume_fingerprint_ = 0;
+  std::vector<char> resume_done_;
+  std::vector<Value> resume_results_;
+  // Nodes whose writes ran but did not reach `wait_replicas` replicas yet:
+  // the retry WAITs again before it may succeed.
+  std::vector<int> unreplicated_;
 };
 
 }  // namespace fraud

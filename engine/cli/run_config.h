@@ -11,10 +11,13 @@
 //     properties:                          FRAUDSTREAM_KAFKA_PROPERTIES_SASL_PASSWORD
 //       security.protocol: SASL_SSL        (the suffix, lower case, '_' -> '.')
 //   redis:
-//     url: redis://user:pass@host:6379     FRAUDSTREAM_REDIS_URL ("memory": in-process)
+//     url: redis://user:pass@host:6379     FRAUDSTREAM_REDIS_URL ("memory": in-process;
+//                                          several seeds of a cluster: redis://h1:6379,h2:6379)
 //     salt: <secret>                       FRAUDSTREAM_REDIS_SALT
 //     salt_file: /var/run/secrets/salt     FRAUDSTREAM_REDIS_SALT_FILE
 //     failure_policy: pause                FRAUDSTREAM_REDIS_FAILURE_POLICY (pause | fail_open | fail_closed)
+//     wait_replicas: 0                     FRAUDSTREAM_REDIS_WAIT_REPLICAS (cluster with replicas: 1,
+//                                          so a master failover loses no feature update)
 //     calls: per_batch                     FRAUDSTREAM_REDIS_CALLS (per_operation: the naive
 //                                          benchmark reference, one round trip per feature op)
 //   pipeline:
@@ -44,6 +47,7 @@ struct RunConfig {
   std::string redis_url = "memory";
   std::string redis_salt;
   RedisCallMode redis_calls = RedisCallMode::kPerBatch;
+  int redis_wait_replicas = 0;
   int metrics_port = 9464;
 };
 

@@ -40,16 +40,17 @@ void install_signal_handlers() {
   sigaction(SIGHUP, &hup, nullptr);
 }
 
-std::unique_ptr<FeatureStore> make_store(const std::string& url, std::string salt,
-                                         RedisCallMode calls = RedisCallMode::kPerBatch) {
+std::unique_ptr<FeatureStore> make_store(const std::string& url, std::string salt, RedisStoreOptions options = {}) {
   if (url == "memory") return std::make_unique<MemoryFeatureStore>();
-  auto ep = parse_redis_url(url);
-  if (!ep) throw std::runtime_error("bad redis url '" + url + "': use redis://[user:pass@]host:port or memory");
+  auto seeds = parse_redis_seeds(url);
+  if (!seeds) {
+    throw std::runtime_error("bad redis url '" + url + "': use redis://[user:pass@]host:port[,host:port...] or memory");
+  }
   if (salt.empty()) {
     spdlog::warn("no redis.salt configured: entity keys are hashed with a built-in salt; set one in production");
     salt = "fraudstream-default-salt";
   }
-  auto store = std::make_unique<RedisFeatureStore>(*ep, salt, 2000, calls);
+  auto store = std::make_unique<RedisFeatureStore>(*seeds, salt, options);
   StoreStatus st = store->connect();
   if (!st.ok) spdlog::warn("{} (will keep retrying)", st.error);
   return store;
@@ -81,7 +82,8 @@ int cmd_run(const RunConfig& config) {
   install_signal_handlers();
   if (config.stream.bootstrap.empty()) throw std::runtime_error("no Kafka bootstrap: set --kafka, kafka.bootstrap or FRAUDSTREAM_KAFKA_BOOTSTRAP");
   auto rules = load_rules_or_throw(config.rules_dir);
-  auto store = make_store(config.redis_url, config.redis_salt, config.redis_calls);
+  auto store = make_store(config.redis_url, config.redis_salt,
+                          RedisStoreOptions{.mode = config.redis_calls, .wait_replicas = config.redis_wait_replicas});
   EngineMetrics metrics(config.stream.input_topic);
   metrics.rules_reloads.Add({{"result", "success"}}).Increment();
   StreamEngine engine(config.stream, rules, *store, metrics);

@@ -48,8 +48,9 @@ class RedisServer {
  public:
   // `acl_user`/`acl_password`: adds that user (all commands) and disables
   // the default user, so AUTH is required.
+  // `extra`: more redis-server arguments (cluster mode...).
   explicit RedisServer(std::string acl_user = {}, std::string acl_password = {}, int port = 0,
-                       std::string data_dir = {})
+                       std::string data_dir = {}, std::vector<std::string> extra = {})
       : port_(port ? port : free_tcp_port()) {
     std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
                                      "--save", "", "--loglevel", "warning"};
@@ -61,6 +62,7 @@ class RedisServer {
     if (!acl_user.empty()) {
       args.insert(args.end(), {"--user", acl_user, "on", ">" + acl_password, "~*", "&*", "+@all", "--user", "default", "off"});
     }
+    args.insert(args.end(), extra.begin(), extra.end());
     pid_ = ::fork();
     if (pid_ == 0) {
       int devnull = ::open("/dev/null", O_WRONLY);
@@ -83,6 +85,14 @@ class RedisServer {
       ::kill(pid_, SIGTERM);
       int status = 0;
       ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+    }
+  }
+  // SIGKILL: a crash, no shutdown.
+  void kill() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
       pid_ = -1;
     }
   }

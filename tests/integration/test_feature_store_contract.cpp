@@ -7,12 +7,14 @@
 
 #include <memory>
 #include <random>
+#include <thread>
 
 #include "connectors/memory/memory_feature_store.h"
 #include "connectors/redis/redis_feature_store.h"
 #include "engine/batch_processor.h"
 #include "engine/pack_loader.h"
 #include "engine/synthetic_stream.h"
+#include "redis_cluster.h"
 #include "redis_server.h"
 
 using namespace fraud;
@@ -67,13 +69,17 @@ std::shared_ptr<const RuleSet> pack() {
 
 // Runs `lines` in batches through `store`; returns every feature value of
 // every event as text (read_all_features).
+// `retry`: a failed batch is tried again (as the engine's `pause` policy
+// does) for up to a minute instead of failing the test.
 std::vector<std::string> run(FeatureStore& store, const RuleSet& rules, const std::vector<std::string>& lines,
-                             std::size_t batch, bool idempotent, std::int32_t partition = 0) {
+                             std::size_t batch, bool idempotent, std::int32_t partition = 0, bool retry = false,
+                             std::size_t first = 0, std::size_t last = SIZE_MAX) {
   BatchProcessor p(BatchProcessor::Options{.read_all_features = true, .idempotent = idempotent});
   EventParser parser(rules.fields);
   std::vector<std::string> out;
-  for (std::size_t start = 0; start < lines.size(); start += batch) {
-    std::size_t n = std::min(batch, lines.size() - start);
+  last = std::min(last, lines.size());
+  for (std::size_t start = first; start < last; start += batch) {
+    std::size_t n = std::min(batch, last - start);
     std::vector<Event> events(n);
     std::vector<const Event*> ptrs;
     std::vector<SourceRef> src;
@@ -85,6 +91,11 @@ std::vector<std::string> run(FeatureStore& store, const RuleSet& rules, const st
     }
     std::vector<Verdict> v(n);
     StoreStatus st = p.process(rules, store, ptrs, src, v);
+    for (int tries = 0; retry && !st.ok && tries < 300; ++tries) {
+      std::fprintf(stderr, "batch at %zu: %s (retrying)\n", start, st.error.c_str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      st = p.process(rules, store, ptrs, src, v);
+    }
     EXPECT_TRUE(st.ok) << st.error;
     for (std::size_t i = 0; i < n; ++i) {
       std::string s;
@@ -288,4 +299,126 @@ TEST(RedisUrl, Parses) {
   EXPECT_FALSE(parse_redis_url("http://x:1"));
   EXPECT_FALSE(parse_redis_url("redis://x:notaport"));
   EXPECT_FALSE(parse_redis_url("redis://"));
+}
+
+// ---- the same contract on a Redis Cluster -----------------------------------
+
+namespace {
+
+class FeatureStoreOnCluster : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = new RedisCluster(3, 1); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  std::unique_ptr<RedisFeatureStore> store(const std::string& salt, int wait_replicas = 0) {
+    for (int port : cluster_->masters()) freeReplyObject(RedisCluster::command(port, {"FLUSHALL"}));
+    auto seeds = parse_redis_seeds(cluster_->url());
+    EXPECT_TRUE(seeds);
+    auto s = std::make_unique<RedisFeatureStore>(*seeds, salt, RedisStoreOptions{.wait_replicas = wait_replicas});
+    EXPECT_TRUE(s->connect().ok);
+    return s;
+  }
+  // A state key of this test's salt living on master `port`, and its slot.
+  static std::pair<std::string, int> some_key_on(int port) {
+    redisReply* keys = RedisCluster::command(port, {"KEYS", "fs:*"});
+    EXPECT_TRUE(keys && keys->elements > 0);
+    std::string key(keys->element[0]->str, keys->element[0]->len);
+    freeReplyObject(keys);
+    return {key, redis_key_slot(key)};
+  }
+  static RedisCluster* cluster_;
+};
+RedisCluster* FeatureStoreOnCluster::cluster_ = nullptr;
+
+}  // namespace
+
+TEST(RedisSlots, MatchTheClusterSpec) {
+  // Reference values from the Redis Cluster specification / CLUSTER KEYSLOT.
+  EXPECT_EQ(redis_key_slot("123456789"), 0x31C3 & 16383);
+  EXPECT_EQ(redis_key_slot("fs:{a}"), 15495);
+  EXPECT_EQ(redis_key_slot("fs:{b}"), 3300);
+  EXPECT_EQ(redis_key_slot("{b}other"), 3300);
+  EXPECT_EQ(redis_key_slot("x{}y"), redis_key_slot("x{}y"));  // empty tag: whole key
+}
+
+TEST(RedisUrl, SeveralSeeds) {
+  auto s = parse_redis_seeds("redis://u:p@10.0.0.1:7000,10.0.0.2:7001,redis-3");
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->size(), 3u);
+  EXPECT_EQ((*s)[1].host, "10.0.0.2");
+  EXPECT_EQ((*s)[1].port, 7001);
+  EXPECT_EQ((*s)[2].port, 6379);
+  EXPECT_EQ((*s)[2].password, "p");
+  EXPECT_FALSE(parse_redis_seeds("redis://a:1,,b:2"));
+  EXPECT_FALSE(parse_redis_seeds("redis://a:99999"));
+}
+
+TEST_F(FeatureStoreOnCluster, SameValuesAsMemoryWithOneCallPerNodePerBatch) {
+  auto rules = pack();
+  auto lines = stream(11, 4000);
+  MemoryFeatureStore memory;
+  auto c = store("cluster-1");
+  EXPECT_TRUE(c->cluster());
+  EXPECT_EQ(c->node_count(), 3u);
+  auto want = run(memory, *rules, lines, 97, true);
+  auto got = run(*c, *rules, lines, 97, true);
+  EXPECT_EQ(want, got);
+  std::size_t batches = (lines.size() + 96) / 97;
+  EXPECT_LE(c->round_trips(), batches * 3);  // at most one per node per batch
+  EXPECT_GT(c->round_trips(), batches);      // the keys really are spread
+  EXPECT_EQ(c->redirects(), 0u);
+}
+
+TEST_F(FeatureStoreOnCluster, SlotMigrationMidStreamFollowsAskAndMoved) {
+  auto rules = pack();
+  auto lines = stream(12, 3000);
+  MemoryFeatureStore memory;
+  auto want = run(memory, *rules, lines, 50, true);
+  auto c = store("cluster-2");
+  std::vector<std::string> got = run(*c, *rules, lines, 50, true, 0, false, 0, 1000);
+  auto masters = cluster_->masters();
+  ASSERT_EQ(masters.size(), 3u);
+  auto [key, slot] = some_key_on(masters[0]);
+  // Half the slot's keys moved: batches now meet ASK/TRYAGAIN; then the slot
+  // is reassigned: batches meet MOVED.
+  cluster_->migrate_slot(slot, masters[1], [&] {
+    auto part = run(*c, *rules, lines, 50, true, 0, false, 1000, 2000);
+    got.insert(got.end(), part.begin(), part.end());
+  });
+  auto rest = run(*c, *rules, lines, 50, true, 0, false, 2000);
+  got.insert(got.end(), rest.begin(), rest.end());
+  EXPECT_EQ(want, got);
+  EXPECT_GT(c->redirects(), 0u);
+  EXPECT_EQ(cluster_->master_of_slot(slot), masters[1]);
+}
+
+TEST_F(FeatureStoreOnCluster, MasterFailoverLosesNoUpdate) {
+  auto rules = pack();
+  auto lines = stream(13, 3000);
+  MemoryFeatureStore memory;
+  auto want = run(memory, *rules, lines, 50, true);
+  auto c = store("cluster-3", 1);  // WAIT for one replica per batch
+  std::vector<std::string> got = run(*c, *rules, lines, 50, true, 0, true, 0, 1000);
+  auto masters = cluster_->masters();
+  ASSERT_FALSE(masters.empty());
+  int victim = masters.back();
+  cluster_->kill(victim);
+  // The engine keeps retrying (policy pause) while the replica takes over,
+  // and until the killed node is back as its replica (WAIT needs one).
+  std::thread comeback([&] {
+    cluster_->wait_healthy(std::chrono::seconds(30));
+    cluster_->restart(victim);
+  });
+  auto rest = run(*c, *rules, lines, 50, true, 0, true, 1000);
+  comeback.join();
+  got.insert(got.end(), rest.begin(), rest.end());
+  ASSERT_EQ(want.size(), got.size());
+  int diffs = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (want[i] != got[i] && ++diffs < 5) ADD_FAILURE() << i << ": " << lines[i] << "\n memory: " << want[i] << "\n redis:  " << got[i];
+  }
+  EXPECT_EQ(diffs, 0);
+  EXPECT_GT(c->topology_refreshes(), 1u);
 }
