@@ -16,6 +16,7 @@
 #include <set>
 
 #include "../integration/kafka_helpers.h"
+#include "../integration/redis_cluster.h"
 #include "../integration/redis_server.h"
 #include "connectors/kafka/embedded_kafka.h"
 #include "connectors/memory/memory_feature_store.h"
@@ -66,19 +67,25 @@ Input make_input(std::uint64_t seed, int n) {
   return in;
 }
 
+std::string redis_url(int port) { return "redis://127.0.0.1:" + std::to_string(port); }
+
 // Engines of one consumer group, started and killed at will.
 class Fleet {
  public:
   Fleet(const EmbeddedKafka& kafka, int redis_port, std::string group)
-      : bootstrap_(kafka.bootstrap()), redis_port_(redis_port), group_(std::move(group)) {}
+      : Fleet(kafka, redis_url(redis_port), std::move(group)) {}
+  Fleet(const EmbeddedKafka& kafka, std::string redis, std::string group, std::vector<std::string> extra = {})
+      : bootstrap_(kafka.bootstrap()), redis_(std::move(redis)), group_(std::move(group)), extra_(std::move(extra)) {}
 
   ChildProcess& start() {
-    engines_.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
-        FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", bootstrap_, "--redis",
-        "redis://127.0.0.1:" + std::to_string(redis_port_), "--input-topic", "in", "--output-topic", "out",
-        "--dlq-topic", "dlq", "--group", group_, "--metrics-port", "0", "--batch-size", "500"}));
+    std::vector<std::string> args = {FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", bootstrap_, "--redis",
+                                     redis_, "--input-topic", "in", "--output-topic", "out", "--dlq-topic", "dlq",
+                                     "--group", group_, "--metrics-port", "0", "--batch-size", "500"};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    engines_.push_back(std::make_unique<ChildProcess>(args));
     return *engines_.back();
   }
+  ChildProcess& at(std::size_t i) { return *engines_.at(i); }
   ChildProcess& last() { return *engines_.back(); }
   void stop_all() {
     for (auto& e : engines_) {
@@ -88,8 +95,9 @@ class Fleet {
 
  private:
   std::string bootstrap_;
-  int redis_port_;
+  std::string redis_;
   std::string group_;
+  std::vector<std::string> extra_;
   std::vector<std::unique_ptr<ChildProcess>> engines_;
 };
 
@@ -99,7 +107,7 @@ struct Figures {
 
 // Waits until every valid event has a verdict and every invalid one a DLQ
 // record (or the deadline), then compares the feature state with a replay.
-Figures collect(const std::string& name, const EmbeddedKafka& kafka, const Input& in, int redis_port,
+Figures collect(const std::string& name, const EmbeddedKafka& kafka, const Input& in, const std::string& redis,
                 std::chrono::seconds deadline = std::chrono::seconds(90)) {
   Figures f;
   f.events_in = in.records.size();
@@ -159,10 +167,8 @@ Figures collect(const std::string& name, const EmbeddedKafka& kafka, const Input
   }
   std::vector<Value> want(reads.size()), got(reads.size());
   EXPECT_TRUE(memory.apply(rs, reads, want).ok);
-  RedisEndpoint ep;
-  ep.port = redis_port;
-  RedisFeatureStore redis(ep, kSalt);
-  StoreStatus st = redis.apply(rs, reads, got);
+  RedisFeatureStore store(*parse_redis_seeds(redis), kSalt);
+  StoreStatus st = store.apply(rs, reads, got);
   EXPECT_TRUE(st.ok) << st.error;
   for (std::size_t i = 0; i < reads.size(); ++i) {
     bool same = want[i].is_null() ? got[i].is_null()
@@ -226,7 +232,7 @@ TEST_F(Chaos, Kill9AtRandomPointsAndRestart) {
     fleet.start();
   }
   producer.join();
-  Figures f = collect("kill -9 x3", kafka, in, redis.port());
+  Figures f = collect("kill -9 x3", kafka, in, redis_url(redis.port()));
   fleet.stop_all();
   expect_promises(f, in);
 }
@@ -248,7 +254,7 @@ TEST_F(Chaos, RedisRestartMidStream) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   redis = std::make_unique<RedisServer>("", "", port, data.string());
   produce_in_chunks(kafka, in, 6000, in.records.size());
-  Figures f = collect("redis restart", kafka, in, port);
+  Figures f = collect("redis restart", kafka, in, redis_url(port));
   fleet.stop_all();
   expect_promises(f, in);
 }
@@ -267,7 +273,7 @@ TEST_F(Chaos, RedisUnreachableFor30Seconds) {
   ::kill(redis.pid(), SIGCONT);
   produce_in_chunks(kafka, in, 4000, in.records.size());
   EXPECT_TRUE(fleet.last().alive()) << "the engine must survive the outage (policy pause)";
-  Figures f = collect("redis down 30s", kafka, in, redis.port());
+  Figures f = collect("redis down 30s", kafka, in, redis_url(redis.port()));
   fleet.stop_all();
   expect_promises(f, in);
 }
@@ -296,7 +302,7 @@ TEST_F(Chaos, BrokerDownAndRequestErrors) {
   std::this_thread::sleep_for(std::chrono::seconds(5));
   rd_kafka_mock_broker_set_up(kafka.cluster(), 1);
   produce_in_chunks(kafka, in, 5000, in.records.size());
-  Figures f = collect("broker faults", kafka, in, redis.port());
+  Figures f = collect("broker faults", kafka, in, redis_url(redis.port()));
   EXPECT_TRUE(fleet.last().alive());
   fleet.stop_all();
   expect_promises(f, in);
@@ -315,7 +321,7 @@ TEST_F(Chaos, InstancesJoinAndLeaveTheGroup) {
   std::this_thread::sleep_for(std::chrono::seconds(8));
   EXPECT_EQ(second.stop(SIGTERM), 0);  // leaves gracefully mid-stream
   produce_in_chunks(kafka, in, 8000, in.records.size());
-  Figures f = collect("join + leave", kafka, in, redis.port());
+  Figures f = collect("join + leave", kafka, in, redis_url(redis.port()));
   EXPECT_TRUE(first.alive());
   fleet.stop_all();
   expect_promises(f, in);
@@ -336,7 +342,40 @@ TEST_F(Chaos, SigstopPastTheSessionTimeout) {
   std::this_thread::sleep_for(std::chrono::seconds(12));
   ::kill(a.pid(), SIGCONT);
   produce_in_chunks(kafka, in, 6000, in.records.size());
-  Figures f = collect("SIGSTOP 12s", kafka, in, redis.port());
+  Figures f = collect("SIGSTOP 12s", kafka, in, redis_url(redis.port()));
+  fleet.stop_all();
+  expect_promises(f, in);
+}
+
+// Scale-out: three engines in one group on a 12-partition topic, state in a
+// 3-master Redis Cluster (one replica each, WAIT for it). One engine is
+// killed (-9) and one Redis master is killed mid-stream (its replica takes
+// over; the node comes back as a replica, as Kubernetes would restart it).
+// Cross-partition features (device, IP, ID number while events are keyed by
+// customer) must still equal a recomputation from the input.
+TEST_F(Chaos, ThreeEnginesOnARedisClusterLoseAnEngineAndAMaster) {
+  RedisCluster cluster(3, 1);
+  EmbeddedKafka kafka(1, {{"in", 12}, {"out", 12}, {"dlq", 1}});
+  Input in = make_input(707, 15000);
+  Fleet fleet(kafka, cluster.url(), "scale-out", {"--redis-wait-replicas", "1"});
+  for (int i = 0; i < 3; ++i) fleet.start();
+  std::thread producer([&] {
+    for (std::size_t i = 0; i < in.records.size(); i += 500) {
+      produce_in_chunks(kafka, in, i, std::min(in.records.size(), i + 500));
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  fleet.at(1).stop(SIGKILL);
+  auto masters = cluster.masters();
+  ASSERT_EQ(masters.size(), 3u);
+  cluster.kill(masters[0]);
+  EXPECT_TRUE(cluster.wait_healthy(std::chrono::seconds(30)));  // the replica took over
+  cluster.restart(masters[0]);
+  producer.join();
+  Figures f = collect("3 engines, cluster", kafka, in, cluster.url(), std::chrono::seconds(120));
+  EXPECT_TRUE(fleet.at(0).alive());
+  EXPECT_TRUE(fleet.at(2).alive());
   fleet.stop_all();
   expect_promises(f, in);
 }
