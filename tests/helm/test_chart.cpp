@@ -38,6 +38,10 @@ Rendered render(const std::string& values_yaml = "") {
   r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   std::ifstream in(out);
   r.text.assign(std::istreambuf_iterator<char>(in), {});
+  if (r.exit_code != 0) {  // the chart's `fail` message
+    std::ifstream err(out + ".err");
+    r.text.append(std::istreambuf_iterator<char>(err), {});
+  }
   if (r.exit_code == 0) {
     for (const auto& d : YAML::LoadAll(r.text)) {
       if (d && d.IsMap()) r.docs.push_back(d);
@@ -167,6 +171,7 @@ redis:
   saltSecret: {name: fraud-salt, key: salt}
 kafka:
   bootstrap: "b1:9093,b2:9093"
+  inputPartitions: 48
   properties: {security.protocol: SASL_SSL, sasl.username: svc}
   saslPasswordSecret: {name: kafka-creds, key: password}
 serviceMonitor:
@@ -215,6 +220,14 @@ TEST(HelmChart, HpaInsteadOfKedaAndNeverBoth) {
   ASSERT_EQ(hpa.exit_code, 0);
   EXPECT_EQ(one(hpa, "HorizontalPodAutoscaler")["spec"]["maxReplicas"].as<int>(), 12);
   EXPECT_TRUE(of_kind(hpa, "ScaledObject").empty());
+  // KEDA scales on lag up to the partition count, never beyond.
+  Rendered keda = render("kafka: {inputPartitions: 36}\nautoscaling: {keda: {enabled: true}}\n");
+  ASSERT_EQ(keda.exit_code, 0) << keda.text;
+  EXPECT_EQ(one(keda, "ScaledObject")["spec"]["maxReplicaCount"].as<int>(), 36);
+  EXPECT_EQ(one(keda, "ScaledObject")["spec"]["triggers"][0]["metadata"]["allowIdleConsumers"].as<std::string>(), "false");
+  Rendered too_many = render("autoscaling: {keda: {enabled: true, maxReplicas: 24}}\n");
+  EXPECT_NE(too_many.exit_code, 0);
+  EXPECT_NE(too_many.text.find("above kafka.inputPartitions (12)"), std::string::npos) << too_many.text;
   Rendered both = render("autoscaling: {hpa: {enabled: true}, keda: {enabled: true}}\n");
   EXPECT_NE(both.exit_code, 0) << "enabling both must fail";
   Rendered off = render("serviceMonitor: {enabled: false}\nprometheusRule: {enabled: false}\ndashboard: {enabled: false}\n");
