@@ -47,15 +47,18 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "connectors/kafka/embedded_kafka.h"
 #include "engine/latency_recorder.h"
 #include "engine/synthetic_stream.h"
 #include "tests/integration/kafka_helpers.h"
+#include "tests/integration/redis_cluster.h"
 #include "tests/integration/redis_server.h"
 
 using namespace fraud;
 using fraud::testing::ChildProcess;
+using fraud::testing::RedisCluster;
 using fraud::testing::RedisServer;
 using Clock = std::chrono::steady_clock;
 
@@ -85,6 +88,8 @@ struct Scenario {
   std::size_t events = 0;  // throughput: backlog size
   double rate = 0;         // latency/soak: events/s offered
   double seconds = 0;      // latency/soak: measured window
+  int instances = 1;       // engines in the consumer group
+  bool cluster = false;    // a 3-master Redis Cluster instead of one node
 };
 
 struct Result {
@@ -194,11 +199,16 @@ struct RedisUsage {
   double script_calls = 0;
 };
 
-RedisUsage redis_usage(int port) {
-  std::string cpu = redis_info(port, "cpu");
-  std::string cmd = redis_info(port, "commandstats");
-  return {info_number(cpu, "used_cpu_user:") + info_number(cpu, "used_cpu_sys:"),
-          info_number(cmd, "cmdstat_evalsha:calls=")};
+// Summed over the nodes (one, or a cluster's masters).
+RedisUsage redis_usage(const std::vector<int>& ports) {
+  RedisUsage u;
+  for (int port : ports) {
+    std::string cpu = redis_info(port, "cpu");
+    std::string cmd = redis_info(port, "commandstats");
+    u.cpu_s += info_number(cpu, "used_cpu_user:") + info_number(cpu, "used_cpu_sys:");
+    u.script_calls += info_number(cmd, "cmdstat_evalsha:calls=");
+  }
+  return u;
 }
 
 // ---- load -----------------------------------------------------------------------
@@ -239,7 +249,19 @@ class Bench {
   Result run(const Scenario& s, bool soak = false) {
     int partitions = s.rate > 0 ? kRatePartitions : kPartitions;
     EmbeddedKafka kafka(1, {{"loan-events", partitions}, {"verdicts", partitions}, {"verdicts-dlq", 1}});
-    RedisServer redis;
+    std::unique_ptr<RedisServer> redis;
+    std::unique_ptr<RedisCluster> cluster;
+    std::vector<int> redis_ports;
+    std::string redis_url;
+    if (s.cluster) {
+      cluster = std::make_unique<RedisCluster>(3, 0);
+      redis_url = cluster->url();
+      redis_ports = cluster->masters();
+    } else {
+      redis = std::make_unique<RedisServer>();
+      redis_url = "redis://127.0.0.1:" + std::to_string(redis->port());
+      redis_ports = {redis->port()};
+    }
     auto producer = make_producer(kafka.bootstrap());
     SyntheticStream gen(stream_options(s, 42 + runs_));
     std::string value;
@@ -252,56 +274,92 @@ class Bench {
     }
     rd_kafka_flush(producer.get(), 120'000);
 
-    int port = fraud::testing::free_tcp_port();
-    std::vector<std::string> args = {binary_, "run", "--kafka", kafka.bootstrap(), "--metrics-port", std::to_string(port),
-                                     "--group", "bench-" + std::to_string(runs_++), "--batch-size",
-                                     std::to_string(s.batch), "--threads", std::to_string(s.threads)};
-    std::string redis_url = "redis://127.0.0.1:" + std::to_string(redis.port());
-    switch (s.mode) {
-      case Mode::kFull: args.insert(args.end(), {"--rules", rules_dir_, "--redis", redis_url}); break;
-      case Mode::kNaive:
-        args.insert(args.end(), {"--rules", rules_dir_, "--redis", redis_url, "--redis-calls", "per_operation"});
-        break;
-      case Mode::kMemory: args.insert(args.end(), {"--rules", rules_dir_, "--redis", "memory"}); break;
-      case Mode::kPassthrough: args.insert(args.end(), {"--rules", work_ + "/passthrough", "--redis", "memory"}); break;
+    std::string group = "bench-" + std::to_string(runs_++);
+    RedisUsage redis0 = redis_usage(redis_ports);
+    std::vector<std::unique_ptr<ChildProcess>> engines;
+    Fleet fleet;
+    for (int e = 0; e < std::max(1, s.instances); ++e) {
+      int port = fraud::testing::free_tcp_port();
+      std::vector<std::string> args = {binary_, "run", "--kafka", kafka.bootstrap(), "--metrics-port", std::to_string(port),
+                                       "--group", group, "--batch-size", std::to_string(s.batch), "--threads",
+                                       std::to_string(s.threads)};
+      switch (s.mode) {
+        case Mode::kFull: args.insert(args.end(), {"--rules", rules_dir_, "--redis", redis_url}); break;
+        case Mode::kNaive:
+          args.insert(args.end(), {"--rules", rules_dir_, "--redis", redis_url, "--redis-calls", "per_operation"});
+          break;
+        case Mode::kMemory: args.insert(args.end(), {"--rules", rules_dir_, "--redis", "memory"}); break;
+        case Mode::kPassthrough: args.insert(args.end(), {"--rules", work_ + "/passthrough", "--redis", "memory"}); break;
+      }
+      engines.push_back(std::make_unique<ChildProcess>(args, work_ + "/engine-" + s.name + "-" + std::to_string(e) + ".log"));
+      fleet.ports.push_back(port);
+      fleet.pids.push_back(engines.back()->pid());
     }
-    RedisUsage redis0 = redis_usage(redis.port());
-    ChildProcess engine(args, work_ + "/engine-" + s.name + ".log");
     Result r;
     r.s = s;
+    // Ready: every instance owns partitions (the group has settled).
     auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (Clock::now() < deadline && fraud::testing::http_get(port, "/readyz").find("\"ready\":true") == std::string::npos) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (int port : fleet.ports) {
+      while (Clock::now() < deadline &&
+             fraud::testing::http_get(port, "/readyz").find("\"ready\":true") == std::string::npos) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
     }
     if (s.rate > 0) {
-      measure_rate(s, r, engine.pid(), port, producer.get(), gen, soak);
+      measure_rate(s, r, fleet, producer.get(), gen, soak);
     } else {
-      measure_backlog(s, r, engine.pid(), port);
+      measure_backlog(s, r, fleet);
     }
-    RedisUsage redis1 = redis_usage(redis.port());
-    r.peak_rss_mb = status_mb(engine.pid(), "VmHWM:");
+    RedisUsage redis1 = redis_usage(redis_ports);
+    for (pid_t pid : fleet.pids) r.peak_rss_mb = std::max(r.peak_rss_mb, status_mb(pid, "VmHWM:"));
     if (s.mode == Mode::kFull || s.mode == Mode::kNaive) {
       double events = static_cast<double>(std::max<std::uint64_t>(r.events, 1));
       r.redis_us_per_event = (redis1.cpu_s - redis0.cpu_s) * 1e6 / events;
-      r.round_trips_per_batch = batches_ ? (redis1.script_calls - redis0.script_calls) / static_cast<double>(batches_) : 0;
+      // Per batch and node: calls divided by batches x nodes a batch touched
+      // at most (one node, or the cluster's masters).
+      r.round_trips_per_batch = batches_ ? (redis1.script_calls - redis0.script_calls) /
+                                               (static_cast<double>(batches_) * static_cast<double>(redis_ports.size()))
+                                         : 0;
     }
-    engine.stop();
+    for (auto& e : engines) e->stop();
     return r;
   }
 
  private:
+  struct Fleet {
+    std::vector<int> ports;
+    std::vector<pid_t> pids;
+    std::optional<Stats> stats() const {  // summed over the instances
+      Stats sum;
+      for (int port : ports) {
+        auto st = read_stats(port);
+        if (!st) return std::nullopt;
+        sum.acked += st->acked;
+        sum.batches += st->batches;
+        for (int i = 0; i < LatencyRecorder::kBuckets; ++i) sum.latency[i] += st->latency[i];
+        sum.at = st->at;
+      }
+      return sum;
+    }
+    double cpu_seconds() const {
+      double total = 0;
+      for (pid_t pid : pids) total += process_cpu_seconds(pid);
+      return total;
+    }
+  };
+
   // Drains a preloaded backlog; throughput between the first and the last
   // acknowledgement.
-  void measure_backlog(const Scenario& s, Result& r, pid_t pid, int port) {
+  void measure_backlog(const Scenario& s, Result& r, const Fleet& fleet) {
     std::optional<Stats> first;
     double cpu0 = 0;
     auto deadline = Clock::now() + std::chrono::minutes(10);
     Stats last;
     while (Clock::now() < deadline) {
-      auto st = read_stats(port);
+      auto st = fleet.stats();
       if (st && st->acked > 0 && !first) {
         first = st;
-        cpu0 = process_cpu_seconds(pid);
+        cpu0 = fleet.cpu_seconds();
       }
       if (st) last = *st;
       if (st && st->acked >= s.events) break;
@@ -311,7 +369,7 @@ class Bench {
     double secs = std::chrono::duration<double>(last.at - first->at).count();
     r.events = last.acked - first->acked;
     r.events_per_s = secs > 0 ? static_cast<double>(r.events) / secs : 0;
-    r.engine_us_per_event = (process_cpu_seconds(pid) - cpu0) * 1e6 / static_cast<double>(std::max<std::uint64_t>(r.events, 1));
+    r.engine_us_per_event = (fleet.cpu_seconds() - cpu0) * 1e6 / static_cast<double>(std::max<std::uint64_t>(r.events, 1));
     batches_ = last.batches;  // Redis calls are counted from the engine's start too
     r.p50_ms = quantile_ms(*first, last, 0.5);
     r.p99_ms = quantile_ms(*first, last, 0.99);
@@ -319,7 +377,7 @@ class Bench {
   }
 
   // Offers `s.rate` events/s; 3 s of warm-up, then `s.seconds` measured.
-  void measure_rate(const Scenario& s, Result& r, pid_t pid, int port, rd_kafka_t* producer, SyntheticStream& gen,
+  void measure_rate(const Scenario& s, Result& r, const Fleet& fleet, rd_kafka_t* producer, SyntheticStream& gen,
                     bool soak) {
     std::string value;
     auto start = Clock::now();
@@ -332,11 +390,11 @@ class Bench {
       double t = std::chrono::duration<double>(Clock::now() - start).count();
       if (t >= warmup + s.seconds) break;
       if (!first && t >= warmup) {
-        first = read_stats(port);
-        cpu0 = process_cpu_seconds(pid);
+        first = fleet.stats();
+        cpu0 = fleet.cpu_seconds();
       }
       if (soak && Clock::now() >= next_sample) {
-        r.rss_samples.emplace_back(t, status_mb(pid, "VmRSS:"));
+        r.rss_samples.emplace_back(t, status_mb(fleet.pids.front(), "VmRSS:"));
         next_sample += std::chrono::seconds(10);
       }
       auto due = static_cast<std::uint64_t>(t * s.rate);
@@ -349,12 +407,12 @@ class Bench {
       rd_kafka_poll(producer, 0);  // delivery reports, once per tick (syscalls are dear on a VM)
       std::this_thread::sleep_for(std::chrono::milliseconds(tick_ms));
     }
-    auto last = read_stats(port);
+    auto last = fleet.stats();
     if (!first || !last) return;
     double secs = std::chrono::duration<double>(last->at - first->at).count();
     r.events = last->acked - first->acked;
     r.events_per_s = static_cast<double>(r.events) / secs;
-    r.engine_us_per_event = (process_cpu_seconds(pid) - cpu0) * 1e6 / static_cast<double>(std::max<std::uint64_t>(r.events, 1));
+    r.engine_us_per_event = (fleet.cpu_seconds() - cpu0) * 1e6 / static_cast<double>(std::max<std::uint64_t>(r.events, 1));
     batches_ = last->batches;  // Redis calls are counted from the engine's start too
     r.p50_ms = quantile_ms(*first, *last, 0.5);
     r.p99_ms = quantile_ms(*first, *last, 0.99);
@@ -447,6 +505,16 @@ int main(int argc, char** argv) {
   };
   for (int b : {250, 500, 1000, 4000}) throughput.push_back({"batch-" + std::to_string(b), Mode::kFull, 0, b, 0, events});
   for (int t : {1, 4}) throughput.push_back({"threads-" + std::to_string(t), Mode::kFull, 0, 2000, t, events});
+  // Scale-out on this box: instances x threads, one Redis node vs a 3-master
+  // Redis Cluster.
+  for (auto [inst, thr, clu] : std::vector<std::tuple<int, int, bool>>{
+           {2, 1, false}, {2, 2, false}, {3, 1, false}, {1, 2, true}, {2, 1, true}, {3, 1, true}}) {
+    Scenario s{std::string(clu ? "cluster-" : "scale-") + std::to_string(inst) + "x" + std::to_string(thr), Mode::kFull,
+               0, 2000, thr, events};
+    s.instances = inst;
+    s.cluster = clu;
+    throughput.push_back(s);
+  }
   std::vector<Scenario> latency;
   Mode curve = curve_mode == "memory" ? Mode::kMemory : curve_mode == "passthrough" ? Mode::kPassthrough : Mode::kFull;
   for (double r : rates) latency.push_back({"rate-" + std::to_string(static_cast<int>(r)), curve, 0, 2000, 0, 0, r, 10});
