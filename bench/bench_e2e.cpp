@@ -240,8 +240,10 @@ SyntheticOptions stream_options(const Scenario& s, std::uint64_t seed) {
 
 class Bench {
  public:
-  Bench(std::string binary, std::string rules_dir, std::string work_dir)
-      : binary_(std::move(binary)), rules_dir_(std::move(rules_dir)), work_(std::move(work_dir)) {
+  Bench(std::string binary, std::string rules_dir, std::string work_dir, std::string out_dir)
+      : binary_(std::move(binary)), rules_dir_(std::move(rules_dir)), work_(std::move(work_dir)),
+        out_dir_(std::move(out_dir) + "/metrics") {
+    std::filesystem::create_directories(out_dir_);
     std::filesystem::create_directories(work_ + "/passthrough");
     std::ofstream(work_ + "/passthrough/00-settings.yaml") << "settings:\n  score_thresholds: {review: 50, decline: 80}\n";
   }
@@ -311,6 +313,11 @@ class Bench {
       measure_backlog(s, r, fleet);
     }
     RedisUsage redis1 = redis_usage(redis_ports);
+    // The engines' own view (stage latencies...), for digging into a run.
+    for (std::size_t e = 0; e < fleet.ports.size(); ++e) {
+      std::ofstream(out_dir_ + "/metrics-" + s.name + "-" + std::to_string(e) + ".txt")
+          << fraud::testing::http_get(fleet.ports[e], "/metrics");
+    }
     for (pid_t pid : fleet.pids) r.peak_rss_mb = std::max(r.peak_rss_mb, status_mb(pid, "VmHWM:"));
     if (s.mode == Mode::kFull || s.mode == Mode::kNaive) {
       double events = static_cast<double>(std::max<std::uint64_t>(r.events, 1));
@@ -420,7 +427,7 @@ class Bench {
     rd_kafka_flush(producer, 30'000);
   }
 
-  std::string binary_, rules_dir_, work_;
+  std::string binary_, rules_dir_, work_, out_dir_;
   int runs_ = 0;
   std::uint64_t batches_ = 0;
 };
@@ -494,7 +501,7 @@ int main(int argc, char** argv) {
   std::string binary = std::filesystem::canonical("/proc/self/exe").parent_path().string() + "/fraudstream";
   std::string work = std::filesystem::temp_directory_path().string() + "/fraudstream-bench-" + std::to_string(::getpid());
   std::filesystem::create_directories(out_dir);
-  Bench bench(binary, std::string(FRAUD_SOURCE_DIR) + "/rules", work);
+  Bench bench(binary, std::string(FRAUD_SOURCE_DIR) + "/rules", work, out_dir);
 
   std::vector<Scenario> throughput = {
       {"passthrough", Mode::kPassthrough, 0, 2000, 0, events},
@@ -575,16 +582,25 @@ int main(int argc, char** argv) {
       const Result* r = find(t == 2 ? "full" : "threads-" + std::to_string(t));
       if (r) thr << t << " " << r->events_per_s << "\n";
     }
+    std::ofstream scale(out_dir + "/scale_curve.dat");
+    for (int i : {1, 2, 3}) {
+      const Result* one = find(i == 1 ? "full" : "scale-" + std::to_string(i) + "x1");
+      const Result* clu = find(i == 1 ? "cluster-1x2" : "cluster-" + std::to_string(i) + "x1");
+      if (one && clu) scale << i << " " << one->events_per_s << " " << clu->events_per_s << "\n";
+    }
     std::ofstream gp(out_dir + "/e2e.gnuplot");
-    gp << "set terminal pngcairo size 1500,450 font ',10'\nset output '" << out_dir << "/e2e.png'\n"
-       << "set multiplot layout 1,3\nset grid\nset key top left\n"
+    gp << "set terminal pngcairo size 1400,900 font ',10'\nset output '" << out_dir << "/e2e.png'\n"
+       << "set multiplot layout 2,2\nset grid\nset key top left\n"
        << "set title 'End-to-end latency vs offered load'\nset xlabel 'offered events/s'\nset ylabel 'ms'\nset logscale y\n"
        << "plot '" << out_dir << "/latency_curve.dat' u 1:3 w lp t 'p50', '' u 1:4 w lp t 'p99', '' u 1:5 w lp t 'p99.9', 25 w l dt 2 t '25 ms target'\n"
        << "unset logscale y\nset yrange [0:*]\n"
        << "set title 'Throughput vs batch size (backlog drain)'\nset xlabel 'batch size'\nset ylabel 'events/s'\nset logscale x 2\n"
        << "plot '" << out_dir << "/batch_curve.dat' u 1:2 w lp t 'shipped pack + Redis'\nunset logscale x\n"
        << "set title 'Throughput vs pipeline threads'\nset xlabel 'threads'\nset xtics 1\n"
-       << "plot '" << out_dir << "/threads_curve.dat' u 1:2 w lp t 'shipped pack + Redis'\nunset multiplot\n";
+       << "plot '" << out_dir << "/threads_curve.dat' u 1:2 w lp t 'shipped pack + Redis'\n"
+       << "set title 'Scale-out on this box: engines in one group'\nset xlabel 'engine instances'\n"
+       << "plot '" << out_dir << "/scale_curve.dat' u 1:2 w lp t 'one Redis node', '' u 1:3 w lp t '3-master Redis Cluster'\n"
+       << "unset multiplot\n";
   }
   std::string plot_status = run_command("gnuplot '" + out_dir + "/e2e.gnuplot' 2>&1");
   if (!plot_status.empty()) std::fprintf(stderr, "gnuplot: %s\n", plot_status.c_str());
