@@ -159,6 +159,21 @@ void BM_RedisStore(benchmark::State& state) {
   double inner = command_usec(stats, "set") + command_usec(stats, "mget");
   state.counters["script_us/event"] = (command_usec(stats, "evalsha") - inner) / per;
   state.counters["get_set_us/event"] = inner / per;
+  // For the scaling model (docs/scaling.md): keys written per event, bytes
+  // on the wire per event, memory per (feature, entity) key.
+  std::string net = redis_info("stats");
+  std::string mem = redis_info("memory");
+  std::string keyspace = redis_info("keyspace");
+  auto number_after = [](const std::string& s, const std::string& name) {
+    auto at = s.find(name);
+    return at == std::string::npos ? 0.0 : std::stod(s.substr(at + name.size()));
+  };
+  double keys = number_after(keyspace, "keys=");
+  state.counters["keys/event"] = command_usec(stats, "set") > 0 ? number_after(stats, "cmdstat_set:calls=") / per : 0;
+  state.counters["bytes_in/event"] = number_after(net, "total_net_input_bytes:") / per;
+  state.counters["bytes_out/event"] = number_after(net, "total_net_output_bytes:") / per;
+  state.counters["mem_bytes/key"] = keys > 0 ? number_after(mem, "used_memory_dataset:") / keys : 0;
+  state.counters["keys"] = keys;
   state.counters["round_trips/batch"] = static_cast<double>(round_trips) / static_cast<double>(batches);
 }
 BENCHMARK(BM_RedisStore)
