@@ -430,6 +430,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
         if (redirect_target(r.get(), host, port)) {
           int target = node_index(host, port);
           bool ask = starts_with(r.get(), "ASK");
+          asks_ += ask ? 1 : 0;
           if (!ask && cluster_) slot_node_[groups_[call.groups[0]].slot] = static_cast<std::int16_t>(target);
           retry.push_back({target, call.groups, ask, {}});
           continue;

@@ -94,6 +94,7 @@ class RedisFeatureStore final : public FeatureStore {
   std::uint64_t round_trips() const { return round_trips_; }
   // Routing errors seen (MOVED/ASK/TRYAGAIN/non-local key) and topology reads.
   std::uint64_t redirects() const { return redirects_; }
+  std::uint64_t ask_redirects() const { return asks_; }  // of which ASK (a slot being migrated)
   std::uint64_t topology_refreshes() const { return topology_refreshes_; }
   bool cluster() const { return cluster_; }
   std::size_t node_count() const { return nodes_.size(); }
@@ -143,6 +144,7 @@ class RedisFeatureStore final : public FeatureStore {
   std::string script_sha_;
   std::uint64_t round_trips_ = 0;
   std::uint64_t redirects_ = 0;
+  std::uint64_t asks_ = 0;
   std::uint64_t topology_refreshes_ = 0;
   std::mutex mu_;
   // Per batch, reused.

@@ -391,6 +391,7 @@ TEST_F(FeatureStoreOnCluster, SlotMigrationMidStreamFollowsAskAndMoved) {
   got.insert(got.end(), rest.begin(), rest.end());
   EXPECT_EQ(want, got);
   EXPECT_GT(c->redirects(), 0u);
+  EXPECT_GT(c->ask_redirects(), 0u) << "keys of the half-moved slot were followed with ASKING";
   EXPECT_EQ(cluster_->master_of_slot(slot), masters[1]);
 }
 
