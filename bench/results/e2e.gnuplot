@@ -1,6 +1,6 @@
-set terminal pngcairo size 1500,450 font ',10'
+set terminal pngcairo size 1400,900 font ',10'
 set output '/work/main/bench/results/e2e.png'
-set multiplot layout 1,3
+set multiplot layout 2,2
 set grid
 set key top left
 set title 'End-to-end latency vs offered load'
@@ -20,4 +20,7 @@ set title 'Throughput vs pipeline threads'
 set xlabel 'threads'
 set xtics 1
 plot '/work/main/bench/results/threads_curve.dat' u 1:2 w lp t 'shipped pack + Redis'
+set title 'Scale-out on this box: engines in one group'
+set xlabel 'engine instances'
+plot '/work/main/bench/results/scale_curve.dat' u 1:2 w lp t 'one Redis node', '' u 1:3 w lp t '3-master Redis Cluster'
 unset multiplot
