@@ -17,17 +17,14 @@
 #include "engine/batch_processor.h"
 #include "engine/cli/replay.h"
 #include "engine/pack_loader.h"
+#include "bench/shipped_pack.h"
 #include "engine/synthetic_stream.h"
 
 using namespace fraud;
 
 namespace {
 
-std::shared_ptr<const RuleSet> shipped_pack() {
-  static auto pack = load_pack_directory(std::string(FRAUD_SOURCE_DIR) + "/rules");
-  if (!pack.ok()) throw std::runtime_error(pack.diagnostics.to_text());
-  return pack.rules;
-}
+using bench::shipped_pack;
 
 std::vector<std::string> make_events(std::uint32_t customers) {
   SyntheticOptions o;

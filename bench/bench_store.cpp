@@ -21,6 +21,7 @@
 #include "connectors/redis/redis_feature_store.h"
 #include "engine/batch_processor.h"
 #include "engine/pack_loader.h"
+#include "bench/shipped_pack.h"
 #include "engine/synthetic_stream.h"
 #include "tests/integration/redis_server.h"
 
@@ -28,11 +29,7 @@ using namespace fraud;
 
 namespace {
 
-std::shared_ptr<const RuleSet> shipped_pack() {
-  static auto pack = load_pack_directory(std::string(FRAUD_SOURCE_DIR) + "/rules");
-  if (!pack.ok()) throw std::runtime_error(pack.diagnostics.to_text());
-  return pack.rules;
-}
+using bench::shipped_pack;
 
 struct ParsedStream {
   std::vector<std::string> lines;

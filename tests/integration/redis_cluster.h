@@ -170,19 +170,11 @@ class RedisCluster {
     static std::mt19937 rng(static_cast<unsigned>(::getpid()));
     for (int i = 0; i < 1000; ++i) {
       int port = 20000 + static_cast<int>(rng() % 30000);
-      if (!port_open(port) && !port_open(port + 10000) && can_bind(port) && can_bind(port + 10000)) return port;
+      if (!port_open(port) && !port_open(port + 10000) && loopback_port(port, true) && loopback_port(port + 10000, true)) {
+        return port;
+      }
     }
     throw std::runtime_error("no free port pair for a cluster node");
-  }
-  static bool can_bind(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
   }
   static int& counter() {
     static int c = 0;

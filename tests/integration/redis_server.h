@@ -33,16 +33,20 @@ inline int free_tcp_port() {
   return port;
 }
 
-inline bool port_open(int port) {
+// Connects to (or, with `bind`, binds) 127.0.0.1:port; true on success.
+inline bool loopback_port(int port, bool bind) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  auto* a = reinterpret_cast<sockaddr*>(&addr);
+  bool ok = (bind ? ::bind(fd, a, sizeof addr) : ::connect(fd, a, sizeof addr)) == 0;
   ::close(fd);
   return ok;
 }
+
+inline bool port_open(int port) { return loopback_port(port, false); }
 
 class RedisServer {
  public:
