@@ -3,6 +3,7 @@
 // parsed and checked as an SRE would: labels, probes, security context, the
 // rules directory mount, secrets, autoscaling, monitoring objects.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -32,7 +33,9 @@ Rendered render(const std::string& values_yaml = "") {
     std::ofstream(vf) << values_yaml;
     cmd += " " + vf;
   }
-  std::string out = dir + "/rendered.yaml";
+  // One file per process and call: ctest runs the chart tests in parallel.
+  static int calls = 0;
+  std::string out = dir + "/rendered-" + std::to_string(::getpid()) + "-" + std::to_string(calls++) + ".yaml";
   Rendered r;
   int rc = std::system((cmd + " > " + out + " 2> " + out + ".err").c_str());
   r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
