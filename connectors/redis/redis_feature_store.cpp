@@ -451,20 +451,11 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       if (status.ok) status = StoreStatus::failure(where + ": " + std::string(r->str, r->len));
       continue;
     }
-    // Not yet on enough replicas: wait again (the values stay valid).
-    for (int again = 0; wait && wait->type == REDIS_REPLY_INTEGER && wait->integer < options_.wait_replicas && again < 3;
-         ++again) {
-      wait.reset(static_cast<redisReply*>(redisCommand(node.ctx, "WAIT %d %d", options_.wait_replicas, options_.timeout_ms / 2)));
-    }
-    if (options_.wait_replicas > 0 && !wait) {
-      if (status.ok) status = StoreStatus::failure(where + ": " + node.ctx->errstr);
-      disconnect(node);
-      topology_known_ = false;
-      continue;
-    }
     if (wait && (wait->type != REDIS_REPLY_INTEGER || wait->integer < options_.wait_replicas)) {
       // The script ran: its values stand (the groups are done), but the
-      // batch may only succeed once the writes reached the replicas.
+      // batch may only succeed once the writes reached the replicas: the
+      // retry WAITs again (not here: other calls' replies may be queued on
+      // this connection).
       if (decode(ops, results, call, r.get()).ok) {
         for (std::uint32_t g : call.groups) done_[g] = 1;
         unreplicated_.push_back(call.node);
@@ -502,7 +493,9 @@ std::uint64_t RedisFeatureStore::fingerprint(std::span<const FeatureOp> ops) {
 StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
   std::lock_guard lock(mu_);
   StoreStatus st = apply_locked(rules, ops, results);
-  if (st.ok || groups_.empty()) {
+  // Only idempotent batches (source positions) can be recognised on retry.
+  bool idempotent = !ops.empty() && ops.front().partition >= 0;
+  if (st.ok || groups_.empty() || !idempotent) {
     resume_fingerprint_ = 0;
     unreplicated_.clear();
     return st;

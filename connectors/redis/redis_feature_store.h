@@ -26,8 +26,10 @@
 // Partial work of a failed call is harmless: idempotency (source partition
 // offsets) makes every resend safe. When a batch fails on some nodes only,
 // the groups that succeeded keep their values: the next apply of the same
-// ops (the engine's retry) sends only the rest, so every read is the one a
-// clean run gives. NOSCRIPT (a restarted node) reloads the
+// ops (the engine's retry of a batch with source positions) sends only the
+// rest, so every read is the one a clean run gives. Writes that ran but did
+// not reach `wait_replicas` replicas keep their values too; the retry WAITs
+// for them before it may succeed. NOSCRIPT (a restarted node) reloads the
 // script and retries. A node that stays unreachable is a failed StoreStatus:
 // the engine's failure policy decides; the next apply re-reads the topology.
 //
