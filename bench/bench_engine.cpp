@@ -15,6 +15,7 @@
 
 #include "connectors/memory/memory_feature_store.h"
 #include "engine/batch_processor.h"
+#include "engine/cli/huge_pages.h"
 #include "engine/cli/replay.h"
 #include "engine/pack_loader.h"
 #include "bench/shipped_pack.h"
@@ -181,4 +182,12 @@ BENCHMARK(BM_ReplayShippedPack)->Arg(200'000)->Arg(2'000)->Unit(benchmark::kMill
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// As the fraudstream binary does (engine/cli/huge_pages.h).
+int main(int argc, char** argv) {
+  fraud::use_huge_page_heap(argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

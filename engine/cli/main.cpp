@@ -8,6 +8,7 @@
 #include <map>
 
 #include "connectors/memory/memory_feature_store.h"
+#include "engine/cli/huge_pages.h"
 #include "engine/cli/backtest_report.h"
 #include "engine/cli/paysim.h"
 #include "engine/cli/replay.h"
@@ -160,6 +161,7 @@ int cmd_generate(std::uint64_t count, const SyntheticOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fraud::use_huge_page_heap(argv);
   CLI::App app{"fraudstream: real-time fraud engine for lending platforms"};
   app.require_subcommand(1);
 
