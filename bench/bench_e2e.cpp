@@ -50,6 +50,7 @@
 #include <thread>
 #include <tuple>
 
+#include "bench/redis_info.h"
 #include "connectors/kafka/embedded_kafka.h"
 #include "engine/latency_recorder.h"
 #include "engine/synthetic_stream.h"
@@ -181,21 +182,6 @@ double status_mb(pid_t pid, const char* field) {
   return 0;
 }
 
-std::string redis_info(int port, const char* section) {
-  redisContext* c = redisConnect("127.0.0.1", port);
-  if (!c || c->err) return "";
-  auto* r = static_cast<redisReply*>(redisCommand(c, "INFO %s", section));
-  std::string s = r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
-  if (r) freeReplyObject(r);
-  redisFree(c);
-  return s;
-}
-
-double info_number(const std::string& info, const std::string& name) {
-  auto p = info.find(name);
-  return p == std::string::npos ? 0 : std::stod(info.substr(p + name.size()));
-}
-
 struct RedisUsage {
   double cpu_s = 0;
   double script_calls = 0;
@@ -205,10 +191,8 @@ struct RedisUsage {
 RedisUsage redis_usage(const std::vector<int>& ports) {
   RedisUsage u;
   for (int port : ports) {
-    std::string cpu = redis_info(port, "cpu");
-    std::string cmd = redis_info(port, "commandstats");
-    u.cpu_s += info_number(cpu, "used_cpu_user:") + info_number(cpu, "used_cpu_sys:");
-    u.script_calls += info_number(cmd, "cmdstat_evalsha:calls=");
+    u.cpu_s += bench::redis_cpu_seconds(port);
+    u.script_calls += bench::info_number(bench::redis_info(port, "commandstats"), "cmdstat_evalsha:calls=");
   }
   return u;
 }
@@ -375,15 +359,19 @@ class Bench {
       if (st && st->acked >= s.events) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (!first) return;
-    double secs = std::chrono::duration<double>(last.at - first->at).count();
-    r.events = last.acked - first->acked;
+    if (first) window(r, fleet, *first, cpu0, last);
+  }
+
+  // The figures of a measured window between two snapshots of the fleet.
+  void window(Result& r, const Fleet& fleet, const Stats& first, double cpu0, const Stats& last) {
+    double secs = std::chrono::duration<double>(last.at - first.at).count();
+    r.events = last.acked - first.acked;
     r.events_per_s = secs > 0 ? static_cast<double>(r.events) / secs : 0;
     r.engine_us_per_event = (fleet.cpu_seconds() - cpu0) * 1e6 / static_cast<double>(std::max<std::uint64_t>(r.events, 1));
     batches_ = last.batches;  // Redis calls are counted from the engine's start too
-    r.p50_ms = quantile_ms(*first, last, 0.5);
-    r.p99_ms = quantile_ms(*first, last, 0.99);
-    r.p999_ms = quantile_ms(*first, last, 0.999);
+    r.p50_ms = quantile_ms(first, last, 0.5);
+    r.p99_ms = quantile_ms(first, last, 0.99);
+    r.p999_ms = quantile_ms(first, last, 0.999);
   }
 
   // Offers `s.rate` events/s; 3 s of warm-up, then `s.seconds` measured.
@@ -418,15 +406,7 @@ class Bench {
       std::this_thread::sleep_for(std::chrono::milliseconds(tick_ms));
     }
     auto last = fleet.stats();
-    if (!first || !last) return;
-    double secs = std::chrono::duration<double>(last->at - first->at).count();
-    r.events = last->acked - first->acked;
-    r.events_per_s = static_cast<double>(r.events) / secs;
-    r.engine_us_per_event = (fleet.cpu_seconds() - cpu0) * 1e6 / static_cast<double>(std::max<std::uint64_t>(r.events, 1));
-    batches_ = last->batches;  // Redis calls are counted from the engine's start too
-    r.p50_ms = quantile_ms(*first, *last, 0.5);
-    r.p99_ms = quantile_ms(*first, *last, 0.99);
-    r.p999_ms = quantile_ms(*first, *last, 0.999);
+    if (first && last) window(r, fleet, *first, cpu0, *last);
     rd_kafka_flush(producer, 30'000);
   }
 

@@ -21,6 +21,7 @@
 #include "connectors/redis/redis_feature_store.h"
 #include "engine/batch_processor.h"
 #include "engine/pack_loader.h"
+#include "bench/redis_info.h"
 #include "bench/shipped_pack.h"
 #include "engine/synthetic_stream.h"
 #include "tests/integration/redis_server.h"
@@ -62,34 +63,11 @@ testing::RedisServer& server() {
   return s;
 }
 
-std::string redis_info(const char* section) {
-  redisContext* c = redisConnect("127.0.0.1", server().port());
-  auto* r = static_cast<redisReply*>(redisCommand(c, "INFO %s", section));
-  std::string info(r->str, r->len);
-  freeReplyObject(r);
-  redisFree(c);
-  return info;
-}
-
 // Microseconds Redis spent in one command (INFO commandstats), 0 if unused.
 double command_usec(const std::string& stats, const std::string& command) {
   auto at = stats.find("cmdstat_" + command + ":");
   if (at == std::string::npos) return 0;
-  at = stats.find("usec=", at);
-  return std::stod(stats.substr(at + 5));
-}
-
-double redis_cpu_seconds() {
-  redisContext* c = redisConnect("127.0.0.1", server().port());
-  auto* r = static_cast<redisReply*>(redisCommand(c, "INFO cpu"));
-  std::string info(r->str, r->len);
-  freeReplyObject(r);
-  redisFree(c);
-  auto field = [&](const char* name) {
-    auto at = info.find(name);
-    return at == std::string::npos ? 0.0 : std::stod(info.substr(at + std::string(name).size()));
-  };
-  return field("used_cpu_user:") + field("used_cpu_sys:");
+  return bench::info_number(stats.substr(at), "usec=");
 }
 
 void flush_redis() {
@@ -138,11 +116,11 @@ void BM_RedisStore(benchmark::State& state) {
     ep.port = srv.port();
     RedisFeatureStore store(ep, "bench-salt", 5000, mode);
     if (!store.connect().ok) throw std::runtime_error("redis connect");
-    double cpu0 = redis_cpu_seconds();
+    double cpu0 = bench::redis_cpu_seconds(server().port());
     state.ResumeTiming();
     events += run_stream(store, batch, count, 0);
     state.PauseTiming();
-    redis_cpu += redis_cpu_seconds() - cpu0;
+    redis_cpu += bench::redis_cpu_seconds(server().port()) - cpu0;
     round_trips += store.round_trips();
     batches += (count + batch - 1) / batch;
     state.ResumeTiming();
@@ -151,25 +129,21 @@ void BM_RedisStore(benchmark::State& state) {
   state.counters["redis_us/event"] = redis_cpu * 1e6 / static_cast<double>(events);
   // Of which (last iteration): the script's own Lua work, and the commands
   // it calls.
-  std::string stats = redis_info("commandstats");
+  std::string stats = bench::redis_info(server().port(), "commandstats");
   double per = static_cast<double>(count);
   double inner = command_usec(stats, "set") + command_usec(stats, "mget");
   state.counters["script_us/event"] = (command_usec(stats, "evalsha") - inner) / per;
   state.counters["get_set_us/event"] = inner / per;
   // For the scaling model (docs/scaling.md): keys written per event, bytes
   // on the wire per event, memory per (feature, entity) key.
-  std::string net = redis_info("stats");
-  std::string mem = redis_info("memory");
-  std::string keyspace = redis_info("keyspace");
-  auto number_after = [](const std::string& s, const std::string& name) {
-    auto at = s.find(name);
-    return at == std::string::npos ? 0.0 : std::stod(s.substr(at + name.size()));
-  };
-  double keys = number_after(keyspace, "keys=");
-  state.counters["keys/event"] = command_usec(stats, "set") > 0 ? number_after(stats, "cmdstat_set:calls=") / per : 0;
-  state.counters["bytes_in/event"] = number_after(net, "total_net_input_bytes:") / per;
-  state.counters["bytes_out/event"] = number_after(net, "total_net_output_bytes:") / per;
-  state.counters["mem_bytes/key"] = keys > 0 ? number_after(mem, "used_memory_dataset:") / keys : 0;
+  std::string net = bench::redis_info(server().port(), "stats");
+  std::string mem = bench::redis_info(server().port(), "memory");
+  std::string keyspace = bench::redis_info(server().port(), "keyspace");
+  double keys = bench::info_number(keyspace, "keys=");
+  state.counters["keys/event"] = command_usec(stats, "set") > 0 ? bench::info_number(stats, "cmdstat_set:calls=") / per : 0;
+  state.counters["bytes_in/event"] = bench::info_number(net, "total_net_input_bytes:") / per;
+  state.counters["bytes_out/event"] = bench::info_number(net, "total_net_output_bytes:") / per;
+  state.counters["mem_bytes/key"] = keys > 0 ? bench::info_number(mem, "used_memory_dataset:") / keys : 0;
   state.counters["keys"] = keys;
   state.counters["round_trips/batch"] = static_cast<double>(round_trips) / static_cast<double>(batches);
 }

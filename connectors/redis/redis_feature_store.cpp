@@ -168,7 +168,7 @@ StoreStatus RedisFeatureStore::connect_node(Node& n) {
   int t = options_.timeout_ms;
   timeval tv{t / 1000, (t % 1000) * 1000};
   n.ctx = redisConnectWithTimeout(n.host.c_str(), n.port, tv);
-  std::string where = "redis " + n.host + ":" + std::to_string(n.port);
+  std::string where = describe(n);
   if (!n.ctx || n.ctx->err) {
     std::string err = n.ctx ? n.ctx->errstr : "out of memory";
     disconnect(n);
@@ -196,6 +196,12 @@ StoreStatus RedisFeatureStore::connect_node(Node& n) {
   return StoreStatus::success();
 }
 
+std::string RedisFeatureStore::describe(const Node& n) { return "redis " + n.host + ":" + std::to_string(n.port); }
+
+std::string RedisFeatureStore::replicas_text() const {
+  return std::to_string(options_.wait_replicas) + " replica(s)";
+}
+
 int RedisFeatureStore::node_index(const std::string& host, int port) {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     if (nodes_[i].host == host && nodes_[i].port == port) return static_cast<int>(i);
@@ -211,17 +217,17 @@ StoreStatus RedisFeatureStore::refresh_topology() {
   for (const auto& n : nodes_) candidates.emplace_back(n.host, n.port);
   for (const auto& s : seeds_) candidates.emplace_back(s.host, s.port);
   std::string errors;
+  auto failed = [&](const std::string& e) { errors += (errors.empty() ? "" : "; ") + e; };
   for (const auto& [host, port] : candidates) {
     int i = node_index(host, port);
     StoreStatus st = connect_node(nodes_[i]);
     if (!st.ok) {
-      errors += (errors.empty() ? "" : "; ") + st.error;
+      failed(st.error);
       continue;
     }
     Reply r = command(nodes_[i].ctx, {"CLUSTER", "SLOTS"});
     if (!r) {
-      errors += (errors.empty() ? "" : "; ") + std::string("redis ") + host + ":" + std::to_string(port) + ": " +
-                nodes_[i].ctx->errstr;
+      failed(describe(nodes_[i]) + ": " + nodes_[i].ctx->errstr);
       disconnect(nodes_[i]);
       continue;
     }
@@ -238,7 +244,7 @@ StoreStatus RedisFeatureStore::refresh_topology() {
       return StoreStatus::success();
     }
     if (r->type != REDIS_REPLY_ARRAY) {
-      errors += (errors.empty() ? "" : "; ") + std::string("CLUSTER SLOTS from ") + host + ": unexpected reply";
+      failed(describe(nodes_[i]) + ": unexpected CLUSTER SLOTS reply");
       continue;
     }
     std::vector<std::int16_t> slots(16384, -1);
@@ -414,7 +420,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     Reply asking = call.asking ? next() : nullptr;
     Reply r = (call.asking && !asking) ? nullptr : next();
     Reply wait = (r && options_.wait_replicas > 0) ? next() : nullptr;
-    std::string where = "redis " + node.host + ":" + std::to_string(node.port);
+    std::string where = describe(node);
     if (!r || (options_.wait_replicas > 0 && !wait)) {
       if (status.ok) status = StoreStatus::failure(where + ": " + node.ctx->errstr);
       disconnect(node);
@@ -451,26 +457,19 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       if (status.ok) status = StoreStatus::failure(where + ": " + std::string(r->str, r->len));
       continue;
     }
+    StoreStatus st = decode(ops, results, call, r.get());
+    if (!st.ok) {
+      if (status.ok) status = st;
+      continue;
+    }
+    for (std::uint32_t g : call.groups) done_[g] = 1;
     if (wait && (wait->type != REDIS_REPLY_INTEGER || wait->integer < options_.wait_replicas)) {
       // The script ran: its values stand (the groups are done), but the
       // batch may only succeed once the writes reached the replicas: the
       // retry WAITs again (not here: other calls' replies may be queued on
       // this connection).
-      if (decode(ops, results, call, r.get()).ok) {
-        for (std::uint32_t g : call.groups) done_[g] = 1;
-        unreplicated_.push_back(call.node);
-      }
-      if (status.ok) {
-        status = StoreStatus::failure(where + ": writes reached " +
-                                      std::to_string(wait->type == REDIS_REPLY_INTEGER ? wait->integer : 0) + " of " +
-                                      std::to_string(options_.wait_replicas) + " replicas");
-      }
-      continue;
-    }
-    StoreStatus st = decode(ops, results, call, r.get());
-    if (!st.ok && status.ok) status = st;
-    if (st.ok) {
-      for (std::uint32_t g : call.groups) done_[g] = 1;
+      unreplicated_.push_back(call.node);
+      if (status.ok) status = StoreStatus::failure(where + ": writes not yet on " + replicas_text());
     }
   }
   return status;
@@ -525,16 +524,13 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
     std::vector<int> still;
     for (int n : unreplicated_) {
       Node& node = nodes_[n];
-      if (!node.ctx) return StoreStatus::failure("redis " + node.host + ":" + std::to_string(node.port) +
-                                                 ": connection lost before its writes were replicated");
+      if (!node.ctx) return StoreStatus::failure(describe(node) + ": connection lost before its writes were replicated");
       Reply w(static_cast<redisReply*>(redisCommand(node.ctx, "WAIT %d %d", options_.wait_replicas, options_.timeout_ms / 2)));
       if (!w || w->type != REDIS_REPLY_INTEGER || w->integer < options_.wait_replicas) still.push_back(n);
     }
     unreplicated_ = std::move(still);
     if (!unreplicated_.empty()) {
-      return StoreStatus::failure("redis " + nodes_[unreplicated_.front()].host + ":" +
-                                  std::to_string(nodes_[unreplicated_.front()].port) + ": writes not yet on " +
-                                  std::to_string(options_.wait_replicas) + " replica(s)");
+      return StoreStatus::failure(describe(nodes_[unreplicated_.front()]) + ": writes not yet on " + replicas_text());
     }
   } else {
     unreplicated_.clear();
@@ -550,9 +546,7 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
   for (std::uint32_t g = 0; g < groups_.size(); ++g) {
     if (done_[g]) continue;
     int node = cluster_ ? slot_node_[groups_[g].slot] : 0;
-    if (node < 0) {  // a slot nobody serves (yet): ask per key
-      node = 0;
-    }
+    if (node < 0) node = 0;  // a slot nobody serves (yet): the node's answer says where
     if (options_.mode == RedisCallMode::kPerOperation) {
       calls.push_back({node, {g}, false, {}});
       continue;
@@ -567,17 +561,16 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
   if (options_.mode == RedisCallMode::kPerOperation) {
     // Synchronous: one round trip per op.
     for (Call& c : calls) {
-      std::vector<Call> one{std::move(c)};
-      for (int attempt = 0; attempt < 8 && !one.empty(); ++attempt) {
-        std::vector<Call> retry;
-        StoreStatus st = run_calls(rules, ops, results, one, retry);
-        if (!st.ok) return st;
-        one = std::move(retry);
-      }
-      if (!one.empty()) return StoreStatus::failure("redis: key still moving after 8 redirects");
+      StoreStatus st = run_until_settled(rules, ops, results, {std::move(c)});
+      if (!st.ok) return st;
     }
     return StoreStatus::success();
   }
+  return run_until_settled(rules, ops, results, std::move(calls));
+}
+
+StoreStatus RedisFeatureStore::run_until_settled(const RuleSet& rules, std::span<const FeatureOp> ops,
+                                                 std::span<Value> results, std::vector<Call> calls) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::vector<Call> retry;
     StoreStatus st = run_calls(rules, ops, results, calls, retry);

@@ -133,6 +133,11 @@ class RedisFeatureStore final : public FeatureStore {
                         std::vector<Call>& calls, std::vector<Call>& retry);
   StoreStatus decode(std::span<const FeatureOp> ops, std::span<Value> results, const Call& call, const redisReply* r);
   static std::uint64_t fingerprint(std::span<const FeatureOp> ops);
+  // Runs `calls`, then the resends they ask for (redirects), up to 8 rounds.
+  StoreStatus run_until_settled(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
+                                std::vector<Call> calls);
+  static std::string describe(const Node& n);  // "redis host:port"
+  std::string replicas_text() const;
   StoreStatus apply_locked(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results);
   std::string hashed(std::string_view a, std::string_view b) const;
 

@@ -8,8 +8,8 @@
 #include <map>
 
 #include "connectors/memory/memory_feature_store.h"
-#include "engine/cli/huge_pages.h"
 #include "engine/cli/backtest_report.h"
+#include "engine/cli/huge_pages.h"
 #include "engine/cli/paysim.h"
 #include "engine/cli/replay.h"
 #include "engine/cli/rule_tests.h"

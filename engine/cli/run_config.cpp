@@ -133,14 +133,14 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
   if (flat.count("redis.calls")) {
     const std::string& v = flat["redis.calls"];
     if (v == "per_batch") {
-      c.redis_calls = RedisCallMode::kPerBatch;
+      c.redis_options.mode = RedisCallMode::kPerBatch;
     } else if (v == "per_operation") {
-      c.redis_calls = RedisCallMode::kPerOperation;
+      c.redis_options.mode = RedisCallMode::kPerOperation;
     } else {
       throw std::runtime_error("config redis.calls: '" + v + "' is not per_batch or per_operation");
     }
   }
-  if (flat.count("redis.wait_replicas")) c.redis_wait_replicas = static_cast<int>(to_int("redis.wait_replicas", flat["redis.wait_replicas"]));
+  if (flat.count("redis.wait_replicas")) c.redis_options.wait_replicas = static_cast<int>(to_int("redis.wait_replicas", flat["redis.wait_replicas"]));
   if (flat.count("pipeline.threads")) c.stream.threads = static_cast<int>(to_int("pipeline.threads", flat["pipeline.threads"]));
   if (flat.count("pipeline.batch_size")) c.stream.batch_size = static_cast<std::size_t>(to_int("pipeline.batch_size", flat["pipeline.batch_size"]));
   if (flat.count("pipeline.batch_wait_ms")) c.stream.batch_wait_ms = static_cast<int>(to_int("pipeline.batch_wait_ms", flat["pipeline.batch_wait_ms"]));

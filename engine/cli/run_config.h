@@ -46,8 +46,7 @@ struct RunConfig {
   StreamConfig stream;
   std::string redis_url = "memory";
   std::string redis_salt;
-  RedisCallMode redis_calls = RedisCallMode::kPerBatch;
-  int redis_wait_replicas = 0;
+  RedisStoreOptions redis_options;  // redis.calls, redis.wait_replicas
   int metrics_port = 9464;
 };
 

@@ -82,8 +82,7 @@ int cmd_run(const RunConfig& config) {
   install_signal_handlers();
   if (config.stream.bootstrap.empty()) throw std::runtime_error("no Kafka bootstrap: set --kafka, kafka.bootstrap or FRAUDSTREAM_KAFKA_BOOTSTRAP");
   auto rules = load_rules_or_throw(config.rules_dir);
-  auto store = make_store(config.redis_url, config.redis_salt,
-                          RedisStoreOptions{.mode = config.redis_calls, .wait_replicas = config.redis_wait_replicas});
+  auto store = make_store(config.redis_url, config.redis_salt, config.redis_options);
   EngineMetrics metrics(config.stream.input_topic);
   metrics.rules_reloads.Add({{"result", "success"}}).Increment();
   StreamEngine engine(config.stream, rules, *store, metrics);
