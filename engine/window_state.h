@@ -1,0 +1,71 @@
+// WindowState: the state of one velocity feature for one entity key, and the
+// exact window semantics of RULES.md ("Velocity feature semantics") applied
+// to it. One implementation shared by every store: the in-memory store keeps
+// these in its tables, the Redis store computes on cached copies and writes
+// them back (its Lua script is the fallback and is held to the same results
+// by the contract suite).
+//
+// Layout: per bucket (ascending) count, numeric count, sum, min, max; for
+// `distinct`, each value's buckets instead; per source partition the highest
+// applied offset (idempotency); the newest bucket seen.
+//
+// Pruning: updates older than two windows behind the newest bucket are
+// ignored and such buckets are dropped (count/sum/...: at every update;
+// distinct: once per window of progress), so reads up to one window late are
+// exact and memory is bounded by the live window.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engine/event.h"
+#include "engine/rule_set.h"
+#include "engine/value.h"
+
+namespace fraud {
+
+struct WindowBucket {
+  std::int64_t bucket;
+  std::uint32_t count;
+  std::uint32_t numeric;
+  double sum;
+  double min;  // +inf while numeric == 0
+  double max;  // -inf while numeric == 0
+};
+
+struct WindowState {
+  std::vector<WindowBucket> buckets;  // ascending by bucket; not used by distinct
+  using DistinctValues = std::unordered_map<std::string, std::vector<std::int64_t>, StringHash, std::equal_to<>>;
+  std::unique_ptr<DistinctValues> distinct;  // value -> its buckets (ascending); distinct features only
+  std::vector<std::pair<std::int32_t, std::int64_t>> applied;  // partition -> highest offset
+  std::int64_t newest = INT64_MIN;
+  std::int64_t pruned_at = INT64_MIN / 2;  // newest bucket at the last full prune (distinct)
+
+  bool empty() const { return newest == INT64_MIN && applied.empty(); }
+};
+
+// Idempotency: true if (partition, offset) is at or below the highest offset
+// already applied for `partition` (then nothing may be updated); otherwise
+// records it as the highest and returns false. partition < 0: never applied.
+bool window_already_applied(WindowState& s, std::int32_t partition, std::int64_t offset);
+
+// Adds one event at `bucket`. `of`: the aggregated value (numbers count for
+// sum/min/max/avg); `distinct_value`: the value's identity for `distinct`
+// (ignored when `of` is null).
+void window_update(WindowState& s, const FeatureDef& f, std::int64_t bucket, const Value& of,
+                   std::string_view distinct_value);
+
+// The feature's value at `bucket`: the aggregate over buckets
+// [bucket - n + 1, bucket].
+Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket);
+
+// Drops every bucket (and distinct value) older than two windows behind the
+// newest bucket: what a store persists.
+void window_prune(WindowState& s, const FeatureDef& f);
+
+}  // namespace fraud
