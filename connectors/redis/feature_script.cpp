@@ -8,34 +8,16 @@ static_assert(script_agg_code(Aggregation::kCount) == 0 && script_agg_code(Aggre
 
 const char* const kFeatureScript = R"LUA(#!lua flags=allow-cross-slot-keys
 local COUNT, DISTINCT = 0, 5
-local a = cmsgpack.unpack(ARGV[1])
-local keys = KEYS
-if #keys == 0 then
-  keys = {}
-  for i = 2, #ARGV do keys[i - 1] = ARGV[i] end
-end
-local states = {}
-if a[1] == 1 then
-  -- One node, no cluster: MGET in slices (Lua's unpack() takes a few
-  -- thousand values at most).
-  for first = 1, #keys, 1000 do
-    local got = redis.call('MGET', unpack(keys, first, math.min(first + 999, #keys)))
-    for j = 1, #got do states[first + j - 1] = got[j] end
-  end
-else
-  -- Cluster: one GET per key (a command may not span slots).
-  for k = 1, #keys do states[k] = redis.call('GET', keys[k]) end
-end
-local ttls = {}
-local out, no = {}, 0
-local p = 2
-for k = 1, #keys do
-  local agg, n, ttl, nops = a[p], a[p + 1], a[p + 2], a[p + 3]
-  p = p + 4
+
+-- Applies one key's ops (a: agg, n, op count, 6 items per op) to its state
+-- body `raw` (nil: none), appending the read values to out; returns the new
+-- out length and the new body (nil when nothing changed).
+local function compute(raw, a, out, no)
+  local agg, n, nops = a[1], a[2], a[3]
+  local p = 4
   -- b: bucket -> count (count) or {count, numeric count, sum, min, max};
   -- d: value hash -> bucket, or a set of buckets when it has several.
   local newest, applied, b, d = nil, {}, {}, {}
-  local raw = states[k]
   if raw then
     local st = cmsgpack.unpack(raw)
     newest = st[1]
@@ -213,9 +195,55 @@ for k = 1, #keys do
         end
       end
     end
-    local ttl_text = ttls[ttl]
-    if not ttl_text then ttl_text = tostring(ttl); ttls[ttl] = ttl_text end
-    redis.call('SET', keys[k], cmsgpack.pack(st), 'PX', ttl_text)
+    return no, cmsgpack.pack(st)
+  end
+  return no, nil
+end
+
+local flags = ARGV[1]
+local mget, want_state = string.byte(flags, 1) == 49, string.byte(flags, 2) == 49
+local ng = (#ARGV - 1) / 5
+local states = {}
+if mget then
+  -- One node, no cluster: MGET in slices (Lua's unpack() takes a few
+  -- thousand values at most).
+  local ks = {}
+  for k = 1, ng do ks[k] = ARGV[5 * k - 3] end
+  for first = 1, ng, 1000 do
+    local got = redis.call('MGET', unpack(ks, first, math.min(first + 999, ng)))
+    for j = 1, #got do states[first + j - 1] = got[j] end
+  end
+else
+  -- Cluster: one GET per key (a command may not span slots).
+  for k = 1, ng do states[k] = redis.call('GET', ARGV[5 * k - 3]) end
+end
+local out, no = {}, 0
+for k = 1, ng do
+  local b = 5 * k - 4
+  local key, expect, state = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local cur = states[k]
+  local ok
+  if expect == '?' then ok = false
+  elseif not cur then ok = expect == ''
+  else ok = #expect == 9 and string.sub(cur, 1, 9) == expect end
+  if ok then
+    -- Nobody wrote since the engine read it: the engine's result stands.
+    if #state > 9 then redis.call('SET', key, state, 'PX', ARGV[b + 4]) end
+  else
+    local body = cur
+    if cur and string.byte(cur, 1) == 193 then body = string.sub(cur, 10) end
+    no = no + 1; out[no] = k
+    no = no + 1; local at = no; out[at] = false
+    no = no + 1; local nreads = no
+    local newbody
+    no, newbody = compute(body, cmsgpack.unpack(ARGV[b + 5]), out, no)
+    out[nreads] = no - nreads
+    local stored = cur
+    if newbody then
+      stored = string.sub(state, 1, 9) .. newbody
+      redis.call('SET', key, stored, 'PX', ARGV[b + 4])
+    end
+    if want_state and stored then out[at] = stored end
   end
 end
 return cmsgpack.pack(out)

@@ -1,32 +1,53 @@
-// The Lua script that applies one batch's feature operations for every
-// (feature, entity) key on one Redis node, atomically per call: for each key
-// it loads the state, applies the key's ops in batch order (idempotency by
-// source partition offsets, update before read), prunes buckets two windows
-// behind the newest, writes the state back (only if it changed) with a TTL
-// of window + resolution, and collects the read values.
+// The Lua script that settles one batch's feature operations for every
+// (feature, entity) key on one Redis node, atomically per call.
+//
+// The engine computes each key's new state and read values itself, on the
+// state it saw last (a cache in RedisFeatureStore), and sends the result with
+// the stamp it expects the stored value to carry. The script checks the
+// stamp: when it matches (nobody wrote since), it only stores the engine's
+// new value (SET ... PX ttl); that is the common case and costs Redis an MGET
+// share and a SET per key. When it does not match (another engine wrote, the
+// key expired, or the engine had no copy: expected "?"), the script applies
+// the key's ops itself: it loads the state, applies them in batch order
+// (idempotency by source partition offsets, update before read), prunes
+// buckets two windows behind the newest, writes the state back (only if it
+// changed) and returns the values and the stored state, which the engine
+// caches. Both paths give the values of engine/window_state.h (the contract
+// suite holds the script to them).
 //
 // One call per batch and node: the flag `allow-cross-slot-keys` (Redis 7)
 // lets one call touch keys of many slots on the node that owns them all
 // (such keys travel in ARGV: a cluster refuses declared keys of several
 // slots). Loaded once per connection (SCRIPT LOAD), called by SHA (EVALSHA).
 //
-// KEYS     one state key `fs:{<hash>}` (a single group), or none
-// ARGV[1]  MessagePack array: MGET allowed (1: one plain node) or not (0),
-//          then per key:
-//            agg (0 count, 1 sum, 2 min, 3 max, 4 avg, 5 distinct),
-//            n (buckets per window), ttl_ms, op count, then 6 items per op:
-//            flags (1 update, 2 read), bucket, number (nil if not numeric),
-//            distinct value hash (nil if none), partition (-1: none), offset
-// ARGV[2..] the state keys, one per (feature, entity) group, when KEYS is
-//          empty
-// Returns  MessagePack array: one item per read op in the same order, the
-//          value or false for null.
+// KEYS     one state key (a single group, declared so a cluster routes it),
+//          or none
+// ARGV[1]  two flag characters: MGET allowed ('1': one plain node) and
+//          return stored states of keys the script computed ('1')
+// ARGV[2..] five per key:
+//   key      `fs:{<hash>}`
+//   expect   the stored value's 9-byte stamp the engine computed on, "" (no
+//            value), or "?" (no copy: the script computes)
+//   state    the value to store when the stamp matches: stamp + body (a new
+//            stamp), or the new stamp alone when nothing changed; the
+//            script's own writes also take this stamp
+//   ttl      milliseconds (window + resolution), decimal
+//   ops      MessagePack array: agg (0 count, 1 sum, 2 min, 3 max, 4 avg,
+//            5 distinct), n (buckets per window), op count, then 6 items per
+//            op: flags (1 update, 2 read), bucket, number (nil if not
+//            numeric), distinct value hash (nil if none), partition (-1:
+//            none), offset. Unpacked only when the script computes.
+// Returns  MessagePack array, for each key the script computed: its position
+//          (1-based), its stored value (or false: none, or not asked for),
+//          the number of read values, then the values (false for null).
 //
-// State (a MessagePack string per key): newest bucket, partition count,
-// (partition, highest offset) pairs, then per bucket
+// Stored value: stamp ("\xc1" + 8 bytes, see window_codec.h) + body, the
+// body a MessagePack array: newest bucket, partition count, (partition,
+// highest offset) pairs, then per bucket
 //   count:        bucket, count
 //   sum/min/...:  bucket, count, numeric count, sum, min, max
 //   distinct:     value hash, bucket count, buckets...
+// A value without the stamp (written by an older version) is read as a body.
 #pragma once
 
 #include <cstdint>

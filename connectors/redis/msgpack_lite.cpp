@@ -52,6 +52,15 @@ void write_double(std::string& out, double v) {
   put_be(out, std::bit_cast<std::uint64_t>(v), 8);
 }
 
+void write_number(std::string& out, double v) {
+  constexpr double kExact = 9007199254740992.0;  // 2^53
+  if (v >= -kExact && v <= kExact && v == static_cast<double>(static_cast<std::int64_t>(v))) {
+    write_int(out, static_cast<std::int64_t>(v));
+  } else {
+    write_double(out, v);
+  }
+}
+
 void write_str(std::string& out, std::string_view s) {
   if (s.size() < 32) {
     out.push_back(static_cast<char>(0xa0 | s.size()));

@@ -16,6 +16,8 @@ void write_array_header(std::string& out, std::uint32_t n);
 void write_nil(std::string& out);
 void write_int(std::string& out, std::int64_t v);
 void write_double(std::string& out, double v);
+// An integer form when `v` is integral and exact as one (|v| <= 2^53), else a double.
+void write_number(std::string& out, double v);
 void write_str(std::string& out, std::string_view s);
 
 // One scalar as read from a blob.

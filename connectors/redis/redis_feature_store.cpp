@@ -8,10 +8,12 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <random>
 #include <thread>
 
 #include "connectors/redis/feature_script.h"
 #include "connectors/redis/msgpack_lite.h"
+#include "connectors/redis/window_codec.h"
 #include "engine/sha256.h"
 
 namespace fraud {
@@ -137,7 +139,11 @@ bool redirect_target(const redisReply* r, std::string& host, int& port) {
 }  // namespace
 
 RedisFeatureStore::RedisFeatureStore(std::vector<RedisEndpoint> seeds, std::string salt, RedisStoreOptions options)
-    : seeds_(std::move(seeds)), salt_(std::move(salt)), options_(options) {}
+    : seeds_(std::move(seeds)), salt_(std::move(salt)), options_(options) {
+  std::random_device rd;
+  stamp_seed_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^
+                static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+}
 
 RedisFeatureStore::RedisFeatureStore(RedisEndpoint endpoint, std::string salt, int timeout_ms, RedisCallMode mode)
     : RedisFeatureStore(std::vector<RedisEndpoint>{std::move(endpoint)}, std::move(salt),
@@ -279,14 +285,34 @@ std::string RedisFeatureStore::hashed(std::string_view a, std::string_view b) co
   return h.hex_digest().substr(0, 32);
 }
 
+RedisFeatureStore::CachedState* RedisFeatureStore::cached(const std::string& id, const FeatureDef& f,
+                                                          std::string_view key) {
+  auto it = cache_.find(id);
+  if (it != cache_.end()) return &it->second;
+  auto old = cache_old_.find(id);
+  if (old != cache_old_.end()) {
+    // Node handles keep the entry's address.
+    return &cache_.insert(cache_old_.extract(old)).position->second;
+  }
+  CachedState& c = cache_[id];
+  c.redis_key = "fs:{" + hashed(f.fingerprint, key) + "}";
+  return &c;  // stamp "": no stored value, until Redis says otherwise
+}
+
 void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> ops) {
   group_of_.clear();
   groups_.clear();
   keys_.clear();
+  const bool per_batch = options_.mode == RedisCallMode::kPerBatch;
+  const bool caching = per_batch && options_.cache_keys > 0;
+  if (caching && cache_.size() >= options_.cache_keys / 2) {
+    cache_old_ = std::move(cache_);
+    cache_.clear();
+  }
   std::string id;
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const FeatureDef& f = rules.features[ops[i].feature];
-    if (options_.mode == RedisCallMode::kPerBatch) {
+    if (per_batch) {
       id.assign(f.fingerprint);
       id.push_back('\0');
       id.append(ops[i].key);
@@ -296,67 +322,155 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
         continue;
       }
     }
-    keys_.push_back("fs:{" + hashed(f.fingerprint, ops[i].key) + "}");
-    groups_.push_back({ops[i].feature, {static_cast<std::uint32_t>(i)}, redis_key_slot(keys_.back())});
+    Group g{ops[i].feature, {static_cast<std::uint32_t>(i)}, 0};
+    if (caching) {
+      g.cached = cached(id, f, ops[i].key);
+      keys_.push_back(g.cached->redis_key);
+    } else {
+      keys_.push_back("fs:{" + hashed(f.fingerprint, ops[i].key) + "}");
+    }
+    g.slot = redis_key_slot(keys_.back());
+    groups_.push_back(std::move(g));
   }
 }
 
-void RedisFeatureStore::encode(const RuleSet& rules, std::span<const FeatureOp> ops, Call& call, bool one_mget) const {
-  // The request blob: MGET allowed (0/1), then per group agg, n, ttl, op
-  // count and 6 items per op.
-  std::string& blob = call.blob;
-  blob.clear();
-  std::uint32_t items = 1;
-  for (std::uint32_t g : call.groups) items += 4 + 6 * static_cast<std::uint32_t>(groups_[g].ops.size());
-  msgpack::write_array_header(blob, items);
-  msgpack::write_int(blob, one_mget ? 1 : 0);
-  for (std::uint32_t g : call.groups) {
-    const FeatureDef& f = rules.features[groups_[g].feature];
-    msgpack::write_int(blob, script_agg_code(f.agg));
-    msgpack::write_int(blob, f.buckets());
-    msgpack::write_int(blob, f.window_ms + f.resolution_ms);
-    msgpack::write_int(blob, static_cast<std::int64_t>(groups_[g].ops.size()));
-    for (std::uint32_t i : groups_[g].ops) {
-      const FeatureOp& op = ops[i];
-      msgpack::write_int(blob, (op.update ? 1 : 0) + (op.read ? 2 : 0));
-      msgpack::write_int(blob, op.bucket);
-      bool numeric = op.update && op.of.is_number() && f.agg != Aggregation::kCount && f.agg != Aggregation::kDistinct;
-      if (numeric) {
-        msgpack::write_double(blob, op.of.number);
-      } else {
-        msgpack::write_nil(blob);
+std::string RedisFeatureStore::next_stamp() {
+  // splitmix64 of a per-store random seed and a counter: unique per write.
+  std::uint64_t z = stamp_seed_ + 0x9e3779b97f4a7c15ull * ++stamp_counter_;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  std::string stamp(kStampSize, kStampMark);
+  std::memcpy(stamp.data() + 1, &z, 8);
+  return stamp;
+}
+
+std::string RedisFeatureStore::ops_blob(const FeatureDef& f, std::span<const FeatureOp> ops, const Group& g,
+                                        const std::vector<std::string>& value_hashes) const {
+  std::string blob;
+  msgpack::write_array_header(blob, 3 + 6 * static_cast<std::uint32_t>(g.ops.size()));
+  msgpack::write_int(blob, script_agg_code(f.agg));
+  msgpack::write_int(blob, f.buckets());
+  msgpack::write_int(blob, static_cast<std::int64_t>(g.ops.size()));
+  for (std::size_t j = 0; j < g.ops.size(); ++j) {
+    const FeatureOp& op = ops[g.ops[j]];
+    msgpack::write_int(blob, (op.update ? 1 : 0) + (op.read ? 2 : 0));
+    msgpack::write_int(blob, op.bucket);
+    bool numeric = op.update && op.of.is_number() && f.agg != Aggregation::kCount && f.agg != Aggregation::kDistinct;
+    if (numeric) {
+      msgpack::write_double(blob, op.of.number);
+    } else {
+      msgpack::write_nil(blob);
+    }
+    if (!value_hashes[j].empty()) {
+      msgpack::write_str(blob, value_hashes[j]);
+    } else {
+      msgpack::write_nil(blob);
+    }
+    msgpack::write_int(blob, op.partition >= 0 ? op.partition : -1);
+    msgpack::write_int(blob, op.offset);
+  }
+  return blob;
+}
+
+void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
+  for (std::uint32_t gi = 0; gi < groups_.size(); ++gi) {
+    if (done_[gi]) continue;
+    Group& g = groups_[gi];
+    const FeatureDef& f = rules.features[g.feature];
+    // Distinct values travel hashed (no raw value ever reaches Redis).
+    value_hashes_.assign(g.ops.size(), std::string());
+    if (f.agg == Aggregation::kDistinct) {
+      for (std::size_t j = 0; j < g.ops.size(); ++j) {
+        const FeatureOp& op = ops[g.ops[j]];
+        if (op.update && !op.of.is_null()) value_hashes_[j] = hashed("v", op.of_text);
       }
-      if (op.update && f.agg == Aggregation::kDistinct && !op.of.is_null()) {
-        msgpack::write_str(blob, hashed("v", op.of_text));
-      } else {
-        msgpack::write_nil(blob);
+    }
+    g.ops_blob = ops_blob(f, ops, g, value_hashes_);
+    std::string stamp = next_stamp();
+    if (!g.cached || g.cached->stamp == "?") {
+      g.expect = "?";
+      g.state = std::move(stamp);
+      continue;
+    }
+    // Compute on the copy (it stays in step with Redis only if the script
+    // confirms the stamp; otherwise the script's state replaces it).
+    WindowState& s = g.cached->state;
+    bool dirty = false;
+    for (std::size_t j = 0; j < g.ops.size(); ++j) {
+      const FeatureOp& op = ops[g.ops[j]];
+      if (op.update && !window_already_applied(s, op.partition, op.offset)) {
+        dirty = true;
+        window_update(s, f, op.bucket, op.of, value_hashes_[j]);
       }
-      msgpack::write_int(blob, op.partition >= 0 ? op.partition : -1);
-      msgpack::write_int(blob, op.offset);
+      if (op.read) results[g.ops[j]] = window_read(s, f, op.bucket);
+    }
+    g.expect = g.cached->stamp;
+    g.state = std::move(stamp);
+    if (dirty) {
+      window_prune(s, f);
+      encode_window_state(s, f, g.state);
     }
   }
 }
 
-StoreStatus RedisFeatureStore::decode(std::span<const FeatureOp> ops, std::span<Value> results, const Call& call,
-                                      const redisReply* r) {
+StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const FeatureOp> ops,
+                                      std::span<Value> results, const Call& call, const redisReply* r) {
   if (r->type != REDIS_REPLY_STRING) return StoreStatus::failure("redis: unexpected reply type from the feature script");
-  std::size_t reads = 0;
-  for (std::uint32_t g : call.groups) {
-    for (std::uint32_t i : groups_[g].ops) reads += ops[i].read ? 1 : 0;
-  }
+  auto malformed = [] { return StoreStatus::failure("redis: malformed reply from the feature script"); };
   msgpack::Reader in(std::string_view(r->str, r->len));
-  auto n = in.array_header();
-  if (!n || *n != reads) {
-    return StoreStatus::failure("redis: feature script answered " + std::to_string(n ? *n : 0) + " values for " +
-                                std::to_string(reads) + " reads");
-  }
-  for (std::uint32_t g : call.groups) {
-    for (std::uint32_t i : groups_[g].ops) {
+  auto items = in.array_header();
+  if (!items) return malformed();
+  std::vector<char> by_script(call.groups.size(), 0);
+  std::uint32_t left = *items;
+  while (left > 0) {
+    auto pos = in.scalar();
+    auto stored = in.scalar();
+    auto nreads = in.scalar();
+    if (left < 3 || !pos || !stored || !nreads || pos->kind != msgpack::Scalar::kNumber ||
+        nreads->kind != msgpack::Scalar::kNumber || pos->number < 1 || pos->number > call.groups.size()) {
+      return malformed();
+    }
+    left -= 3;
+    auto at = static_cast<std::size_t>(pos->number) - 1;
+    by_script[at] = 1;
+    Group& g = groups_[call.groups[at]];
+    std::size_t reads = 0;
+    for (std::uint32_t i : g.ops) reads += ops[i].read ? 1 : 0;
+    if (nreads->number != static_cast<double>(reads) || left < reads) {
+      return StoreStatus::failure("redis: feature script answered " + std::to_string(nreads->number) +
+                                  " values for " + std::to_string(reads) + " reads");
+    }
+    for (std::uint32_t i : g.ops) {
       if (!ops[i].read) continue;
       auto v = in.scalar();
-      if (!v) return StoreStatus::failure("redis: malformed reply from the feature script");
+      if (!v) return malformed();
       results[i] = v->kind == msgpack::Scalar::kNumber ? Value::of_number(v->number) : Value::null();
     }
+    left -= static_cast<std::uint32_t>(reads);
+    if (!g.cached) continue;
+    // Take over what the script stored.
+    CachedState& c = *g.cached;
+    std::string_view stamp, body;
+    if (stored->kind == msgpack::Scalar::kString) split_stored_state(stored->text, stamp, body);
+    if (stored->kind != msgpack::Scalar::kString) {
+      c.stamp.clear();
+      c.state = WindowState{};
+    } else if (stamp.empty() || !decode_window_state(body, rules.features[g.feature], c.state)) {
+      c.stamp = "?";  // not a value this engine can compute on: the script keeps computing it
+      c.state = WindowState{};
+    } else {
+      c.stamp.assign(stamp);
+    }
+  }
+  script_computed_ += static_cast<std::uint64_t>(std::count(by_script.begin(), by_script.end(), 1));
+  for (std::size_t at = 0; at < call.groups.size(); ++at) {
+    if (by_script[at]) continue;
+    Group& g = groups_[call.groups[at]];
+    ++engine_computed_;
+    // The stamp matched: Redis holds the engine's value now (or still the
+    // old one when nothing changed).
+    if (g.cached && g.state.size() > kStampSize) g.cached->stamp.assign(g.state, 0, kStampSize);
   }
   return StoreStatus::success();
 }
@@ -367,6 +481,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
   static const std::string kEvalSha = "EVALSHA";
   static const std::string kOne = "1";
   static const std::string kZero = "0";
+  const bool want_state = options_.mode == RedisCallMode::kPerBatch && options_.cache_keys > 0;
   StoreStatus status = StoreStatus::success();
   std::vector<const char*> argv;
   std::vector<size_t> lens;
@@ -385,7 +500,8 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     // many slots on the node that owns them); one group: the key is
     // declared, so the cluster answers MOVED/ASK before running anything.
     bool declared = call.groups.size() == 1;
-    encode(rules, ops, call, !cluster_ && !declared);
+    call.flags.assign(1, !cluster_ && !declared ? '1' : '0');
+    call.flags.push_back(want_state ? '1' : '0');
     argv.clear();
     lens.clear();
     auto arg = [&](const std::string& s) {
@@ -396,9 +512,14 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     arg(script_sha_);
     arg(declared ? kOne : kZero);
     if (declared) arg(keys_[call.groups[0]]);
-    arg(call.blob);
-    if (!declared) {
-      for (std::uint32_t g : call.groups) arg(keys_[g]);
+    arg(call.flags);
+    for (std::uint32_t g : call.groups) {
+      const Group& grp = groups_[g];
+      arg(keys_[g]);
+      arg(grp.expect);
+      arg(grp.state);
+      arg(ttl_text_[grp.feature]);
+      arg(grp.ops_blob);
     }
     if (call.asking) redisAppendCommand(node.ctx, "ASKING");
     redisAppendCommandArgv(node.ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
@@ -457,7 +578,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       if (status.ok) status = StoreStatus::failure(where + ": " + std::string(r->str, r->len));
       continue;
     }
-    StoreStatus st = decode(ops, results, call, r.get());
+    StoreStatus st = decode(rules, ops, results, call, r.get());
     if (!st.ok) {
       if (status.ok) status = st;
       continue;
@@ -492,6 +613,15 @@ std::uint64_t RedisFeatureStore::fingerprint(std::span<const FeatureOp> ops) {
 StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
   std::lock_guard lock(mu_);
   StoreStatus st = apply_locked(rules, ops, results);
+  if (!st.ok) {
+    // Copies computed on for groups that did not finish may be ahead of
+    // Redis or behind it: the script computes those keys next time.
+    for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+      if (done_[g] || !groups_[g].cached) continue;
+      groups_[g].cached->stamp = "?";
+      groups_[g].cached->state = WindowState{};
+    }
+  }
   // Only idempotent batches (source positions) can be recognised on retry.
   bool idempotent = !ops.empty() && ops.front().partition >= 0;
   if (st.ok || groups_.empty() || !idempotent) {
@@ -539,6 +669,11 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
     StoreStatus st = refresh_topology();
     if (!st.ok) return st;
   }
+  ttl_text_.resize(rules.features.size());
+  for (std::size_t f = 0; f < rules.features.size(); ++f) {
+    ttl_text_[f] = std::to_string(rules.features[f].window_ms + rules.features[f].resolution_ms);
+  }
+  prepare(rules, ops, results);
   // First pass: per node, one call with all its groups (per batch mode), or
   // one call per group (naive mode).
   std::vector<Call> calls;

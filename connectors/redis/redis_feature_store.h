@@ -46,7 +46,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/event.h"
 #include "engine/feature_store.h"
+#include "engine/window_state.h"
 
 struct redisContext;
 struct redisReply;
@@ -75,6 +77,9 @@ struct RedisStoreOptions {
   int timeout_ms = 2000;
   RedisCallMode mode = RedisCallMode::kPerBatch;
   int wait_replicas = 0;  // WAIT (up to timeout_ms / 2) for this many replicas after each write
+  // (feature, entity) states the engine keeps to compute on (per batch mode;
+  // about 200-400 bytes each). 0: the script computes every key.
+  std::size_t cache_keys = std::size_t{1} << 18;
 };
 
 class RedisFeatureStore final : public FeatureStore {
@@ -98,6 +103,11 @@ class RedisFeatureStore final : public FeatureStore {
   std::uint64_t redirects() const { return redirects_; }
   std::uint64_t ask_redirects() const { return asks_; }  // of which ASK (a slot being migrated)
   std::uint64_t topology_refreshes() const { return topology_refreshes_; }
+  // Keys whose new state the engine computed and Redis confirmed unchanged
+  // since (the cheap path), and keys the script computed (no copy here, or
+  // another writer got there first).
+  std::uint64_t engine_computed() const { return engine_computed_; }
+  std::uint64_t script_computed() const { return script_computed_; }
   bool cluster() const { return cluster_; }
   std::size_t node_count() const { return nodes_.size(); }
 
@@ -107,17 +117,30 @@ class RedisFeatureStore final : public FeatureStore {
     int port = 0;
     redisContext* ctx = nullptr;
   };
+  // The engine's copy of a stored state.
+  struct CachedState {
+    std::string redis_key;
+    std::string stamp;  // the stored value's stamp as last seen; "": no value; "?": unknown
+    WindowState state;
+  };
+  using Cache = std::unordered_map<std::string, CachedState, StringHash, std::equal_to<>>;
   struct Group {
     std::uint32_t feature;
     std::vector<std::uint32_t> ops;
     std::uint16_t slot;
+    CachedState* cached = nullptr;  // null: no copy kept (naive mode, cache off)
+    // The script's arguments for this key (see feature_script.h), built once
+    // per apply so a resend after a redirect sends the same.
+    std::string expect;
+    std::string state;
+    std::string ops_blob;
   };
   // What one node call asked for, and how it went.
   struct Call {
     int node = -1;
     std::vector<std::uint32_t> groups;
     bool asking = false;  // prefix ASKING (an ASK redirect)
-    std::string blob;
+    std::string flags;    // the script's ARGV[1]
   };
 
   StoreStatus refresh_topology();
@@ -125,13 +148,20 @@ class RedisFeatureStore final : public FeatureStore {
   void disconnect(Node& n);
   int node_index(const std::string& host, int port);
   void group(const RuleSet& rules, std::span<const FeatureOp> ops);
-  void encode(const RuleSet& rules, std::span<const FeatureOp> ops, Call& call, bool one_mget) const;
+  CachedState* cached(const std::string& id, const FeatureDef& f, std::string_view key);
+  // Computes each pending group's result on its cached state (values into
+  // `results`) and builds its script arguments.
+  void prepare(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results);
+  std::string ops_blob(const FeatureDef& f, std::span<const FeatureOp> ops, const Group& g,
+                       const std::vector<std::string>& value_hashes) const;
+  std::string next_stamp();
   // Sends `calls` pipelined (all writes, then all replies); finished groups
   // get their results, the rest are returned in `retry` (routing) or make
   // the status fail (connection, script errors).
   StoreStatus run_calls(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
                         std::vector<Call>& calls, std::vector<Call>& retry);
-  StoreStatus decode(std::span<const FeatureOp> ops, std::span<Value> results, const Call& call, const redisReply* r);
+  StoreStatus decode(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results, const Call& call,
+                     const redisReply* r);
   static std::uint64_t fingerprint(std::span<const FeatureOp> ops);
   // Runs `calls`, then the resends they ask for (redirects), up to 8 rounds.
   StoreStatus run_until_settled(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
@@ -153,12 +183,23 @@ class RedisFeatureStore final : public FeatureStore {
   std::uint64_t redirects_ = 0;
   std::uint64_t asks_ = 0;
   std::uint64_t topology_refreshes_ = 0;
+  std::uint64_t engine_computed_ = 0;
+  std::uint64_t script_computed_ = 0;
   std::mutex mu_;
+  // The engine's copies, in two generations: lookups move entries to
+  // `cache_`; when it holds half the capacity, it becomes `cache_old_` and
+  // the previous old generation is dropped.
+  Cache cache_;
+  Cache cache_old_;
+  std::uint64_t stamp_seed_ = 0;
+  std::uint64_t stamp_counter_ = 0;
   // Per batch, reused.
   std::unordered_map<std::string, std::uint32_t> group_of_;
   std::vector<Group> groups_;
   std::vector<std::string> keys_;
   std::vector<char> done_;  // per group: values received
+  std::vector<std::string> value_hashes_;  // per op of the group being prepared
+  std::vector<std::string> ttl_text_;      // per feature: window + resolution in ms
   // A batch that failed part-way: its fingerprint, finished groups, values.
   std::uint64_t resume_fingerprint_ = 0;
   std::vector<char> resume_done_;
