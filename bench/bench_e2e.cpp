@@ -99,7 +99,8 @@ struct Result {
   Scenario s;
   double events_per_s = 0;
   double p50_ms = 0, p99_ms = 0, p999_ms = 0;
-  double round_trips_per_batch = 0;
+  double round_trips_per_batch = 0;   // the engines' waits on Redis, per batch and node
+  double script_calls_per_batch = 0;  // Redis's count of script calls, per batch and node
   double redis_us_per_event = 0;
   double engine_us_per_event = 0;
   double peak_rss_mb = 0;
@@ -110,7 +111,7 @@ struct Result {
 // ---- engine statistics ------------------------------------------------------
 
 struct Stats {
-  std::uint64_t acked = 0, batches = 0;
+  std::uint64_t acked = 0, batches = 0, store_round_trips = 0;
   LatencyRecorder::Snapshot latency{};
   Clock::time_point at;
 };
@@ -127,6 +128,7 @@ std::optional<Stats> read_stats(int port) {
   s.at = Clock::now();
   s.acked = json_u64(body, "acked");
   s.batches = json_u64(body, "batches");
+  s.store_round_trips = json_u64(body, "store_round_trips");
   auto p = body.find("\"latency\":[");
   if (p != std::string::npos) {
     std::istringstream in(body.substr(p + 11));
@@ -309,11 +311,13 @@ class Bench {
     if (s.mode == Mode::kFull || s.mode == Mode::kNaive) {
       double events = static_cast<double>(std::max<std::uint64_t>(r.events, 1));
       r.redis_us_per_event = (redis1.cpu_s - redis0.cpu_s) * 1e6 / events;
-      // Per batch and node: calls divided by batches x nodes a batch touched
-      // at most (one node, or the cluster's masters).
-      r.round_trips_per_batch = batches_ ? (redis1.script_calls - redis0.script_calls) /
-                                               (static_cast<double>(batches_) * static_cast<double>(redis_ports.size()))
-                                         : 0;
+      // Per batch and node: counts divided by batches x nodes a batch
+      // touched at most (one node, or the cluster's masters). Round trips
+      // are the engines' own count (sends it waited for); script calls are
+      // Redis's (a round trip carries calls of up to 256 keys back to back).
+      double per = static_cast<double>(batches_) * static_cast<double>(redis_ports.size());
+      r.round_trips_per_batch = batches_ ? static_cast<double>(store_round_trips_) / per : 0;
+      r.script_calls_per_batch = batches_ ? (redis1.script_calls - redis0.script_calls) / per : 0;
     }
     for (auto& e : engines) e->stop();
     return r;
@@ -330,6 +334,7 @@ class Bench {
         if (!st) return std::nullopt;
         sum.acked += st->acked;
         sum.batches += st->batches;
+        sum.store_round_trips += st->store_round_trips;
         for (int i = 0; i < LatencyRecorder::kBuckets; ++i) sum.latency[i] += st->latency[i];
         sum.at = st->at;
       }
@@ -369,6 +374,7 @@ class Bench {
     r.events_per_s = secs > 0 ? static_cast<double>(r.events) / secs : 0;
     r.engine_us_per_event = (fleet.cpu_seconds() - cpu0) * 1e6 / static_cast<double>(std::max<std::uint64_t>(r.events, 1));
     batches_ = last.batches;  // Redis calls are counted from the engine's start too
+    store_round_trips_ = last.store_round_trips;
     r.p50_ms = quantile_ms(first, last, 0.5);
     r.p99_ms = quantile_ms(first, last, 0.99);
     r.p999_ms = quantile_ms(first, last, 0.999);
@@ -413,6 +419,7 @@ class Bench {
   std::string binary_, rules_dir_, work_, out_dir_;
   int runs_ = 0;
   std::uint64_t batches_ = 0;
+  std::uint64_t store_round_trips_ = 0;
 };
 
 // ---- reporting --------------------------------------------------------------
@@ -431,14 +438,16 @@ void print_row(const Result& r) {
 }
 
 const char* kHeader = "scenario,mode,batch,threads,offered_per_s,events_per_s,p50_ms,p99_ms,p999_ms,"
-                      "redis_round_trips_per_batch,redis_cpu_us_per_event,engine_cpu_us_per_event,peak_rss_mb\n";
+                      "redis_round_trips_per_batch,redis_cpu_us_per_event,engine_cpu_us_per_event,peak_rss_mb,"
+                      "redis_script_calls_per_batch\n";
 
 std::string csv_row(const Result& r) {
   std::ostringstream o;
   o << r.s.name << "," << mode_name(r.s.mode) << "," << r.s.batch << "," << r.s.threads << "," << r.s.rate << ","
     << fmt("%.0f", r.events_per_s) << "," << fmt("%.2f", r.p50_ms) << "," << fmt("%.2f", r.p99_ms) << ","
     << fmt("%.2f", r.p999_ms) << "," << fmt("%.3f", r.round_trips_per_batch) << "," << fmt("%.2f", r.redis_us_per_event)
-    << "," << fmt("%.2f", r.engine_us_per_event) << "," << fmt("%.1f", r.peak_rss_mb) << "\n";
+    << "," << fmt("%.2f", r.engine_us_per_event) << "," << fmt("%.1f", r.peak_rss_mb) << ","
+    << fmt("%.2f", r.script_calls_per_batch) << "\n";
   return o.str();
 }
 
@@ -474,6 +483,7 @@ bool load_results(const std::string& dir, std::vector<Result>& results, std::opt
     r.redis_us_per_event = std::stod(f[10]);
     r.engine_us_per_event = std::stod(f[11]);
     r.peak_rss_mb = std::stod(f[12]);
+    if (f.size() > 13) r.script_calls_per_batch = std::stod(f[13]);
     if (r.s.name == "soak") {
       std::ifstream rss(dir + "/soak_rss.csv");
       std::getline(rss, line);
@@ -681,7 +691,7 @@ int main(int argc, char** argv) {
     if (at20k) md << "| p99 < 25 ms at 20,000 events/s offered | p99 " << fmt("%.1f", at20k->p99_ms) << " ms (p50 " << fmt("%.1f", at20k->p50_ms) << ", p99.9 " << fmt("%.1f", at20k->p999_ms) << ") | " << ok(at20k->p99_ms < 25) << " |\n";
     if (full && pass) md << "| >= 0.35 of passthrough | " << fmt("%.0f", full->events_per_s) << " / " << fmt("%.0f", pass->events_per_s) << " = " << fmt("%.2f", full->events_per_s / pass->events_per_s) << " | " << ok(full->events_per_s >= 0.35 * pass->events_per_s) << " |\n";
     if (full && naive) md << "| >= 10x naive | " << fmt("%.0f", full->events_per_s) << " / " << fmt("%.0f", naive->events_per_s) << " = " << fmt("%.1f", full->events_per_s / naive->events_per_s) << "x | " << ok(full->events_per_s >= 10 * naive->events_per_s) << " |\n";
-    if (full) md << "| <= 1 Redis round trip per batch per node | " << fmt("%.2f", full->round_trips_per_batch) << " | " << ok(full->round_trips_per_batch <= 1.0001) << " |\n";
+    if (full) md << "| <= 1 Redis round trip per batch per node | " << fmt("%.2f", full->round_trips_per_batch) << " (script calls in it: " << fmt("%.1f", full->script_calls_per_batch) << ") | " << ok(full->round_trips_per_batch <= 1.0001) << " |\n";
     if (full) md << "| Redis CPU <= 5 us per event | " << fmt("%.1f", full->redis_us_per_event) << " us | " << ok(full->redis_us_per_event <= 5) << " |\n";
     if (full && hot) md << "| hot-key attack >= 0.5 of uniform | " << fmt("%.0f", hot->events_per_s) << " / " << fmt("%.0f", full->events_per_s) << " = " << fmt("%.2f", hot->events_per_s / full->events_per_s) << " | " << ok(hot->events_per_s >= 0.5 * full->events_per_s) << " |\n";
     if (soak && soak->rss_samples.size() > 4) {
@@ -709,14 +719,16 @@ int main(int argc, char** argv) {
     md << "\n## All scenarios\n\nThroughput rows drain a preloaded backlog flat out (events/s between the first and last "
           "acknowledged verdict); `rate-N` rows offer N events/s for 10 s after 3 s of warm-up. Latency is the Kafka "
           "timestamp of the event to the broker's acknowledgement of its verdict, from the engine's exact histogram. "
-          "RT/b: Redis script calls per batch; redis us / engine us: CPU microseconds per event; RSS: engine peak.\n\n"
-       << "| scenario | mode | batch | threads | offered/s | events/s | p50 ms | p99 ms | p99.9 ms | RT/b | redis us | engine us | RSS MB |\n"
-       << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+          "RT/b: Redis round trips per batch and node (the engine's count of sends it waited for); calls/b: Redis's "
+          "count of script calls per batch and node (a round trip carries calls of up to 256 keys written back to "
+          "back); redis us / engine us: CPU microseconds per event; RSS: engine peak.\n\n"
+       << "| scenario | mode | batch | threads | offered/s | events/s | p50 ms | p99 ms | p99.9 ms | RT/b | calls/b | redis us | engine us | RSS MB |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     auto row = [&](const Result& r) {
       md << "| " << r.s.name << " | " << mode_name(r.s.mode) << " | " << r.s.batch << " | " << (r.s.threads ? std::to_string(r.s.threads) : "auto") << " | "
          << (r.s.rate > 0 ? fmt("%.0f", r.s.rate) : "backlog") << " | " << fmt("%.0f", r.events_per_s) << " | " << fmt("%.1f", r.p50_ms)
          << " | " << fmt("%.1f", r.p99_ms) << " | " << fmt("%.1f", r.p999_ms) << " | " << fmt("%.2f", r.round_trips_per_batch) << " | "
-         << fmt("%.1f", r.redis_us_per_event) << " | " << fmt("%.1f", r.engine_us_per_event) << " | " << fmt("%.0f", r.peak_rss_mb) << " |\n";
+         << fmt("%.1f", r.script_calls_per_batch) << " | " << fmt("%.1f", r.redis_us_per_event) << " | " << fmt("%.1f", r.engine_us_per_event) << " | " << fmt("%.0f", r.peak_rss_mb) << " |\n";
     };
     for (const auto& r : results) row(r);
     if (soak) row(*soak);

@@ -54,6 +54,14 @@ struct StoreStatus {
   static StoreStatus failure(std::string e) { return {false, std::move(e)}; }
 };
 
+// What a store did so far (monotonic; zero where a store has no such thing).
+struct FeatureStoreCounters {
+  std::uint64_t round_trips = 0;   // times a remote store was sent work and awaited (per node)
+  std::uint64_t script_calls = 0;  // remote script calls (several may share a round trip)
+  std::uint64_t keys_engine_computed = 0;  // (feature, entity) keys whose new state this process computed
+  std::uint64_t keys_script_computed = 0;  // keys a Redis script computed (no current copy here)
+};
+
 class FeatureStore {
  public:
   virtual ~FeatureStore() = default;
@@ -62,6 +70,8 @@ class FeatureStore {
   virtual StoreStatus apply(const RuleSet& rules, std::span<const FeatureOp> ops,
                             std::span<Value> results) = 0;
   virtual std::string_view name() const = 0;
+  // Read between applies (same thread rules as apply).
+  virtual FeatureStoreCounters counters() const { return {}; }
 };
 
 }  // namespace fraud

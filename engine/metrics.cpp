@@ -29,10 +29,23 @@ EngineMetrics::EngineMetrics(std::string input_topic)
                                    "Kafka timestamp of an event to its verdict acknowledged by the broker")
                              .Add({}, latency_buckets())),
       feature_store_requests(counter(*registry_, "fraud_feature_store_requests_total",
-                                     "Feature store round trips (one per batch per node)")
+                                     "Feature store requests (one per batch, and one per retry)")
                                  .Add({})),
       feature_store_errors(
           counter(*registry_, "fraud_feature_store_errors_total", "Feature store round trips that failed").Add({})),
+      feature_store_round_trips(counter(*registry_, "fraud_feature_store_round_trips_total",
+                                        "Times the feature store sent a Redis node work and waited for the answer "
+                                        "(one per node per batch)")
+                                    .Add({})),
+      feature_store_script_calls(counter(*registry_, "fraud_feature_store_script_calls_total",
+                                         "Redis script calls (a batch's keys on a node go in calls of up to 256 "
+                                         "keys, pipelined in one round trip)")
+                                     .Add({})),
+      feature_keys(counter(*registry_, "fraud_feature_keys_total",
+                           "(feature, entity) keys settled per batch, by who computed their new state: the engine "
+                           "on its copy, or the Redis script")),
+      feature_keys_engine_computed(feature_keys.Add({{"computed", "engine"}})),
+      feature_keys_script_computed(feature_keys.Add({{"computed", "script"}})),
       feature_store_latency(histogram(*registry_, "fraud_feature_store_latency_seconds",
                                       "Duration of one feature store round trip")
                                 .Add({}, latency_buckets())),

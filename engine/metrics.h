@@ -64,6 +64,11 @@ class EngineMetrics {
   prometheus::Histogram& end_to_end_latency;
   prometheus::Counter& feature_store_requests;
   prometheus::Counter& feature_store_errors;
+  prometheus::Counter& feature_store_round_trips;
+  prometheus::Counter& feature_store_script_calls;
+  prometheus::Family<prometheus::Counter>& feature_keys;  // by who computed: engine | script
+  prometheus::Counter& feature_keys_engine_computed;
+  prometheus::Counter& feature_keys_script_computed;
   prometheus::Histogram& feature_store_latency;
   prometheus::Gauge& batches_in_flight;
   prometheus::Counter& batches;

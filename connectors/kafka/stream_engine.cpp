@@ -334,6 +334,8 @@ struct StreamEngine::Impl {
     metrics.stage_latency(EngineMetrics::kParse).Observe(seconds_since(t0));
   }
 
+  FeatureStoreCounters store_seen;  // the store's counters at the last metrics update (features stage only)
+
   void features(Batch& b) {
     auto t0 = std::chrono::steady_clock::now();
     b.processor.plan(*b.rules, b.ptrs, b.sources);
@@ -346,6 +348,14 @@ struct StreamEngine::Impl {
       b.store_status = store.apply(*b.rules, b.processor.ops(), b.processor.results());
       metrics.feature_store_latency.Observe(seconds_since(s0));
       counters.store_ok.store(b.store_status.ok);
+      FeatureStoreCounters now = store.counters();
+      metrics.feature_keys_engine_computed.Increment(static_cast<double>(now.keys_engine_computed - store_seen.keys_engine_computed));
+      metrics.feature_keys_script_computed.Increment(static_cast<double>(now.keys_script_computed - store_seen.keys_script_computed));
+      metrics.feature_store_round_trips.Increment(static_cast<double>(now.round_trips - store_seen.round_trips));
+      metrics.feature_store_script_calls.Increment(static_cast<double>(now.script_calls - store_seen.script_calls));
+      counters.store_round_trips.store(now.round_trips);
+      counters.store_script_calls.store(now.script_calls);
+      store_seen = now;
       if (b.store_status.ok) break;
       metrics.feature_store_errors.Increment();
       counters.store_failures.fetch_add(1);

@@ -77,6 +77,8 @@ struct StreamCounters {
   std::atomic<std::uint64_t> batches{0};  // batches handed to the producer
   std::atomic<std::uint64_t> decisions[3] = {0, 0, 0};
   std::atomic<std::uint64_t> store_failures{0};
+  std::atomic<std::uint64_t> store_round_trips{0};   // FeatureStoreCounters, as of the last batch
+  std::atomic<std::uint64_t> store_script_calls{0};
   std::atomic<std::int64_t> assigned_partitions{0};
   std::atomic<std::int64_t> poll_heartbeat_ms{0};  // steady-clock ms of the poll loop's last turn
   std::atomic<bool> store_ok{true};                // the last feature store round trip succeeded

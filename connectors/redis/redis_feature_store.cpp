@@ -299,55 +299,88 @@ RedisFeatureStore::CachedState* RedisFeatureStore::cached(const std::string& id,
   return &c;  // stamp "": no stored value, until Redis says otherwise
 }
 
+RedisFeatureStore::Group& RedisFeatureStore::new_group() {
+  if (spare_groups_.empty()) return groups_.emplace_back();
+  groups_.push_back(std::move(spare_groups_.back()));
+  spare_groups_.pop_back();
+  Group& g = groups_.back();
+  g.ops.clear();
+  g.cached = nullptr;
+  g.prepared = false;
+  return g;
+}
+
 void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> ops) {
+  ++apply_seq_;
   group_of_.clear();
+  for (auto& g : groups_) spare_groups_.push_back(std::move(g));
   groups_.clear();
-  keys_.clear();
   const bool per_batch = options_.mode == RedisCallMode::kPerBatch;
   const bool caching = per_batch && options_.cache_keys > 0;
-  if (caching && cache_.size() >= options_.cache_keys / 2) {
-    cache_old_ = std::move(cache_);
-    cache_.clear();
+  if (caching) {
+    if (cache_.size() >= options_.cache_keys / 2) {
+      graveyard_.clear();  // normally long gone by now
+      graveyard_ = std::move(cache_old_);
+      cache_old_ = std::move(cache_);
+      cache_.clear();
+    }
+    // Free the dropped generation a slice at a time.
+    for (int n = 0; n < 4096 && !graveyard_.empty(); ++n) graveyard_.erase(graveyard_.begin());
   }
-  std::string id;
+  std::string& id = id_;
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const FeatureDef& f = rules.features[ops[i].feature];
+    auto index = static_cast<std::uint32_t>(groups_.size());
     if (per_batch) {
       id.assign(f.fingerprint);
       id.push_back('\0');
       id.append(ops[i].key);
-      auto [it, inserted] = group_of_.try_emplace(id, static_cast<std::uint32_t>(groups_.size()));
+    }
+    if (caching) {
+      CachedState* c = cached(id, f, ops[i].key);
+      if (c->batch == apply_seq_) {
+        groups_[c->group].ops.push_back(static_cast<std::uint32_t>(i));
+        continue;
+      }
+      c->batch = apply_seq_;
+      c->group = index;
+      Group& g = new_group();
+      g.feature = ops[i].feature;
+      g.ops.push_back(static_cast<std::uint32_t>(i));
+      g.cached = c;
+      g.key.assign(c->redis_key);
+      g.slot = redis_key_slot(g.key);
+      continue;
+    }
+    if (per_batch) {
+      auto [it, inserted] = group_of_.try_emplace(id, index);
       if (!inserted) {
         groups_[it->second].ops.push_back(static_cast<std::uint32_t>(i));
         continue;
       }
     }
-    Group g{ops[i].feature, {static_cast<std::uint32_t>(i)}, 0};
-    if (caching) {
-      g.cached = cached(id, f, ops[i].key);
-      keys_.push_back(g.cached->redis_key);
-    } else {
-      keys_.push_back("fs:{" + hashed(f.fingerprint, ops[i].key) + "}");
-    }
-    g.slot = redis_key_slot(keys_.back());
-    groups_.push_back(std::move(g));
+    Group& g = new_group();
+    g.feature = ops[i].feature;
+    g.ops.push_back(static_cast<std::uint32_t>(i));
+    g.key = "fs:{" + hashed(f.fingerprint, ops[i].key) + "}";
+    g.slot = redis_key_slot(g.key);
   }
 }
 
-std::string RedisFeatureStore::next_stamp() {
+void RedisFeatureStore::next_stamp(std::string& out) {
   // splitmix64 of a per-store random seed and a counter: unique per write.
   std::uint64_t z = stamp_seed_ + 0x9e3779b97f4a7c15ull * ++stamp_counter_;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   z ^= z >> 31;
-  std::string stamp(kStampSize, kStampMark);
-  std::memcpy(stamp.data() + 1, &z, 8);
-  return stamp;
+  out.assign(kStampSize, kStampMark);
+  std::memcpy(out.data() + 1, &z, 8);
 }
 
-std::string RedisFeatureStore::ops_blob(const FeatureDef& f, std::span<const FeatureOp> ops, const Group& g,
-                                        const std::vector<std::string>& value_hashes) const {
-  std::string blob;
+void RedisFeatureStore::encode_ops(const FeatureDef& f, std::span<const FeatureOp> ops, Group& g,
+                                   const std::vector<std::string>& value_hashes) const {
+  std::string& blob = g.ops_blob;
+  blob.clear();
   msgpack::write_array_header(blob, 3 + 6 * static_cast<std::uint32_t>(g.ops.size()));
   msgpack::write_int(blob, script_agg_code(f.agg));
   msgpack::write_int(blob, f.buckets());
@@ -370,13 +403,14 @@ std::string RedisFeatureStore::ops_blob(const FeatureDef& f, std::span<const Fea
     msgpack::write_int(blob, op.partition >= 0 ? op.partition : -1);
     msgpack::write_int(blob, op.offset);
   }
-  return blob;
 }
 
-void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
-  for (std::uint32_t gi = 0; gi < groups_.size(); ++gi) {
-    if (done_[gi]) continue;
+void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
+                                std::span<const std::uint32_t> group_ids) {
+  for (std::uint32_t gi : group_ids) {
     Group& g = groups_[gi];
+    if (done_[gi] || g.prepared) continue;
+    g.prepared = true;
     const FeatureDef& f = rules.features[g.feature];
     // Distinct values travel hashed (no raw value ever reaches Redis).
     value_hashes_.assign(g.ops.size(), std::string());
@@ -386,11 +420,10 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
         if (op.update && !op.of.is_null()) value_hashes_[j] = hashed("v", op.of_text);
       }
     }
-    g.ops_blob = ops_blob(f, ops, g, value_hashes_);
-    std::string stamp = next_stamp();
+    encode_ops(f, ops, g, value_hashes_);
+    next_stamp(g.state);
     if (!g.cached || g.cached->stamp == "?") {
       g.expect = "?";
-      g.state = std::move(stamp);
       continue;
     }
     // Compute on the copy (it stays in step with Redis only if the script
@@ -406,7 +439,6 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
       if (op.read) results[g.ops[j]] = window_read(s, f, op.bucket);
     }
     g.expect = g.cached->stamp;
-    g.state = std::move(stamp);
     if (dirty) {
       window_prune(s, f);
       encode_window_state(s, f, g.state);
@@ -486,6 +518,11 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   std::vector<bool> sent(calls.size(), false);
+  // Per node: its connection failed (nothing more is read from it), and
+  // whether this pass sent it anything (one round trip however many calls).
+  std::vector<char> broken(nodes_.size() + 1, 0);
+  std::vector<char> waited(nodes_.size() + 1, 0);
+  std::vector<char> reload(nodes_.size() + 1, 0);  // NOSCRIPT: reconnect once its replies are read
   // Write every call (all nodes) before reading any reply.
   for (std::size_t c = 0; c < calls.size(); ++c) {
     Call& call = calls[c];
@@ -499,6 +536,10 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     // Several groups: keys travel in ARGV (a script may then touch keys of
     // many slots on the node that owns them); one group: the key is
     // declared, so the cluster answers MOVED/ASK before running anything.
+    if (broken[call.node]) continue;
+    // Computed just before it is sent, so the engine works on the next call
+    // while Redis runs this one.
+    prepare(rules, ops, results, call.groups);
     bool declared = call.groups.size() == 1;
     call.flags.assign(1, !cluster_ && !declared ? '1' : '0');
     call.flags.push_back(want_state ? '1' : '0');
@@ -511,11 +552,11 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     arg(kEvalSha);
     arg(script_sha_);
     arg(declared ? kOne : kZero);
-    if (declared) arg(keys_[call.groups[0]]);
+    if (declared) arg(groups_[call.groups[0]].key);
     arg(call.flags);
     for (std::uint32_t g : call.groups) {
       const Group& grp = groups_[g];
-      arg(keys_[g]);
+      arg(grp.key);
       arg(grp.expect);
       arg(grp.state);
       arg(ttl_text_[grp.feature]);
@@ -526,11 +567,25 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     if (options_.wait_replicas > 0) {
       redisAppendCommand(node.ctx, "WAIT %d %d", options_.wait_replicas, options_.timeout_ms / 2);
     }
-    ++round_trips_;
+    // Hand it to Redis now (the socket is blocking: this returns once written).
+    int written = 0;
+    while (!written) {
+      if (redisBufferWrite(node.ctx, &written) != REDIS_OK) break;
+    }
+    if (!written) {
+      if (status.ok) status = StoreStatus::failure(describe(node) + ": " + node.ctx->errstr);
+      broken[call.node] = 1;
+      continue;
+    }
     sent[c] = true;
+    ++script_calls_;
+    if (!waited[call.node]) {
+      waited[call.node] = 1;
+      ++round_trips_;
+    }
   }
   for (std::size_t c = 0; c < calls.size(); ++c) {
-    if (!sent[c]) continue;
+    if (!sent[c] || broken[calls[c].node]) continue;
     Call& call = calls[c];
     Node& node = nodes_[call.node];
     auto next = [&]() -> Reply {
@@ -544,8 +599,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     std::string where = describe(node);
     if (!r || (options_.wait_replicas > 0 && !wait)) {
       if (status.ok) status = StoreStatus::failure(where + ": " + node.ctx->errstr);
-      disconnect(node);
-      topology_known_ = false;
+      broken[call.node] = 1;
       continue;
     }
     if (routing_error(r.get())) {
@@ -569,8 +623,9 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       continue;
     }
     if (starts_with(r.get(), "NOSCRIPT")) {
-      // The node restarted and lost its scripts: reconnect (reloads) and resend.
-      disconnect(node);
+      // The node restarted and lost its scripts: reconnect (reloads) and
+      // resend (after the other replies on this connection are read).
+      reload[call.node] = 1;
       retry.push_back({call.node, call.groups, false, {}});
       continue;
     }
@@ -592,6 +647,10 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       unreplicated_.push_back(call.node);
       if (status.ok) status = StoreStatus::failure(where + ": writes not yet on " + replicas_text());
     }
+  }
+  for (std::size_t n = 0; n < broken.size() && n < nodes_.size(); ++n) {
+    if (broken[n] || reload[n]) disconnect(nodes_[n]);
+    if (broken[n]) topology_known_ = false;
   }
   return status;
 }
@@ -673,9 +732,9 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
   for (std::size_t f = 0; f < rules.features.size(); ++f) {
     ttl_text_[f] = std::to_string(rules.features[f].window_ms + rules.features[f].resolution_ms);
   }
-  prepare(rules, ops, results);
-  // First pass: per node, one call with all its groups (per batch mode), or
-  // one call per group (naive mode).
+  // First pass: per node, calls of up to kGroupsPerCall groups each (per
+  // batch mode; all written before any reply is read, so still one round
+  // trip per node), or one call per group (naive mode).
   std::vector<Call> calls;
   std::vector<int> call_of_node(nodes_.size(), -1);
   for (std::uint32_t g = 0; g < groups_.size(); ++g) {
@@ -687,7 +746,7 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
       continue;
     }
     if (static_cast<std::size_t>(node) >= call_of_node.size()) call_of_node.resize(node + 1, -1);
-    if (call_of_node[node] < 0) {
+    if (call_of_node[node] < 0 || calls[call_of_node[node]].groups.size() >= kGroupsPerCall) {
       call_of_node[node] = static_cast<int>(calls.size());
       calls.push_back({node, {}, false, {}});
     }

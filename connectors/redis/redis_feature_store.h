@@ -79,7 +79,7 @@ struct RedisStoreOptions {
   int wait_replicas = 0;  // WAIT (up to timeout_ms / 2) for this many replicas after each write
   // (feature, entity) states the engine keeps to compute on (per batch mode;
   // about 200-400 bytes each). 0: the script computes every key.
-  std::size_t cache_keys = std::size_t{1} << 18;
+  std::size_t cache_keys = std::size_t{1} << 20;
 };
 
 class RedisFeatureStore final : public FeatureStore {
@@ -93,12 +93,22 @@ class RedisFeatureStore final : public FeatureStore {
 
   StoreStatus apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) override;
   std::string_view name() const override { return "redis"; }
+  FeatureStoreCounters counters() const override {
+    return {round_trips_, script_calls_, engine_computed_, script_computed_};
+  }
 
   // Reads the topology and connects (loading the script) now; apply() also
   // does it lazily.
   StoreStatus connect();
-  // Script calls sent (one per node per batch in the steady state).
+  // Round trips: times the store sent a node its calls and waited for the
+  // answers (one per node per batch in the steady state, however many calls
+  // the batch was cut into).
   std::uint64_t round_trips() const { return round_trips_; }
+  // Script calls sent: a batch's keys on one node go in calls of up to
+  // kGroupsPerCall keys, written back to back, so Redis runs one while the
+  // engine computes the next.
+  std::uint64_t script_calls() const { return script_calls_; }
+  static constexpr std::size_t kGroupsPerCall = 256;
   // Routing errors seen (MOVED/ASK/TRYAGAIN/non-local key) and topology reads.
   std::uint64_t redirects() const { return redirects_; }
   std::uint64_t ask_redirects() const { return asks_; }  // of which ASK (a slot being migrated)
@@ -122,13 +132,18 @@ class RedisFeatureStore final : public FeatureStore {
     std::string redis_key;
     std::string stamp;  // the stored value's stamp as last seen; "": no value; "?": unknown
     WindowState state;
+    std::uint64_t batch = 0;  // the apply that last grouped it, and its group there
+    std::uint32_t group = 0;
   };
   using Cache = std::unordered_map<std::string, CachedState, StringHash, std::equal_to<>>;
+  // One (feature, entity) key of a batch. Reused across batches (capacity kept).
   struct Group {
-    std::uint32_t feature;
+    std::uint32_t feature = 0;
     std::vector<std::uint32_t> ops;
-    std::uint16_t slot;
+    std::uint16_t slot = 0;
+    std::string key;  // `fs:{<hash>}`
     CachedState* cached = nullptr;  // null: no copy kept (naive mode, cache off)
+    bool prepared = false;          // its arguments are built (and its copy computed on)
     // The script's arguments for this key (see feature_script.h), built once
     // per apply so a resend after a redirect sends the same.
     std::string expect;
@@ -149,12 +164,14 @@ class RedisFeatureStore final : public FeatureStore {
   int node_index(const std::string& host, int port);
   void group(const RuleSet& rules, std::span<const FeatureOp> ops);
   CachedState* cached(const std::string& id, const FeatureDef& f, std::string_view key);
+  Group& new_group();
   // Computes each pending group's result on its cached state (values into
   // `results`) and builds its script arguments.
-  void prepare(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results);
-  std::string ops_blob(const FeatureDef& f, std::span<const FeatureOp> ops, const Group& g,
-                       const std::vector<std::string>& value_hashes) const;
-  std::string next_stamp();
+  void prepare(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
+               std::span<const std::uint32_t> groups);
+  void encode_ops(const FeatureDef& f, std::span<const FeatureOp> ops, Group& g,
+                  const std::vector<std::string>& value_hashes) const;
+  void next_stamp(std::string& out);  // a fresh stamp (see window_codec.h)
   // Sends `calls` pipelined (all writes, then all replies); finished groups
   // get their results, the rest are returned in `retry` (routing) or make
   // the status fail (connection, script errors).
@@ -180,6 +197,7 @@ class RedisFeatureStore final : public FeatureStore {
   bool topology_known_ = false;
   std::string script_sha_;
   std::uint64_t round_trips_ = 0;
+  std::uint64_t script_calls_ = 0;
   std::uint64_t redirects_ = 0;
   std::uint64_t asks_ = 0;
   std::uint64_t topology_refreshes_ = 0;
@@ -191,12 +209,15 @@ class RedisFeatureStore final : public FeatureStore {
   // the previous old generation is dropped.
   Cache cache_;
   Cache cache_old_;
+  Cache graveyard_;  // a dropped generation, freed a slice per apply (no pause)
   std::uint64_t stamp_seed_ = 0;
   std::uint64_t stamp_counter_ = 0;
   // Per batch, reused.
-  std::unordered_map<std::string, std::uint32_t> group_of_;
+  std::unordered_map<std::string, std::uint32_t> group_of_;  // without cache
+  std::vector<Group> spare_groups_;
+  std::uint64_t apply_seq_ = 0;
+  std::string id_;  // scratch: feature fingerprint + NUL + entity key
   std::vector<Group> groups_;
-  std::vector<std::string> keys_;
   std::vector<char> done_;  // per group: values received
   std::vector<std::string> value_hashes_;  // per op of the group being prepared
   std::vector<std::string> ttl_text_;      // per feature: window + resolution in ms

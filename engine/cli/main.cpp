@@ -223,7 +223,8 @@ int main(int argc, char** argv) {
            {"--dlq-topic", "kafka.dlq_topic"}, {"--group", "kafka.group"}, {"--metrics-port", "metrics.port"},
            {"--batch-size", "pipeline.batch_size"}, {"--max-in-flight", "pipeline.max_in_flight"},
            {"--failure-policy", "redis.failure_policy"}, {"--threads", "pipeline.threads"},
-           {"--redis-calls", "redis.calls"}, {"--redis-wait-replicas", "redis.wait_replicas"}}) {
+           {"--redis-calls", "redis.calls"}, {"--redis-wait-replicas", "redis.wait_replicas"},
+           {"--redis-cache-keys", "redis.cache_keys"}}) {
     run->add_option_function<std::string>(flag, [&flags, key = std::string(key)](const std::string& v) { flags[key] = v; },
                                           std::string("overrides ") + key);
   }

@@ -117,7 +117,9 @@ std::unique_ptr<HttpServer> serve_ops_endpoints(int port, EngineMetrics& metrics
                        ",\"verdicts\":" + std::to_string(c.verdicts.load()) +
                        ",\"dead_letters\":" + std::to_string(c.dead_letters.load()) +
                        ",\"acked\":" + std::to_string(c.acked.load()) +
-                       ",\"batches\":" + std::to_string(c.batches.load()) + ",\"latency\":[";
+                       ",\"batches\":" + std::to_string(c.batches.load()) +
+                       ",\"store_round_trips\":" + std::to_string(c.store_round_trips.load()) +
+                       ",\"store_script_calls\":" + std::to_string(c.store_script_calls.load()) + ",\"latency\":[";
     LatencyRecorder::Snapshot snap = c.end_to_end.snapshot();
     bool first = true;
     for (int i = 0; i < LatencyRecorder::kBuckets; ++i) {

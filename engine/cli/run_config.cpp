@@ -17,6 +17,7 @@ const char* const kKeys[] = {
     "rules",
     "kafka.bootstrap", "kafka.group", "kafka.input_topic", "kafka.output_topic", "kafka.dlq_topic",
     "redis.url", "redis.salt", "redis.salt_file", "redis.failure_policy", "redis.calls", "redis.wait_replicas",
+    "redis.cache_keys",
     "pipeline.batch_size", "pipeline.batch_wait_ms", "pipeline.max_in_flight", "pipeline.max_event_bytes",
     "pipeline.threads",
     "metrics.port",
@@ -141,6 +142,9 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
     }
   }
   if (flat.count("redis.wait_replicas")) c.redis_options.wait_replicas = static_cast<int>(to_int("redis.wait_replicas", flat["redis.wait_replicas"]));
+  if (flat.count("redis.cache_keys")) {
+    c.redis_options.cache_keys = static_cast<std::size_t>(to_int("redis.cache_keys", flat["redis.cache_keys"]));
+  }
   if (flat.count("pipeline.threads")) c.stream.threads = static_cast<int>(to_int("pipeline.threads", flat["pipeline.threads"]));
   if (flat.count("pipeline.batch_size")) c.stream.batch_size = static_cast<std::size_t>(to_int("pipeline.batch_size", flat["pipeline.batch_size"]));
   if (flat.count("pipeline.batch_wait_ms")) c.stream.batch_wait_ms = static_cast<int>(to_int("pipeline.batch_wait_ms", flat["pipeline.batch_wait_ms"]));

@@ -20,6 +20,8 @@
 //                                          so a master failover loses no feature update)
 //     calls: per_batch                     FRAUDSTREAM_REDIS_CALLS (per_operation: the naive
 //                                          benchmark reference, one round trip per feature op)
+//     cache_keys: 1048576                  FRAUDSTREAM_REDIS_CACHE_KEYS (feature states kept in the
+//                                          engine to compute on; 0: the Redis script computes all)
 //   pipeline:
 //     batch_size: 2000                     FRAUDSTREAM_PIPELINE_BATCH_SIZE
 //     batch_wait_ms: 5                     FRAUDSTREAM_PIPELINE_BATCH_WAIT_MS
@@ -46,7 +48,7 @@ struct RunConfig {
   StreamConfig stream;
   std::string redis_url = "memory";
   std::string redis_salt;
-  RedisStoreOptions redis_options;  // redis.calls, redis.wait_replicas
+  RedisStoreOptions redis_options;  // redis.calls, redis.wait_replicas, redis.cache_keys
   int metrics_port = 9464;
 };
 
