@@ -62,6 +62,7 @@ class BatchProcessor {
   void plan(const RuleSet& rules, std::span<const Event* const> events,
             std::span<const SourceRef> sources);
   std::span<const FeatureOp> ops() const { return ops_; }
+  std::span<FeatureOp> ops_to_digest() { return ops_; }  // for FeatureStore::digest between plan and apply
   std::span<Value> results() { return results_; }
 
   // Feature values of event i after the store applied the ops. With

@@ -25,6 +25,7 @@
 // implementation says otherwise.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -45,6 +46,11 @@ struct FeatureOp {
   std::string_view of_text;    // JSON text of `of` (distinct only)
   std::int32_t partition = -1; // source partition, -1: no idempotency check
   std::int64_t offset = -1;    // source offset
+  // Store-defined identities of (feature, key) and of the distinct value,
+  // filled by FeatureStore::digest (all zero: not computed; stores that use
+  // them compute missing ones in apply).
+  std::array<std::uint64_t, 2> key_digest{};
+  std::array<std::uint64_t, 2> value_digest{};
 };
 
 struct StoreStatus {
@@ -70,6 +76,11 @@ class FeatureStore {
   virtual StoreStatus apply(const RuleSet& rules, std::span<const FeatureOp> ops,
                             std::span<Value> results) = 0;
   virtual std::string_view name() const = 0;
+  // Precomputes what `apply` needs per op that depends on nothing but the op
+  // (the Redis store: salted hashes of keys and distinct values), so callers
+  // can do it on parallel threads and keep it off the serial apply. Pure: any
+  // thread, concurrently with apply. Default: nothing.
+  virtual void digest(const RuleSet& /*rules*/, std::span<FeatureOp> /*ops*/) const {}
   // Read between applies (same thread rules as apply).
   virtual FeatureStoreCounters counters() const { return {}; }
 };

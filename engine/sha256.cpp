@@ -14,14 +14,19 @@ void Sha256::update(std::string_view data) {
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
 }
 
-std::string Sha256::hex_digest() {
-  unsigned char md[EVP_MAX_MD_SIZE];
+std::array<unsigned char, 32> Sha256::digest() {
+  std::array<unsigned char, 32> md{};
   unsigned int len = 0;
-  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), md, &len);
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), md.data(), &len);
+  return md;
+}
+
+std::string Sha256::hex_digest() {
+  auto md = digest();
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
+  out.reserve(md.size() * 2);
+  for (unsigned i = 0; i < md.size(); ++i) {
     out.push_back(kHex[md[i] >> 4]);
     out.push_back(kHex[md[i] & 15]);
   }

@@ -1,6 +1,7 @@
 // SHA-256 digests (OpenSSL's libcrypto), as lowercase hex.
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,7 @@ class Sha256 {
   Sha256& operator=(const Sha256&) = delete;
   void update(std::string_view data);
   std::string hex_digest();  // finalises; the object cannot be updated after
+  std::array<unsigned char, 32> digest();  // the same, as bytes
 
  private:
   void* ctx_;

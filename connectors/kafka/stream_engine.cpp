@@ -331,6 +331,10 @@ struct StreamEngine::Impl {
         b.rule_metrics->events_of_type(b.events[i].event_type).Increment();
       }
     }
+    // Feature ops and their store digests depend on this batch alone: done
+    // here, in parallel, rather than in the serial features stage.
+    b.processor.plan(*b.rules, b.ptrs, b.sources);
+    store.digest(*b.rules, b.processor.ops_to_digest());
     metrics.stage_latency(EngineMetrics::kParse).Observe(seconds_since(t0));
   }
 
@@ -338,7 +342,6 @@ struct StreamEngine::Impl {
 
   void features(Batch& b) {
     auto t0 = std::chrono::steady_clock::now();
-    b.processor.plan(*b.rules, b.ptrs, b.sources);
     // Policy `pause`: never evaluate without features; retry until the store
     // answers or the engine stops (then the batch is not acknowledged, so its
     // offsets are not committed and it is consumed again after restart).

@@ -275,18 +275,48 @@ StoreStatus RedisFeatureStore::refresh_topology() {
   return StoreStatus::failure("no redis node reachable: " + errors);
 }
 
-std::string RedisFeatureStore::hashed(std::string_view a, std::string_view b) const {
+RedisFeatureStore::Digest RedisFeatureStore::digest_of(std::string_view a, std::string_view b) const {
   Sha256 h;
   h.update(salt_);
   h.update(std::string_view("\0", 1));
   h.update(a);
   h.update(std::string_view("\0", 1));
   h.update(b);
-  return h.hex_digest().substr(0, 32);
+  auto md = h.digest();
+  Digest d;
+  std::memcpy(d.data(), md.data(), sizeof d);
+  return d;
 }
 
-RedisFeatureStore::CachedState* RedisFeatureStore::cached(const std::string& id, const FeatureDef& f,
-                                                          std::string_view key) {
+void RedisFeatureStore::append_hex(std::string& out, const Digest& d) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto* bytes = reinterpret_cast<const unsigned char*>(d.data());
+  for (std::size_t i = 0; i < sizeof d; ++i) {
+    out.push_back(kHex[bytes[i] >> 4]);
+    out.push_back(kHex[bytes[i] & 15]);
+  }
+}
+
+RedisFeatureStore::Digest RedisFeatureStore::key_digest(const RuleSet& rules, const FeatureOp& op) const {
+  if (op.key_digest != Digest{}) return op.key_digest;
+  return digest_of(rules.features[op.feature].fingerprint, op.key);
+}
+
+RedisFeatureStore::Digest RedisFeatureStore::value_digest(const FeatureOp& op) const {
+  if (op.value_digest != Digest{}) return op.value_digest;
+  return digest_of("v", op.of_text);
+}
+
+void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) const {
+  for (FeatureOp& op : ops) {
+    op.key_digest = digest_of(rules.features[op.feature].fingerprint, op.key);
+    if (op.update && rules.features[op.feature].agg == Aggregation::kDistinct && !op.of.is_null()) {
+      op.value_digest = digest_of("v", op.of_text);
+    }
+  }
+}
+
+RedisFeatureStore::CachedState* RedisFeatureStore::cached(const Digest& id) {
   auto it = cache_.find(id);
   if (it != cache_.end()) return &it->second;
   auto old = cache_old_.find(id);
@@ -294,9 +324,7 @@ RedisFeatureStore::CachedState* RedisFeatureStore::cached(const std::string& id,
     // Node handles keep the entry's address.
     return &cache_.insert(cache_old_.extract(old)).position->second;
   }
-  CachedState& c = cache_[id];
-  c.redis_key = "fs:{" + hashed(f.fingerprint, key) + "}";
-  return &c;  // stamp "": no stored value, until Redis says otherwise
+  return &cache_[id];  // stamp "": no stored value, until Redis says otherwise
 }
 
 RedisFeatureStore::Group& RedisFeatureStore::new_group() {
@@ -327,43 +355,38 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
     // Free the dropped generation a slice at a time.
     for (int n = 0; n < 4096 && !graveyard_.empty(); ++n) graveyard_.erase(graveyard_.begin());
   }
-  std::string& id = id_;
+  auto start = [&](std::uint32_t feature, std::size_t op, const Digest& d) -> Group& {
+    Group& g = new_group();
+    g.feature = feature;
+    g.ops.push_back(static_cast<std::uint32_t>(op));
+    g.key.assign("fs:{");
+    append_hex(g.key, d);
+    g.key.push_back('}');
+    g.slot = redis_key_slot(g.key);
+    return g;
+  };
   for (std::size_t i = 0; i < ops.size(); ++i) {
-    const FeatureDef& f = rules.features[ops[i].feature];
     auto index = static_cast<std::uint32_t>(groups_.size());
-    if (per_batch) {
-      id.assign(f.fingerprint);
-      id.push_back('\0');
-      id.append(ops[i].key);
-    }
+    Digest d = key_digest(rules, ops[i]);
     if (caching) {
-      CachedState* c = cached(id, f, ops[i].key);
+      CachedState* c = cached(d);
       if (c->batch == apply_seq_) {
         groups_[c->group].ops.push_back(static_cast<std::uint32_t>(i));
         continue;
       }
       c->batch = apply_seq_;
       c->group = index;
-      Group& g = new_group();
-      g.feature = ops[i].feature;
-      g.ops.push_back(static_cast<std::uint32_t>(i));
-      g.cached = c;
-      g.key.assign(c->redis_key);
-      g.slot = redis_key_slot(g.key);
+      start(ops[i].feature, i, d).cached = c;
       continue;
     }
     if (per_batch) {
-      auto [it, inserted] = group_of_.try_emplace(id, index);
+      auto [it, inserted] = group_of_.try_emplace(d, index);
       if (!inserted) {
         groups_[it->second].ops.push_back(static_cast<std::uint32_t>(i));
         continue;
       }
     }
-    Group& g = new_group();
-    g.feature = ops[i].feature;
-    g.ops.push_back(static_cast<std::uint32_t>(i));
-    g.key = "fs:{" + hashed(f.fingerprint, ops[i].key) + "}";
-    g.slot = redis_key_slot(g.key);
+    start(ops[i].feature, i, d);
   }
 }
 
@@ -417,7 +440,7 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
     if (f.agg == Aggregation::kDistinct) {
       for (std::size_t j = 0; j < g.ops.size(); ++j) {
         const FeatureOp& op = ops[g.ops[j]];
-        if (op.update && !op.of.is_null()) value_hashes_[j] = hashed("v", op.of_text);
+        if (op.update && !op.of.is_null()) append_hex(value_hashes_[j], value_digest(op));
       }
     }
     encode_ops(f, ops, g, value_hashes_);

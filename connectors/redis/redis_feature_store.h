@@ -39,6 +39,7 @@
 // Thread safety: one apply at a time (internal mutex).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -93,6 +94,7 @@ class RedisFeatureStore final : public FeatureStore {
 
   StoreStatus apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) override;
   std::string_view name() const override { return "redis"; }
+  void digest(const RuleSet& rules, std::span<FeatureOp> ops) const override;
   FeatureStoreCounters counters() const override {
     return {round_trips_, script_calls_, engine_computed_, script_computed_};
   }
@@ -127,15 +129,18 @@ class RedisFeatureStore final : public FeatureStore {
     int port = 0;
     redisContext* ctx = nullptr;
   };
+  using Digest = std::array<std::uint64_t, 2>;  // 16 bytes of a salted SHA-256
+  struct DigestHash {
+    std::size_t operator()(const Digest& d) const { return static_cast<std::size_t>(d[0]); }
+  };
   // The engine's copy of a stored state.
   struct CachedState {
-    std::string redis_key;
     std::string stamp;  // the stored value's stamp as last seen; "": no value; "?": unknown
     WindowState state;
     std::uint64_t batch = 0;  // the apply that last grouped it, and its group there
     std::uint32_t group = 0;
   };
-  using Cache = std::unordered_map<std::string, CachedState, StringHash, std::equal_to<>>;
+  using Cache = std::unordered_map<Digest, CachedState, DigestHash>;
   // One (feature, entity) key of a batch. Reused across batches (capacity kept).
   struct Group {
     std::uint32_t feature = 0;
@@ -163,7 +168,10 @@ class RedisFeatureStore final : public FeatureStore {
   void disconnect(Node& n);
   int node_index(const std::string& host, int port);
   void group(const RuleSet& rules, std::span<const FeatureOp> ops);
-  CachedState* cached(const std::string& id, const FeatureDef& f, std::string_view key);
+  CachedState* cached(const Digest& id);
+  Digest digest_of(std::string_view a, std::string_view b) const;  // salted SHA-256 of a NUL b, 16 bytes
+  Digest key_digest(const RuleSet& rules, const FeatureOp& op) const;
+  Digest value_digest(const FeatureOp& op) const;
   Group& new_group();
   // Computes each pending group's result on its cached state (values into
   // `results`) and builds its script arguments.
@@ -186,7 +194,7 @@ class RedisFeatureStore final : public FeatureStore {
   static std::string describe(const Node& n);  // "redis host:port"
   std::string replicas_text() const;
   StoreStatus apply_locked(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results);
-  std::string hashed(std::string_view a, std::string_view b) const;
+  static void append_hex(std::string& out, const Digest& d);
 
   std::vector<RedisEndpoint> seeds_;
   std::string salt_;
@@ -213,10 +221,9 @@ class RedisFeatureStore final : public FeatureStore {
   std::uint64_t stamp_seed_ = 0;
   std::uint64_t stamp_counter_ = 0;
   // Per batch, reused.
-  std::unordered_map<std::string, std::uint32_t> group_of_;  // without cache
+  std::unordered_map<Digest, std::uint32_t, DigestHash> group_of_;  // without cache
   std::vector<Group> spare_groups_;
   std::uint64_t apply_seq_ = 0;
-  std::string id_;  // scratch: feature fingerprint + NUL + entity key
   std::vector<Group> groups_;
   std::vector<char> done_;  // per group: values received
   std::vector<std::string> value_hashes_;  // per op of the group being prepared
