@@ -4,6 +4,7 @@
 
 #include <array>
 #include <charconv>
+#include <csignal>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -140,6 +141,11 @@ bool redirect_target(const redisReply* r, std::string& host, int& port) {
 
 RedisFeatureStore::RedisFeatureStore(std::vector<RedisEndpoint> seeds, std::string salt, RedisStoreOptions options)
     : seeds_(std::move(seeds)), salt_(std::move(salt)), options_(options) {
+  // hiredis writes with write(2): a connection Redis closed (a restart, a
+  // failover) would raise SIGPIPE and kill the process instead of failing a
+  // call. Ignored unless the process installed its own handler.
+  struct sigaction current {};
+  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
   std::random_device rd;
   stamp_seed_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^
                 static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());

@@ -10,14 +10,28 @@
 // or phone number is ever written to Redis. TTL = window + resolution,
 // refreshed on update.
 //
-// One `apply` = one round trip per node and one script call per node: the
-// batch's ops are grouped by (feature, entity) in first-seen order (ops kept
-// in batch order inside a group), groups are routed to the node owning their
-// key's slot, and each node gets one EVALSHA with its keys and a MessagePack
-// blob of their ops, written to every node before any reply is read. With
-// `wait_replicas` > 0 a `WAIT` follows in the same pipeline, so a batch only
-// succeeds once its writes reached that many replicas (no update lost when a
-// master fails over).
+// Who computes: the engine. The store keeps a copy of the states it last
+// saw (up to `cache_keys`, in two generations by recency), applies a batch's
+// ops to the copies with engine/window_state.h and sends each key's new
+// state with the 9-byte stamp it computed on; the script stores it only if
+// the stored value still carries that stamp (nobody wrote since), which
+// costs Redis an MGET share and a SET per key. A key with no copy is
+// computed as new (no stored value expected). When the stamp does not match
+// (another engine wrote, the key expired, the copy was evicted) the script
+// applies the ops itself and returns its values and the stored state, which
+// replaces the copy. So a copy is only ever a guess: results are exact
+// whatever it holds. Counted as keys computed by the engine or the script.
+//
+// One `apply` = one round trip per node: the batch's ops are grouped by
+// (feature, entity) (ops kept in batch order inside a group), groups are
+// routed to the node owning their key's slot, and each node gets EVALSHA
+// calls of up to kGroupsPerCall keys, each computed just before it is
+// written, all written before any reply is read - Redis runs one call while
+// the engine computes the next. With `wait_replicas` > 0 a `WAIT` follows
+// each call in the same pipeline, so a batch only succeeds once its writes
+// reached that many replicas (no update lost when a master fails over).
+// Salted digests of keys and distinct values can be computed beforehand on
+// any thread (`digest`), keeping SHA-256 off the serial apply.
 //
 // Topology: the seeds are asked `CLUSTER SLOTS`; a node without cluster
 // support is used alone. A routing error (MOVED, ASK, TRYAGAIN, a key the
@@ -35,6 +49,10 @@
 //
 // `RedisCallMode::kPerOperation` is the benchmark's naive reference: one
 // synchronous round trip per feature operation, same script and semantics.
+//
+// Signals: the constructor sets SIGPIPE to ignored if it is at its default
+// (hiredis writes with write(2); a closed connection must fail a call, not
+// end the process).
 //
 // Thread safety: one apply at a time (internal mutex).
 #pragma once
