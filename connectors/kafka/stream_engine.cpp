@@ -98,6 +98,7 @@ struct StreamEngine::Impl {
 
   tbb::concurrent_bounded_queue<Batch*> queue;
   std::atomic<std::int64_t> in_flight{0};  // batches polled and not yet retired
+  std::atomic<std::int64_t> before_store{0};  // batches submitted that have not left the features stage
   std::mutex ack_mu;
   std::condition_variable ack_cv;
   std::deque<Batch*> unacked;              // produced, in order
@@ -258,6 +259,7 @@ struct StreamEngine::Impl {
       b->rule_metrics = rule_metrics;
     }
     in_flight.fetch_add(1);
+    before_store.fetch_add(1);
     metrics.batches_in_flight.Increment();
     counters.consumed.fetch_add(b->messages.size(), std::memory_order_relaxed);
     // Wait for a free pipeline slot, showing the watchdog we are alive.
@@ -273,8 +275,14 @@ struct StreamEngine::Impl {
       filling = new_batch();
       Batch*& b = filling;
       auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.batch_wait_ms);
+      // Natural batching: while nothing waits for the features stage, a
+      // batch closes as soon as the consumer has nothing more at hand (low
+      // latency at low load); while batches queue for it, it fills for up to
+      // batch_wait_ms or batch_size (bigger batches when busy).
+      auto idle = [&] { return before_store.load(std::memory_order_relaxed) == 0; };
       while (b->messages.size() < config.batch_size && !stopping.load()) {
         int wait = b->messages.empty() ? 100
+                   : idle()            ? 0
                                        : static_cast<int>(std::max<std::int64_t>(
                                              0, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                     deadline - std::chrono::steady_clock::now())
@@ -282,7 +290,7 @@ struct StreamEngine::Impl {
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), wait);
         counters.poll_heartbeat_ms.store(steady_ms());
         if (!m) {
-          if (!b->messages.empty() && std::chrono::steady_clock::now() >= deadline) break;
+          if (!b->messages.empty() && (idle() || std::chrono::steady_clock::now() >= deadline)) break;
           continue;
         }
         if (m->err) {
@@ -375,6 +383,7 @@ struct StreamEngine::Impl {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(config.store_retry_ms));
     }
+    before_store.fetch_sub(1);
     metrics.stage_latency(EngineMetrics::kFeatures).Observe(seconds_since(t0));
   }
 
