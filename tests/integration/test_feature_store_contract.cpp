@@ -145,9 +145,12 @@ class FeatureStoreContract : public ::testing::Test {
   }
   std::unique_ptr<RedisFeatureStore> redis(const std::string& salt = "test-salt",
                                            RedisCallMode mode = RedisCallMode::kPerBatch) {
+    return redis_with(salt, RedisStoreOptions{.mode = mode});
+  }
+  std::unique_ptr<RedisFeatureStore> redis_with(const std::string& salt, RedisStoreOptions options) {
     RedisEndpoint ep;
     ep.port = server_->port();
-    auto s = std::make_unique<RedisFeatureStore>(ep, salt, 2000, mode);
+    auto s = std::make_unique<RedisFeatureStore>(std::vector<RedisEndpoint>{ep}, salt, options);
     EXPECT_TRUE(s->connect().ok);
     return s;
   }
@@ -171,6 +174,53 @@ TEST_F(FeatureStoreContract, SameValuesAsMemoryOnARandomStream) {
   }
   EXPECT_EQ(diffs, 0);
   EXPECT_EQ(r->round_trips(), (lines.size() + 96) / 97);  // one per batch
+  // One writer on fresh keys: the engine computed every key on its copy and
+  // the script only ever confirmed and stored.
+  EXPECT_GT(r->counters().keys_engine_computed, 0u);
+  EXPECT_EQ(r->counters().keys_script_computed, 0u);
+}
+
+// The engine's copies are only guesses: whenever another writer got there
+// first (two engines on the same keys), a copy fell out of a tiny cache, or
+// there is no copy at all (a restart, or the cache off), the script computes
+// - and every value is still the memory store's.
+TEST_F(FeatureStoreContract, StaleMissingOrNoCopiesStillGiveExactValues) {
+  auto rules = pack();
+  auto lines = stream(31, 3000, 40);
+  MemoryFeatureStore memory;
+  auto want = run(memory, *rules, lines, 100, true);
+
+  // Two stores (two engines) take turns, batch by batch, on the same keys.
+  auto a = redis("turns");
+  auto b = redis("turns");
+  std::vector<std::string> got;
+  for (std::size_t first = 0; first < lines.size(); first += 100) {
+    auto part = run(first / 100 % 2 ? *b : *a, *rules, lines, 100, true, 0, false, first, first + 100);
+    got.insert(got.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(want, got);
+  EXPECT_GT(a->counters().keys_script_computed + b->counters().keys_script_computed, 0u);
+  EXPECT_GT(a->counters().keys_engine_computed + b->counters().keys_engine_computed, 0u);
+
+  // A cache of 8 copies: most keys fall out between their batches.
+  auto tiny = redis_with("tiny", RedisStoreOptions{.cache_keys = 8});
+  EXPECT_EQ(want, run(*tiny, *rules, lines, 100, true));
+  EXPECT_GT(tiny->counters().keys_script_computed, 0u);
+
+  // No cache: the script computes every key.
+  auto none = redis_with("none", RedisStoreOptions{.cache_keys = 0});
+  EXPECT_EQ(want, run(*none, *rules, lines, 100, true));
+  EXPECT_EQ(none->counters().keys_engine_computed, 0u);
+
+  // A restart: a new store (empty cache) continues on the state in Redis.
+  auto before = redis("restart");
+  auto first_half = run(*before, *rules, lines, 100, true, 0, false, 0, 1500);
+  before.reset();
+  auto after = redis("restart");
+  auto second_half = run(*after, *rules, lines, 100, true, 0, false, 1500);
+  first_half.insert(first_half.end(), second_half.begin(), second_half.end());
+  EXPECT_EQ(want, first_half);
+  EXPECT_GT(after->counters().keys_script_computed, 0u);
 }
 
 TEST_F(FeatureStoreContract, HotKeyBatchesAndTheNaiveModeGiveTheSameValues) {
