@@ -98,7 +98,7 @@ struct RedisStoreOptions {
   int wait_replicas = 0;  // WAIT (up to timeout_ms / 2) for this many replicas after each write
   // (feature, entity) states the engine keeps to compute on (per batch mode;
   // about 200-400 bytes each). 0: the script computes every key.
-  std::size_t cache_keys = std::size_t{1} << 18;
+  std::size_t cache_keys = std::size_t{1} << 16;
 };
 
 class RedisFeatureStore final : public FeatureStore {

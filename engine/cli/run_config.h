@@ -20,7 +20,7 @@
 //                                          so a master failover loses no feature update)
 //     calls: per_batch                     FRAUDSTREAM_REDIS_CALLS (per_operation: the naive
 //                                          benchmark reference, one round trip per feature op)
-//     cache_keys: 262144                   FRAUDSTREAM_REDIS_CACHE_KEYS (feature states kept in the
+//     cache_keys: 65536                    FRAUDSTREAM_REDIS_CACHE_KEYS (feature states kept in the
 //                                          engine to compute on; 0: the Redis script computes all)
 //   pipeline:
 //     batch_size: 2000                     FRAUDSTREAM_PIPELINE_BATCH_SIZE
