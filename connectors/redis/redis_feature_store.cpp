@@ -315,9 +315,9 @@ RedisFeatureStore::Digest RedisFeatureStore::value_digest(const FeatureOp& op) c
 
 void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) const {
   for (FeatureOp& op : ops) {
-    op.key_digest = digest_of(rules.features[op.feature].fingerprint, op.key);
+    op.key_digest = key_digest(rules, op);
     if (op.update && rules.features[op.feature].agg == Aggregation::kDistinct && !op.of.is_null()) {
-      op.value_digest = digest_of("v", op.of_text);
+      op.value_digest = value_digest(op);
     }
   }
 }
@@ -512,12 +512,14 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
     if (!g.cached) continue;
     // Take over what the script stored.
     CachedState& c = *g.cached;
-    std::string_view stamp, body;
-    if (stored->kind == msgpack::Scalar::kString) split_stored_state(stored->text, stamp, body);
-    if (stored->kind != msgpack::Scalar::kString) {
+    if (stored->kind != msgpack::Scalar::kString) {  // no stored value
       c.stamp.clear();
       c.state = WindowState{};
-    } else if (stamp.empty() || !decode_window_state(body, rules.features[g.feature], c.state)) {
+      continue;
+    }
+    std::string_view stamp, body;
+    split_stored_state(stored->text, stamp, body);
+    if (stamp.empty() || !decode_window_state(body, rules.features[g.feature], c.state)) {
       c.stamp = "?";  // not a value this engine can compute on: the script keeps computing it
       c.state = WindowState{};
     } else {
@@ -556,19 +558,20 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
   for (std::size_t c = 0; c < calls.size(); ++c) {
     Call& call = calls[c];
     Node& node = nodes_[call.node];
+    if (broken[call.node]) continue;  // its other calls failed already (no second connect timeout)
     StoreStatus st = connect_node(node);
     if (!st.ok) {
       topology_known_ = false;  // a master may have failed over
       if (status.ok) status = st;
+      broken[call.node] = 1;
       continue;
     }
-    // Several groups: keys travel in ARGV (a script may then touch keys of
-    // many slots on the node that owns them); one group: the key is
-    // declared, so the cluster answers MOVED/ASK before running anything.
-    if (broken[call.node]) continue;
     // Computed just before it is sent, so the engine works on the next call
     // while Redis runs this one.
     prepare(rules, ops, results, call.groups);
+    // Several groups: keys travel in ARGV (a script may then touch keys of
+    // many slots on the node that owns them); one group: the key is
+    // declared, so the cluster answers MOVED/ASK before running anything.
     bool declared = call.groups.size() == 1;
     call.flags.assign(1, !cluster_ && !declared ? '1' : '0');
     call.flags.push_back(want_state ? '1' : '0');

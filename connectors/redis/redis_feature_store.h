@@ -65,7 +65,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/event.h"
 #include "engine/feature_store.h"
 #include "engine/window_state.h"
 
