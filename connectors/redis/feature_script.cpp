@@ -226,10 +226,16 @@ for k = 1, ng do
   if expect == '?' then ok = false
   elseif not cur then ok = expect == ''
   else ok = #expect == 9 and string.sub(cur, 1, 9) == expect end
+  local ttl = ARGV[b + 4]
+  local keep = string.byte(ttl, 1) == 45
   if ok then
     -- Nobody wrote since the engine read it: the engine's result stands.
-    if #state > 9 then redis.call('SET', key, state, 'PX', ARGV[b + 4]) end
+    if #state > 9 then
+      if keep then redis.call('SET', key, state, 'KEEPTTL')
+      else redis.call('SET', key, state, 'PX', ttl) end
+    end
   else
+    if keep then ttl = string.sub(ttl, 2) end
     local body = cur
     if cur and string.byte(cur, 1) == 193 then body = string.sub(cur, 10) end
     no = no + 1; out[no] = k
@@ -241,7 +247,7 @@ for k = 1, ng do
     local stored = cur
     if newbody then
       stored = string.sub(state, 1, 9) .. newbody
-      redis.call('SET', key, stored, 'PX', ARGV[b + 4])
+      redis.call('SET', key, stored, 'PX', ttl)
     end
     if want_state and stored then out[at] = stored end
   end

@@ -5,8 +5,8 @@
 // state it saw last (a cache in RedisFeatureStore), and sends the result with
 // the stamp it expects the stored value to carry. The script checks the
 // stamp: when it matches (nobody wrote since), it only stores the engine's
-// new value (SET ... PX ttl); that is the common case and costs Redis an MGET
-// share and a SET per key. When it does not match (another engine wrote, the
+// new value (SET ... PX ttl, or KEEPTTL when the TTL was set recently); that
+// is the common case and costs Redis an MGET share and a SET per key. When it does not match (another engine wrote, the
 // key expired, or the engine had no copy: expected "?"), the script applies
 // the key's ops itself: it loads the state, applies them in batch order
 // (idempotency by source partition offsets, update before read), prunes
@@ -31,7 +31,10 @@
 //   state    the value to store when the stamp matches: stamp + body (a new
 //            stamp), or the new stamp alone when nothing changed; the
 //            script's own writes also take this stamp
-//   ttl      milliseconds (window + resolution), decimal
+//   ttl      milliseconds the key lives after this write, decimal: window +
+//            resolution + 1/8 slack; with a leading '-' the engine set the
+//            TTL within the slack, so a write whose stamp matches keeps it
+//            (SET KEEPTTL); the script's own writes always set it
 //   ops      MessagePack array: agg (0 count, 1 sum, 2 min, 3 max, 4 avg,
 //            5 distinct), n (buckets per window), op count, then 6 items per
 //            op: flags (1 update, 2 read), bucket, number (nil if not

@@ -396,6 +396,12 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
   }
 }
 
+void RedisFeatureStore::forget(CachedState& c, const char* stamp) {
+  c.stamp = stamp;
+  c.state = WindowState{};
+  c.ttl_sent_ms = kTtlUnknown;
+}
+
 void RedisFeatureStore::next_stamp(std::string& out) {
   // splitmix64 of a per-store random seed and a counter: unique per write.
   std::uint64_t z = stamp_seed_ + 0x9e3779b97f4a7c15ull * ++stamp_counter_;
@@ -451,6 +457,11 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
     }
     encode_ops(f, ops, g, value_hashes_);
     next_stamp(g.state);
+    // The key's TTL still covers a write now (sent at most `timeout` before
+    // Redis runs it) if this store set it within the slack.
+    const TtlArgs& ttl = ttl_args_[g.feature];
+    g.keep_ttl = g.cached && g.cached->ttl_sent_ms != kTtlUnknown &&
+                 now_ms_ - g.cached->ttl_sent_ms + options_.timeout_ms <= ttl.slack_ms;
     if (!g.cached || g.cached->stamp == "?") {
       g.expect = "?";
       continue;
@@ -513,17 +524,16 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
     // Take over what the script stored.
     CachedState& c = *g.cached;
     if (stored->kind != msgpack::Scalar::kString) {  // no stored value
-      c.stamp.clear();
-      c.state = WindowState{};
+      forget(c, "");
       continue;
     }
     std::string_view stamp, body;
     split_stored_state(stored->text, stamp, body);
     if (stamp.empty() || !decode_window_state(body, rules.features[g.feature], c.state)) {
-      c.stamp = "?";  // not a value this engine can compute on: the script keeps computing it
-      c.state = WindowState{};
+      forget(c, "?");  // not a value this engine can compute on: the script keeps computing it
     } else {
       c.stamp.assign(stamp);
+      c.ttl_sent_ms = kTtlUnknown;  // the script may not have written it
     }
   }
   script_computed_ += static_cast<std::uint64_t>(std::count(by_script.begin(), by_script.end(), 1));
@@ -533,7 +543,10 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
     ++engine_computed_;
     // The stamp matched: Redis holds the engine's value now (or still the
     // old one when nothing changed).
-    if (g.cached && g.state.size() > kStampSize) g.cached->stamp.assign(g.state, 0, kStampSize);
+    if (g.cached && g.state.size() > kStampSize) {
+      g.cached->stamp.assign(g.state, 0, kStampSize);
+      if (!g.keep_ttl) g.cached->ttl_sent_ms = call.sent_ms;
+    }
   }
   return StoreStatus::success();
 }
@@ -568,6 +581,9 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     }
     // Computed just before it is sent, so the engine works on the next call
     // while Redis runs this one.
+    now_ms_ = call.sent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch())
+                                  .count();
     prepare(rules, ops, results, call.groups);
     // Several groups: keys travel in ARGV (a script may then touch keys of
     // many slots on the node that owns them); one group: the key is
@@ -591,7 +607,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       arg(grp.key);
       arg(grp.expect);
       arg(grp.state);
-      arg(ttl_text_[grp.feature]);
+      arg(grp.keep_ttl ? ttl_args_[grp.feature].keep : ttl_args_[grp.feature].set);
       arg(grp.ops_blob);
     }
     if (call.asking) redisAppendCommand(node.ctx, "ASKING");
@@ -709,8 +725,7 @@ StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const Featu
     // Redis or behind it: the script computes those keys next time.
     for (std::uint32_t g = 0; g < groups_.size(); ++g) {
       if (done_[g] || !groups_[g].cached) continue;
-      groups_[g].cached->stamp = "?";
-      groups_[g].cached->state = WindowState{};
+      forget(*groups_[g].cached, "?");
     }
   }
   // Only idempotent batches (source positions) can be recognised on retry.
@@ -760,9 +775,15 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
     StoreStatus st = refresh_topology();
     if (!st.ok) return st;
   }
-  ttl_text_.resize(rules.features.size());
+  ttl_args_.resize(rules.features.size());
   for (std::size_t f = 0; f < rules.features.size(); ++f) {
-    ttl_text_[f] = std::to_string(rules.features[f].window_ms + rules.features[f].resolution_ms);
+    TtlArgs& t = ttl_args_[f];
+    std::int64_t ttl = rules.features[f].window_ms + rules.features[f].resolution_ms;
+    if (t.ttl_ms == ttl) continue;
+    t.ttl_ms = ttl;
+    t.slack_ms = ttl / 8;
+    t.set = std::to_string(ttl + t.slack_ms);
+    t.keep = "-" + t.set;
   }
   // First pass: per node, calls of up to kGroupsPerCall groups each (per
   // batch mode; all written before any reply is read, so still one round

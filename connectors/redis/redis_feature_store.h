@@ -156,7 +156,11 @@ class RedisFeatureStore final : public FeatureStore {
     WindowState state;
     std::uint64_t batch = 0;  // the apply that last grouped it, and its group there
     std::uint32_t group = 0;
+    // When this store last sent a write of the stored value that set its
+    // TTL (steady clock, ms; kTtlUnknown: not since the copy was taken).
+    std::int64_t ttl_sent_ms = kTtlUnknown;
   };
+  static constexpr std::int64_t kTtlUnknown = INT64_MIN;
   using Cache = std::unordered_map<Digest, CachedState, DigestHash>;
   // One (feature, entity) key of a batch. Reused across batches (capacity kept).
   struct Group {
@@ -166,6 +170,7 @@ class RedisFeatureStore final : public FeatureStore {
     std::string key;  // `fs:{<hash>}`
     CachedState* cached = nullptr;  // null: no copy kept (naive mode, cache off)
     bool prepared = false;          // its arguments are built (and its copy computed on)
+    bool keep_ttl = false;          // the write may keep the key's TTL (see ttl_args_)
     // The script's arguments for this key (see feature_script.h), built once
     // per apply so a resend after a redirect sends the same.
     std::string expect;
@@ -178,6 +183,16 @@ class RedisFeatureStore final : public FeatureStore {
     std::vector<std::uint32_t> groups;
     bool asking = false;  // prefix ASKING (an ASK redirect)
     std::string flags;    // the script's ARGV[1]
+    std::int64_t sent_ms = 0;  // steady clock when it was written
+  };
+  // A feature's TTL arguments: keys live window + resolution after their
+  // last write, and up to `slack` (1/8) longer, so a key written again within
+  // the slack keeps its TTL (SET KEEPTTL: no expiry bookkeeping in Redis).
+  struct TtlArgs {
+    std::int64_t ttl_ms = -1;  // window + resolution
+    std::int64_t slack_ms = 0;
+    std::string set;   // "<ttl + slack>": SET ... PX
+    std::string keep;  // "-<ttl + slack>": KEEPTTL when the stamp matches, else PX
   };
 
   StoreStatus refresh_topology();
@@ -197,6 +212,7 @@ class RedisFeatureStore final : public FeatureStore {
   void encode_ops(const FeatureDef& f, std::span<const FeatureOp> ops, Group& g,
                   const std::vector<std::string>& value_hashes) const;
   void next_stamp(std::string& out);  // a fresh stamp (see window_codec.h)
+  static void forget(CachedState& c, const char* stamp);  // the copy is no longer known to match Redis
   // Sends `calls` pipelined (all writes, then all replies); finished groups
   // get their results, the rest are returned in `retry` (routing) or make
   // the status fail (connection, script errors).
@@ -244,7 +260,8 @@ class RedisFeatureStore final : public FeatureStore {
   std::vector<Group> groups_;
   std::vector<char> done_;  // per group: values received
   std::vector<std::string> value_hashes_;  // per op of the group being prepared
-  std::vector<std::string> ttl_text_;      // per feature: window + resolution in ms
+  std::vector<TtlArgs> ttl_args_;           // per feature, rebuilt when the pack's windows change
+  std::int64_t now_ms_ = 0;                 // steady clock when the call being prepared is sent
   // A batch that failed part-way: its fingerprint, finished groups, values.
   std::uint64_t resume_fingerprint_ = 0;
   std::vector<char> resume_done_;

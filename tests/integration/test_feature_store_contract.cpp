@@ -277,8 +277,8 @@ TEST_F(FeatureStoreContract, NoRawKeysInRedisAndTtlIsSet) {
     EXPECT_EQ(k.find("110101"), std::string::npos) << k;
     EXPECT_EQ(k.rfind("fs:{", 0), 0u) << k;
     auto* ttl = static_cast<redisReply*>(redisCommand(c, "PTTL %b", k.data(), k.size()));
-    EXPECT_GT(ttl->integer, 0);
-    EXPECT_LE(ttl->integer, 3600000 + 600000);
+    EXPECT_GT(ttl->integer, 0);  // the longest window + resolution, plus at most 1/8 slack
+    EXPECT_LE(ttl->integer, (3600000 + 600000) * 9 / 8);
     freeReplyObject(ttl);
     auto* state = static_cast<redisReply*>(redisCommand(c, "GET %b", k.data(), k.size()));
     ASSERT_EQ(state->type, REDIS_REPLY_STRING);
@@ -288,6 +288,72 @@ TEST_F(FeatureStoreContract, NoRawKeysInRedisAndTtlIsSet) {
     freeReplyObject(state);
   }
   freeReplyObject(keys);
+  redisFree(c);
+}
+
+// A key lives window + resolution after its last write, however that write
+// went: a write within the TTL's slack (1/8) of the last one that set it
+// keeps it (no expiry bookkeeping in Redis), a later one sets it again, and
+// so does the script when it computes the key.
+TEST_F(FeatureStoreContract, TtlCoversEveryWriteAndIsRefreshedAfterTheSlack) {
+  auto compiled = compile_pack({{"ttl.yaml", R"(features:
+  - name: cnt
+    agg: count
+    by: k
+    window: 39s
+    resolution: 1s
+)"}});
+  ASSERT_TRUE(compiled.ok()) << compiled.diagnostics.to_text();
+  const RuleSet& rules = *compiled.rules;
+  const std::int64_t ttl = 40000, slack = ttl / 8;  // keys live up to 45 s
+  auto store = redis_with("ttl", RedisStoreOptions{.timeout_ms = 200});
+  auto other = redis_with("ttl", RedisStoreOptions{.timeout_ms = 200});
+  redisContext* c = redisConnect("127.0.0.1", server_->port());
+  ASSERT_TRUE(c && !c->err);
+  freeReplyObject(redisCommand(c, "FLUSHALL"));  // one key in Redis: this test's
+  auto pttl = [&]() -> long long {
+    auto* keys = static_cast<redisReply*>(redisCommand(c, "KEYS fs:*"));
+    EXPECT_EQ(keys->elements, 1u);
+    long long out = -3;
+    if (keys->elements == 1) {
+      auto* r = static_cast<redisReply*>(redisCommand(c, "PTTL %s", keys->element[0]->str));
+      out = r->integer;
+      freeReplyObject(r);
+    }
+    freeReplyObject(keys);
+    return out;
+  };
+  std::int64_t ts = 1772000000000;
+  auto event = [&] {
+    ts += 10;
+    return R"({"event_id":"e","event_type":"app","ts":)" + std::to_string(ts) + R"(,"k":"K"})";
+  };
+  auto write = [&](RedisFeatureStore& s) { run(s, rules, {event()}, 1, false); };
+  write(*store);
+  long long first = pttl();
+  EXPECT_GT(first, ttl + slack - 2000);
+  EXPECT_LE(first, ttl + slack);
+  // Again at once: the engine's write keeps the TTL set just now.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  write(*store);
+  long long kept = pttl();
+  EXPECT_LE(kept, first - 250);
+  EXPECT_GE(kept, ttl);  // still covers this write (and any within the slack)
+  EXPECT_EQ(store->script_computed(), 0u);
+  // Past the slack (minus the timeout): the write sets the TTL again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(slack));
+  write(*store);
+  EXPECT_GT(pttl(), ttl + slack - 2000);
+  // Another writer: its copy is stale, the script computes and sets the TTL.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  write(*other);
+  EXPECT_EQ(other->script_computed(), 1u);
+  EXPECT_GT(pttl(), ttl + slack - 2000);
+  // And the first store, now stale too, goes through the script as well.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  write(*store);
+  EXPECT_EQ(store->script_computed(), 1u);
+  EXPECT_GT(pttl(), ttl + slack - 2000);
   redisFree(c);
 }
 
