@@ -105,6 +105,19 @@ Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket
   return Value::null();
 }
 
+void window_clear(WindowState& s) {
+  // Buffers of an unusually big state are released rather than kept.
+  if (s.buckets.capacity() > 256) {
+    std::vector<WindowBucket>().swap(s.buckets);
+  } else {
+    s.buckets.clear();
+  }
+  s.applied.clear();
+  s.distinct.reset();
+  s.newest = INT64_MIN;
+  s.pruned_at = INT64_MIN / 2;
+}
+
 void window_prune(WindowState& s, const FeatureDef& f) {
   if (s.newest == INT64_MIN) return;
   const std::int64_t keep_from = s.newest - 2 * f.buckets() + 1;

@@ -64,6 +64,9 @@ void window_update(WindowState& s, const FeatureDef& f, std::int64_t bucket, con
 // [bucket - n + 1, bucket].
 Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket);
 
+// Empties `s` (no buckets, nothing applied) and keeps its buffers' capacity.
+void window_clear(WindowState& s);
+
 // Drops every bucket (and distinct value) older than two windows behind the
 // newest bucket: what a store persists.
 void window_prune(WindowState& s, const FeatureDef& f);

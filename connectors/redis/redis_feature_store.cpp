@@ -140,7 +140,10 @@ bool redirect_target(const redisReply* r, std::string& host, int& port) {
 }  // namespace
 
 RedisFeatureStore::RedisFeatureStore(std::vector<RedisEndpoint> seeds, std::string salt, RedisStoreOptions options)
-    : seeds_(std::move(seeds)), salt_(std::move(salt)), options_(options) {
+    : seeds_(std::move(seeds)),
+      salt_(std::move(salt)),
+      options_(options),
+      cache_(options.mode == RedisCallMode::kPerBatch ? options.cache_keys : 0) {
   // hiredis writes with write(2): a connection Redis closed (a restart, a
   // failover) would raise SIGPIPE and kill the process instead of failing a
   // call. Ignored unless the process installed its own handler.
@@ -322,17 +325,6 @@ void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) c
   }
 }
 
-RedisFeatureStore::CachedState* RedisFeatureStore::cached(const Digest& id) {
-  auto it = cache_.find(id);
-  if (it != cache_.end()) return &it->second;
-  auto old = cache_old_.find(id);
-  if (old != cache_old_.end()) {
-    // Node handles keep the entry's address.
-    return &cache_.insert(cache_old_.extract(old)).position->second;
-  }
-  return &cache_[id];  // stamp "": no stored value, until Redis says otherwise
-}
-
 RedisFeatureStore::Group& RedisFeatureStore::new_group() {
   if (spare_groups_.empty()) return groups_.emplace_back();
   groups_.push_back(std::move(spare_groups_.back()));
@@ -350,17 +342,7 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
   for (auto& g : groups_) spare_groups_.push_back(std::move(g));
   groups_.clear();
   const bool per_batch = options_.mode == RedisCallMode::kPerBatch;
-  const bool caching = per_batch && options_.cache_keys > 0;
-  if (caching) {
-    if (cache_.size() >= options_.cache_keys / 2) {
-      graveyard_.clear();  // normally long gone by now
-      graveyard_ = std::move(cache_old_);
-      cache_old_ = std::move(cache_);
-      cache_.clear();
-    }
-    // Free the dropped generation a slice at a time.
-    for (int n = 0; n < 4096 && !graveyard_.empty(); ++n) graveyard_.erase(graveyard_.begin());
-  }
+  const bool caching = cache_.capacity() > 0;
   auto start = [&](std::uint32_t feature, std::size_t op, const Digest& d) -> Group& {
     Group& g = new_group();
     g.feature = feature;
@@ -374,8 +356,8 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
   for (std::size_t i = 0; i < ops.size(); ++i) {
     auto index = static_cast<std::uint32_t>(groups_.size());
     Digest d = key_digest(rules, ops[i]);
-    if (caching) {
-      CachedState* c = cached(d);
+    CachedState* c = caching ? cache_.find_or_add(d, apply_seq_) : nullptr;
+    if (c) {
       if (c->batch == apply_seq_) {
         groups_[c->group].ops.push_back(static_cast<std::uint32_t>(i));
         continue;
@@ -394,12 +376,6 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
     }
     start(ops[i].feature, i, d);
   }
-}
-
-void RedisFeatureStore::forget(CachedState& c, const char* stamp) {
-  c.stamp = stamp;
-  c.state = WindowState{};
-  c.ttl_sent_ms = kTtlUnknown;
 }
 
 void RedisFeatureStore::next_stamp(std::string& out) {
@@ -524,13 +500,13 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
     // Take over what the script stored.
     CachedState& c = *g.cached;
     if (stored->kind != msgpack::Scalar::kString) {  // no stored value
-      forget(c, "");
+      StateCache::forget(c, "");
       continue;
     }
     std::string_view stamp, body;
     split_stored_state(stored->text, stamp, body);
     if (stamp.empty() || !decode_window_state(body, rules.features[g.feature], c.state)) {
-      forget(c, "?");  // not a value this engine can compute on: the script keeps computing it
+      StateCache::forget(c, "?");  // not a value this engine can compute on: the script keeps computing it
     } else {
       c.stamp.assign(stamp);
       c.ttl_sent_ms = kTtlUnknown;  // the script may not have written it
@@ -725,7 +701,7 @@ StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const Featu
     // Redis or behind it: the script computes those keys next time.
     for (std::uint32_t g = 0; g < groups_.size(); ++g) {
       if (done_[g] || !groups_[g].cached) continue;
-      forget(*groups_[g].cached, "?");
+      StateCache::forget(*groups_[g].cached, "?");
     }
   }
   // Only idempotent batches (source positions) can be recognised on retry.

@@ -65,6 +65,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "connectors/redis/state_cache.h"
 #include "engine/feature_store.h"
 #include "engine/window_state.h"
 
@@ -150,18 +151,8 @@ class RedisFeatureStore final : public FeatureStore {
   struct DigestHash {
     std::size_t operator()(const Digest& d) const { return static_cast<std::size_t>(d[0]); }
   };
-  // The engine's copy of a stored state.
-  struct CachedState {
-    std::string stamp;  // the stored value's stamp as last seen; "": no value; "?": unknown
-    WindowState state;
-    std::uint64_t batch = 0;  // the apply that last grouped it, and its group there
-    std::uint32_t group = 0;
-    // When this store last sent a write of the stored value that set its
-    // TTL (steady clock, ms; kTtlUnknown: not since the copy was taken).
-    std::int64_t ttl_sent_ms = kTtlUnknown;
-  };
-  static constexpr std::int64_t kTtlUnknown = INT64_MIN;
-  using Cache = std::unordered_map<Digest, CachedState, DigestHash>;
+  using CachedState = StateCache::Entry;  // the engine's copy of a stored state
+  static constexpr std::int64_t kTtlUnknown = StateCache::kTtlUnknown;
   // One (feature, entity) key of a batch. Reused across batches (capacity kept).
   struct Group {
     std::uint32_t feature = 0;
@@ -200,7 +191,6 @@ class RedisFeatureStore final : public FeatureStore {
   void disconnect(Node& n);
   int node_index(const std::string& host, int port);
   void group(const RuleSet& rules, std::span<const FeatureOp> ops);
-  CachedState* cached(const Digest& id);
   Digest digest_of(std::string_view a, std::string_view b) const;  // salted SHA-256 of a NUL b, 16 bytes
   Digest key_digest(const RuleSet& rules, const FeatureOp& op) const;
   Digest value_digest(const FeatureOp& op) const;
@@ -212,7 +202,7 @@ class RedisFeatureStore final : public FeatureStore {
   void encode_ops(const FeatureDef& f, std::span<const FeatureOp> ops, Group& g,
                   const std::vector<std::string>& value_hashes) const;
   void next_stamp(std::string& out);  // a fresh stamp (see window_codec.h)
-  static void forget(CachedState& c, const char* stamp);  // the copy is no longer known to match Redis
+
   // Sends `calls` pipelined (all writes, then all replies); finished groups
   // get their results, the rest are returned in `retry` (routing) or make
   // the status fail (connection, script errors).
@@ -245,12 +235,7 @@ class RedisFeatureStore final : public FeatureStore {
   std::uint64_t engine_computed_ = 0;
   std::uint64_t script_computed_ = 0;
   std::mutex mu_;
-  // The engine's copies, in two generations: lookups move entries to
-  // `cache_`; when it holds half the capacity, it becomes `cache_old_` and
-  // the previous old generation is dropped.
-  Cache cache_;
-  Cache cache_old_;
-  Cache graveyard_;  // a dropped generation, freed a slice per apply (no pause)
+  StateCache cache_;  // the engine's copies (per batch mode; capacity cache_keys)
   std::uint64_t stamp_seed_ = 0;
   std::uint64_t stamp_counter_ = 0;
   // Per batch, reused.

@@ -53,7 +53,7 @@ void encode_window_state(const WindowState& s, const FeatureDef& f, std::string&
 }
 
 bool decode_window_state(std::string_view body, const FeatureDef& f, WindowState& s) {
-  s = WindowState{};
+  window_clear(s);
   msgpack::Reader in(body);
   auto items = in.array_header();
   if (!items || *items < 2) return false;

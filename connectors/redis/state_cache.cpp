@@ -1,0 +1,102 @@
+#include "connectors/redis/state_cache.h"
+
+#include <algorithm>
+
+namespace fraud {
+
+StateCache::StateCache(std::size_t capacity) : capacity_(std::min<std::size_t>(capacity, kEmpty - 1)) {
+  entries_.reserve(capacity_);
+}
+
+void StateCache::forget(Entry& e, const char* stamp) {
+  e.stamp = stamp;
+  window_clear(e.state);
+  e.ttl_sent_ms = kTtlUnknown;
+}
+
+StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned) {
+  if (capacity_ == 0) return nullptr;
+  if (index_.empty()) grow_index();
+  for (std::size_t i = home(d[0]);; i = (i + 1) & mask_) {
+    const Slot& s = index_[i];
+    if (s.entry == kEmpty) break;
+    if (s.key == d[0] && entries_[s.entry].digest == d) {
+      Entry& e = entries_[s.entry];
+      e.referenced = true;
+      return &e;
+    }
+  }
+  std::uint32_t at;
+  if (entries_.size() < capacity_) {
+    at = static_cast<std::uint32_t>(entries_.size());
+    entries_.emplace_back();
+  } else {
+    at = victim(pinned);
+    if (at == kEmpty) return nullptr;
+    Entry& old = entries_[at];
+    erase_slot(old.digest);
+    forget(old, "");
+    old.batch = 0;
+    old.group = 0;
+    ++evictions_;
+  }
+  Entry& e = entries_[at];
+  e.digest = d;
+  e.referenced = true;
+  if (entries_.size() * 2 > index_.size()) {
+    grow_index();  // indexes every entry, this one included
+  } else {
+    insert_slot(d[0], at);
+  }
+  return &e;
+}
+
+void StateCache::grow_index() {
+  std::size_t size = std::max<std::size_t>(1024, index_.size() * 2);
+  index_.assign(size, Slot{});
+  mask_ = size - 1;
+  for (std::size_t i = 0; i < entries_.size(); ++i) insert_slot(entries_[i].digest[0], static_cast<std::uint32_t>(i));
+}
+
+void StateCache::insert_slot(std::uint64_t key, std::uint32_t entry) {
+  std::size_t i = home(key);
+  while (index_[i].entry != kEmpty) i = (i + 1) & mask_;
+  index_[i] = Slot{key, entry};
+}
+
+void StateCache::erase_slot(const Digest& d) {
+  std::size_t p = home(d[0]);
+  for (;; p = (p + 1) & mask_) {
+    const Slot& s = index_[p];
+    if (s.entry == kEmpty) return;  // not indexed
+    if (s.key == d[0] && entries_[s.entry].digest == d) break;
+  }
+  // Backward-shift deletion: pull later slots of the run into the hole when
+  // their home does not lie cyclically in (hole, slot].
+  index_[p] = Slot{};
+  for (std::size_t j = (p + 1) & mask_; index_[j].entry != kEmpty; j = (j + 1) & mask_) {
+    std::size_t k = home(index_[j].key);
+    bool stays = p <= j ? (p < k && k <= j) : (p < k || k <= j);
+    if (stays) continue;
+    index_[p] = index_[j];
+    index_[j] = Slot{};
+    p = j;
+  }
+}
+
+std::uint32_t StateCache::victim(std::uint64_t pinned) {
+  for (std::size_t step = 0; step < 2 * entries_.size(); ++step) {
+    auto at = static_cast<std::uint32_t>(hand_);
+    hand_ = hand_ + 1 == entries_.size() ? 0 : hand_ + 1;
+    Entry& e = entries_[at];
+    if (e.batch == pinned) continue;
+    if (e.referenced) {
+      e.referenced = false;
+      continue;
+    }
+    return at;
+  }
+  return kEmpty;
+}
+
+}  // namespace fraud

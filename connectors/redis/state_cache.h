@@ -1,0 +1,80 @@
+// StateCache: the Redis store's copies of stored feature states, by key
+// digest, at most `capacity` of them (a copy is only a guess at what Redis
+// holds; the store's stamp check makes a wrong or missing copy cost a script
+// computation, never a wrong value).
+//
+// Layout, for lookups that touch one cache line of the index and then the
+// entry: a flat open-addressing index (linear probing on the digest's first
+// word, which is uniformly random, at most half full) over a fixed array of
+// entries whose addresses never change. When the cache is full, CLOCK
+// eviction picks the entry to reuse: a hand sweeps the entries, clearing
+// each one's `referenced` bit, and takes the first it finds clear (an entry
+// not looked up since the hand last passed). A reused entry keeps its
+// buffers' capacity, so the steady state allocates nothing.
+//
+// Entries grouped by the apply in progress (`batch == pinned`) are never
+// evicted: pointers handed out during one apply stay valid for that apply.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/window_state.h"
+
+namespace fraud {
+
+class StateCache {
+ public:
+  using Digest = std::array<std::uint64_t, 2>;
+  static constexpr std::int64_t kTtlUnknown = INT64_MIN;
+
+  struct Entry {
+    Digest digest{};
+    std::string stamp;  // the stored value's stamp as last seen; "": no value; "?": unknown
+    WindowState state;
+    std::uint64_t batch = 0;  // the apply that last grouped it, and its group there
+    std::uint32_t group = 0;
+    bool referenced = false;  // looked up since the CLOCK hand last passed
+    // When the store last sent a write of the stored value that set its TTL
+    // (steady clock, ms; kTtlUnknown: not since the copy was taken).
+    std::int64_t ttl_sent_ms = kTtlUnknown;
+  };
+
+  explicit StateCache(std::size_t capacity);
+
+  // The entry of `d`, added (stamp "": no stored value) if absent. Null when
+  // the cache holds nothing (capacity 0) or every entry is pinned by the
+  // apply `pinned` (more keys in one batch than the capacity).
+  Entry* find_or_add(const Digest& d, std::uint64_t pinned);
+
+  // Forgets the copy: what Redis holds is now unknown ("?") or absent ("").
+  static void forget(Entry& e, const char* stamp);
+
+  std::size_t size() const { return entries_.size(); }
+  std::size_t capacity() const { return capacity_; }
+  std::uint64_t evictions() const { return evictions_; }
+
+ private:
+  static constexpr std::uint32_t kEmpty = UINT32_MAX;
+  struct Slot {
+    std::uint64_t key = 0;        // digest[0]
+    std::uint32_t entry = kEmpty;  // index into entries_
+  };
+
+  std::size_t home(std::uint64_t key) const { return static_cast<std::size_t>(key) & mask_; }
+  void grow_index();
+  void insert_slot(std::uint64_t key, std::uint32_t entry);
+  void erase_slot(const Digest& d);
+  std::uint32_t victim(std::uint64_t pinned);  // kEmpty: none
+
+  std::size_t capacity_;
+  std::vector<Entry> entries_;  // reserved to capacity: addresses stable
+  std::vector<Slot> index_;
+  std::size_t mask_ = 0;
+  std::size_t hand_ = 0;
+  std::uint64_t evictions_ = 0;
+};
+
+}  // namespace fraud

@@ -1,0 +1,98 @@
+// StateCache (connectors/redis/state_cache.h): a bounded map from key digest
+// to the Redis store's copy of a state. Checked against a plain model: what
+// it finds is what was put there, it never holds more than its capacity,
+// entries looked up since the CLOCK hand last passed survive an eviction,
+// entries of the apply in progress are never evicted, and a reused entry
+// starts empty.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "connectors/redis/state_cache.h"
+
+using namespace fraud;
+
+namespace {
+
+StateCache::Digest digest(std::uint64_t n) {
+  // Spread like the store's SHA-256 digests, plus a few colliding first words.
+  std::uint64_t z = n * 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+  return {n % 7 == 0 ? 42 : z, n};
+}
+
+}  // namespace
+
+TEST(StateCache, FindsWhatWasAddedAndStaysWithinCapacity) {
+  StateCache cache(1000);
+  std::map<std::uint64_t, std::string> model;  // key -> the stamp it was given
+  std::mt19937_64 rng(3);
+  int hits = 0;
+  for (int step = 0; step < 200000; ++step) {
+    std::uint64_t k = rng() % 3000;
+    auto* e = cache.find_or_add(digest(k), step + 1);
+    ASSERT_NE(e, nullptr);
+    ASSERT_EQ(e->digest, digest(k));
+    auto it = model.find(k);
+    if (it != model.end()) {
+      // Still there (found) or evicted and re-added empty.
+      ASSERT_TRUE(e->stamp == it->second || e->stamp.empty()) << k;
+      hits += e->stamp == it->second ? 1 : 0;
+    } else {
+      ASSERT_TRUE(e->stamp.empty());
+    }
+    e->stamp = std::to_string(step);
+    model[k] = e->stamp;
+    ASSERT_LE(cache.size(), 1000u);
+  }
+  EXPECT_EQ(cache.size(), 1000u);
+  EXPECT_GT(cache.evictions(), 0u);
+  // Uniform over 3,000 keys with room for 1,000: about a third are hits.
+  EXPECT_GT(hits, 200000 / 4);
+}
+
+TEST(StateCache, RecentlyUsedEntriesSurviveAndReusedEntriesStartEmpty) {
+  StateCache cache(4);
+  for (std::uint64_t k = 1; k <= 4; ++k) {
+    auto* e = cache.find_or_add(digest(k), 1);
+    e->stamp = "s" + std::to_string(k);
+    e->state.newest = 7;
+    e->state.applied.emplace_back(0, 9);
+    e->ttl_sent_ms = 5;
+  }
+  // The hand clears every bit, then takes key 1's entry for key 5.
+  auto* five = cache.find_or_add(digest(5), 2);
+  EXPECT_EQ(five->digest, digest(5));
+  EXPECT_TRUE(five->stamp.empty());
+  EXPECT_TRUE(five->state.empty());
+  EXPECT_EQ(five->ttl_sent_ms, StateCache::kTtlUnknown);
+  // Key 2 is looked up again (referenced): key 3 goes next, not key 2.
+  EXPECT_EQ(cache.find_or_add(digest(2), 3)->stamp, "s2");
+  cache.find_or_add(digest(6), 3);
+  EXPECT_EQ(cache.find_or_add(digest(2), 4)->stamp, "s2");
+  EXPECT_EQ(cache.find_or_add(digest(4), 4)->stamp, "s4");
+  EXPECT_TRUE(cache.find_or_add(digest(3), 5)->stamp.empty());  // was evicted
+}
+
+TEST(StateCache, EntriesOfTheApplyInProgressAreNeverEvicted) {
+  StateCache cache(8);
+  std::set<StateCache::Entry*> pinned;
+  for (std::uint64_t k = 0; k < 8; ++k) {
+    auto* e = cache.find_or_add(digest(k), 7);
+    e->batch = 7;  // grouped by apply 7, as the store marks them
+    pinned.insert(e);
+  }
+  // A ninth key in the same apply: nothing may be evicted.
+  EXPECT_EQ(cache.find_or_add(digest(100), 7), nullptr);
+  for (std::uint64_t k = 0; k < 8; ++k) EXPECT_TRUE(pinned.count(cache.find_or_add(digest(k), 7)));
+  // The next apply may evict them.
+  EXPECT_NE(cache.find_or_add(digest(100), 8), nullptr);
+}
+
+TEST(StateCache, CapacityZeroHoldsNothing) {
+  StateCache cache(0);
+  EXPECT_EQ(cache.find_or_add(digest(1), 1), nullptr);
+  EXPECT_EQ(cache.size(), 0u);
+}
