@@ -7,11 +7,13 @@
 // `fs:{<salted hash>}`, so one entity's state lives in one cluster slot and
 // one script call updates and reads it atomically. Entity keys and distinct
 // values are hashed with a secret salt (SHA-256, 128 bits kept): no raw ID
-// or phone number is ever written to Redis. TTL = window + resolution,
-// refreshed on update.
+// or phone number is ever written to Redis. A key lives window + resolution
+// after its last write, and up to 1/8 longer: a write within that slack of
+// the last one that set the TTL keeps it (SET KEEPTTL, no expiry bookkeeping
+// in Redis); the script's own writes always set it.
 //
 // Who computes: the engine. The store keeps a copy of the states it last
-// saw (up to `cache_keys`, in two generations by recency), applies a batch's
+// saw (up to `cache_keys`, evicted by CLOCK; connectors/redis/state_cache.h), applies a batch's
 // ops to the copies with engine/window_state.h and sends each key's new
 // state with the 9-byte stamp it computed on; the script stores it only if
 // the stored value still carries that stamp (nobody wrote since), which
