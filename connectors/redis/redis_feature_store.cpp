@@ -350,7 +350,6 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
     g.key.assign("fs:{");
     append_hex(g.key, d);
     g.key.push_back('}');
-    g.slot = redis_key_slot(g.key);
     return g;
   };
   for (std::size_t i = 0; i < ops.size(); ++i) {
@@ -768,7 +767,11 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
   std::vector<int> call_of_node(nodes_.size(), -1);
   for (std::uint32_t g = 0; g < groups_.size(); ++g) {
     if (done_[g]) continue;
-    int node = cluster_ ? slot_node_[groups_[g].slot] : 0;
+    int node = 0;
+    if (cluster_) {  // (a plain node needs no slots)
+      groups_[g].slot = redis_key_slot(groups_[g].key);
+      node = slot_node_[groups_[g].slot];
+    }
     if (node < 0) node = 0;  // a slot nobody serves (yet): the node's answer says where
     if (options_.mode == RedisCallMode::kPerOperation) {
       calls.push_back({node, {g}, false, {}});

@@ -159,7 +159,7 @@ class RedisFeatureStore final : public FeatureStore {
   struct Group {
     std::uint32_t feature = 0;
     std::vector<std::uint32_t> ops;
-    std::uint16_t slot = 0;
+    std::uint16_t slot = 0;  // cluster only: set when the group is routed
     std::string key;  // `fs:{<hash>}`
     CachedState* cached = nullptr;  // null: no copy kept (naive mode, cache off)
     bool prepared = false;          // its arguments are built (and its copy computed on)
