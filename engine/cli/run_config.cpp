@@ -144,6 +144,11 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
   if (flat.count("redis.wait_replicas")) c.redis_options.wait_replicas = static_cast<int>(to_int("redis.wait_replicas", flat["redis.wait_replicas"]));
   if (flat.count("redis.cache_keys")) {
     c.redis_options.cache_keys = static_cast<std::size_t>(to_int("redis.cache_keys", flat["redis.cache_keys"]));
+    // The copies' array is reserved up front (addresses must not move).
+    if (c.redis_options.cache_keys > kMaxCacheKeys) {
+      throw std::runtime_error("config redis.cache_keys: '" + flat["redis.cache_keys"] + "' is above " +
+                               std::to_string(kMaxCacheKeys) + " (a few hundred bytes of engine memory each)");
+    }
   }
   if (flat.count("pipeline.threads")) c.stream.threads = static_cast<int>(to_int("pipeline.threads", flat["pipeline.threads"]));
   if (flat.count("pipeline.batch_size")) c.stream.batch_size = static_cast<std::size_t>(to_int("pipeline.batch_size", flat["pipeline.batch_size"]));

@@ -21,7 +21,8 @@
 //     calls: per_batch                     FRAUDSTREAM_REDIS_CALLS (per_operation: the naive
 //                                          benchmark reference, one round trip per feature op)
 //     cache_keys: 65536                    FRAUDSTREAM_REDIS_CACHE_KEYS (feature states kept in the
-//                                          engine to compute on; 0: the Redis script computes all)
+//                                          engine to compute on; 0: the Redis script computes all;
+//                                          at most kMaxCacheKeys)
 //   pipeline:
 //     batch_size: 2000                     FRAUDSTREAM_PIPELINE_BATCH_SIZE
 //     batch_wait_ms: 5                     FRAUDSTREAM_PIPELINE_BATCH_WAIT_MS
@@ -42,6 +43,8 @@
 #include "connectors/redis/redis_feature_store.h"
 
 namespace fraud {
+
+inline constexpr std::size_t kMaxCacheKeys = 50'000'000;  // redis.cache_keys: ~15 GB of copies
 
 struct RunConfig {
   std::string rules_dir = "rules";

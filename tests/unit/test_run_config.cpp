@@ -66,4 +66,12 @@ TEST(RunConfig, ErrorsNameTheKeyAndLine) {
   }
   EXPECT_THROW(load_run_config("", {{"FRAUDSTREAM_PIPELINE_BATCH_SIZE", "many"}}), std::runtime_error);
   EXPECT_THROW(load_run_config("", {{"FRAUDSTREAM_PIPELINE_BATCH_SIZE", "0"}}), std::runtime_error);
+  EXPECT_EQ(load_run_config("", {{"FRAUDSTREAM_REDIS_CACHE_KEYS", "1000000"}}).redis_options.cache_keys, 1000000u);
+  try {
+    load_run_config("", {{"FRAUDSTREAM_REDIS_CACHE_KEYS", "900000000"}});
+    ADD_FAILURE() << "a cache of 900M copies was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("redis.cache_keys: '900000000' is above 50000000"), std::string::npos)
+        << e.what();
+  }
 }
