@@ -64,7 +64,8 @@ void window_update(WindowState& s, const FeatureDef& f, std::int64_t bucket, con
 // [bucket - n + 1, bucket].
 Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket);
 
-// Empties `s` (no buckets, nothing applied) and keeps its buffers' capacity.
+// Empties `s` (no buckets, nothing applied) and keeps its buffers' capacity
+// for reuse, except an unusually big bucket buffer, which is released.
 void window_clear(WindowState& s);
 
 // Drops every bucket (and distinct value) older than two windows behind the

@@ -6,8 +6,9 @@
 // the stamp it expects the stored value to carry. The script checks the
 // stamp: when it matches (nobody wrote since), it only stores the engine's
 // new value (SET ... PX ttl, or KEEPTTL when the TTL was set recently); that
-// is the common case and costs Redis an MGET share and a SET per key. When it does not match (another engine wrote, the
-// key expired, or the engine had no copy: expected "?"), the script applies
+// is the common case and costs Redis an MGET share and a SET per key. When it
+// does not match (another engine wrote, the key expired, or the engine had no
+// copy: expected "?"), the script applies
 // the key's ops itself: it loads the state, applies them in batch order
 // (idempotency by source partition offsets, update before read), prunes
 // buckets two windows behind the newest, writes the state back (only if it

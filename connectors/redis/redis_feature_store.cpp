@@ -416,7 +416,7 @@ void RedisFeatureStore::encode_ops(const FeatureDef& f, std::span<const FeatureO
 }
 
 void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
-                                std::span<const std::uint32_t> group_ids) {
+                                std::span<const std::uint32_t> group_ids, std::int64_t now_ms) {
   for (std::uint32_t gi : group_ids) {
     Group& g = groups_[gi];
     if (done_[gi] || g.prepared) continue;
@@ -436,7 +436,7 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
     // Redis runs it) if this store set it within the slack.
     const TtlArgs& ttl = ttl_args_[g.feature];
     g.keep_ttl = g.cached && g.cached->ttl_sent_ms != kTtlUnknown &&
-                 now_ms_ - g.cached->ttl_sent_ms + options_.timeout_ms <= ttl.slack_ms;
+                 now_ms - g.cached->ttl_sent_ms + options_.timeout_ms <= ttl.slack_ms;
     if (!g.cached || g.cached->stamp == "?") {
       g.expect = "?";
       continue;
@@ -556,10 +556,10 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     }
     // Computed just before it is sent, so the engine works on the next call
     // while Redis runs this one.
-    now_ms_ = call.sent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::steady_clock::now().time_since_epoch())
-                                  .count();
-    prepare(rules, ops, results, call.groups);
+    call.sent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+    prepare(rules, ops, results, call.groups, call.sent_ms);
     // Several groups: keys travel in ARGV (a script may then touch keys of
     // many slots on the node that owns them); one group: the key is
     // declared, so the cluster answers MOVED/ASK before running anything.

@@ -13,8 +13,8 @@
 // in Redis); the script's own writes always set it.
 //
 // Who computes: the engine. The store keeps a copy of the states it last
-// saw (up to `cache_keys`, evicted by CLOCK; connectors/redis/state_cache.h), applies a batch's
-// ops to the copies with engine/window_state.h and sends each key's new
+// saw (up to `cache_keys`, evicted by CLOCK: connectors/redis/state_cache.h),
+// applies a batch's ops to the copies with engine/window_state.h and sends each key's new
 // state with the 9-byte stamp it computed on; the script stores it only if
 // the stored value still carries that stamp (nobody wrote since), which
 // costs Redis an MGET share and a SET per key. A key with no copy is
@@ -149,7 +149,7 @@ class RedisFeatureStore final : public FeatureStore {
     int port = 0;
     redisContext* ctx = nullptr;
   };
-  using Digest = std::array<std::uint64_t, 2>;  // 16 bytes of a salted SHA-256
+  using Digest = StateCache::Digest;  // 16 bytes of a salted SHA-256
   struct DigestHash {
     std::size_t operator()(const Digest& d) const { return static_cast<std::size_t>(d[0]); }
   };
@@ -198,13 +198,13 @@ class RedisFeatureStore final : public FeatureStore {
   Digest value_digest(const FeatureOp& op) const;
   Group& new_group();
   // Computes each pending group's result on its cached state (values into
-  // `results`) and builds its script arguments.
+  // `results`) and builds its script arguments for a call sent at `now_ms`
+  // (steady clock).
   void prepare(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
-               std::span<const std::uint32_t> groups);
+               std::span<const std::uint32_t> groups, std::int64_t now_ms);
   void encode_ops(const FeatureDef& f, std::span<const FeatureOp> ops, Group& g,
                   const std::vector<std::string>& value_hashes) const;
   void next_stamp(std::string& out);  // a fresh stamp (see window_codec.h)
-
   // Sends `calls` pipelined (all writes, then all replies); finished groups
   // get their results, the rest are returned in `retry` (routing) or make
   // the status fail (connection, script errors).
@@ -248,7 +248,6 @@ class RedisFeatureStore final : public FeatureStore {
   std::vector<char> done_;  // per group: values received
   std::vector<std::string> value_hashes_;  // per op of the group being prepared
   std::vector<TtlArgs> ttl_args_;           // per feature, rebuilt when the pack's windows change
-  std::int64_t now_ms_ = 0;                 // steady clock when the call being prepared is sent
   // A batch that failed part-way: its fingerprint, finished groups, values.
   std::uint64_t resume_fingerprint_ = 0;
   std::vector<char> resume_done_;
