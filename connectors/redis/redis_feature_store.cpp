@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <csignal>
@@ -325,6 +326,122 @@ void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) c
   }
 }
 
+void RedisFeatureStore::read_ahead(const RuleSet& rules, std::span<const FeatureOp> ops) {
+  if (options_.mode != RedisCallMode::kPerBatch || cache_.capacity() == 0 || ops.empty()) return;
+  // Each key once (a batch has several ops per key), here rather than in
+  // the serial apply.
+  std::vector<Digest> keys;
+  keys.reserve(ops.size());
+  for (const FeatureOp& op : ops) keys.push_back(key_digest(rules, op));
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::lock_guard lock(ahead_mu_);
+  // The applies are far behind (or not running): their own keys come first.
+  if (ahead_queue_.size() + keys.size() > kReadAheadKeys) return;
+  ahead_queue_.insert(ahead_queue_.end(), keys.begin(), keys.end());
+}
+
+void RedisFeatureStore::plan_read_ahead(const std::vector<char>& node_called) {
+  {
+    std::lock_guard lock(ahead_mu_);
+    ahead_taken_.swap(ahead_queue_);
+  }
+  ahead_lists_.resize(nodes_.size());
+  for (auto& l : ahead_lists_) {
+    l.digests.clear();
+    l.keys.clear();
+  }
+  std::string key;
+  for (const Digest& d : ahead_taken_) {
+    if (fetched_.size() >= kReadAheadKeys) break;
+    // Keys this store evicted lately: their state is in Redis (a key never
+    // seen is most likely new, and reading it ahead would cost Redis a
+    // lookup for nothing).
+    if (cache_.contains(d) || !cache_.evicted_lately(d) || fetched_.contains(d)) continue;
+    key.assign("fs:{");
+    append_hex(key, d);
+    key.push_back('}');
+    std::size_t node = 0;
+    if (cluster_) {
+      int owner = slot_node_[redis_key_slot(key)];
+      if (owner < 0) continue;
+      node = static_cast<std::size_t>(owner);
+    }
+    // Only nodes this apply calls anyway (no round trip of its own).
+    if (node >= node_called.size() || !node_called[node]) continue;
+    fetched_[d].seq = apply_seq_;
+    ahead_lists_[node].digests.push_back(d);
+    ahead_lists_[node].keys.push_back(key);
+  }
+  ahead_taken_.clear();
+}
+
+void RedisFeatureStore::send_read_ahead(std::size_t node) {
+  static const std::string kMget = "MGET";
+  static const std::string kGet = "GET";
+  const ReadAheadList& l = ahead_lists_[node];
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  // One node: MGET in slices; a cluster: one GET per key (a command may not
+  // span slots).
+  const std::size_t slice = cluster_ ? 1 : 1024;
+  for (std::size_t first = 0; first < l.keys.size(); first += slice) {
+    argv.assign(1, cluster_ ? kGet.data() : kMget.data());
+    lens.assign(1, cluster_ ? kGet.size() : kMget.size());
+    for (std::size_t k = first; k < std::min(first + slice, l.keys.size()); ++k) {
+      argv.push_back(l.keys[k].data());
+      lens.push_back(l.keys[k].size());
+    }
+    redisAppendCommandArgv(nodes_[node].ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
+  }
+  read_ahead_fetched_ += l.keys.size();
+}
+
+bool RedisFeatureStore::take_read_ahead(std::size_t node) {
+  const ReadAheadList& l = ahead_lists_[node];
+  const std::size_t slice = cluster_ ? 1 : 1024;
+  auto keep = [&](std::size_t k, const redisReply* v) {
+    ReadAhead& a = fetched_[l.digests[k]];
+    if (v->type == REDIS_REPLY_STRING) {
+      a.ready = a.found = true;
+      a.value.assign(v->str, v->len);
+    } else if (v->type == REDIS_REPLY_NIL) {
+      a.ready = true;
+    }  // an error (a moved slot): not ready, dropped by the next apply
+  };
+  for (std::size_t first = 0; first < l.keys.size(); first += slice) {
+    void* raw = nullptr;
+    if (redisGetReply(nodes_[node].ctx, &raw) != REDIS_OK) return false;
+    Reply r(static_cast<redisReply*>(raw));
+    std::size_t n = std::min(first + slice, l.keys.size()) - first;
+    if (cluster_) {
+      keep(first, r.get());
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == n) {
+      for (std::size_t j = 0; j < n; ++j) keep(first + j, r->element[j]);
+    }
+  }
+  return true;
+}
+
+void RedisFeatureStore::adopt_read_ahead(const FeatureDef& f, CachedState& c) {
+  auto it = fetched_.find(c.digest);
+  if (it == fetched_.end()) return;
+  const ReadAhead& a = it->second;
+  if (a.ready && a.found) {
+    std::string_view stamp, body;
+    split_stored_state(a.value, stamp, body);
+    if (stamp.empty() || !decode_window_state(body, f, c.state)) {
+      StateCache::forget(c, "?");  // not a value this engine can compute on: the script computes it
+    } else {
+      c.stamp.assign(stamp);
+      c.ttl_sent_ms = kTtlUnknown;
+      ++read_ahead_used_;
+    }
+  }
+  // Not found: the copy says "no value", as a new copy does anyway.
+  fetched_.erase(it);
+}
+
 RedisFeatureStore::Group& RedisFeatureStore::new_group() {
   if (spare_groups_.empty()) return groups_.emplace_back();
   groups_.push_back(std::move(spare_groups_.back()));
@@ -343,6 +460,11 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
   groups_.clear();
   const bool per_batch = options_.mode == RedisCallMode::kPerBatch;
   const bool caching = cache_.capacity() > 0;
+  // Read-ahead values wait for their batch a few applies at most (a value
+  // whose reply never came, after a failure, not at all).
+  std::erase_if(fetched_, [&](const auto& kv) {
+    return !kv.second.ready || kv.second.seq + kReadAheadApplies < apply_seq_;
+  });
   auto start = [&](std::uint32_t feature, std::size_t op, const Digest& d) -> Group& {
     Group& g = new_group();
     g.feature = feature;
@@ -355,12 +477,14 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
   for (std::size_t i = 0; i < ops.size(); ++i) {
     auto index = static_cast<std::uint32_t>(groups_.size());
     Digest d = key_digest(rules, ops[i]);
-    CachedState* c = caching ? cache_.find_or_add(d, apply_seq_) : nullptr;
+    bool added = false;
+    CachedState* c = caching ? cache_.find_or_add(d, apply_seq_, &added) : nullptr;
     if (c) {
       if (c->batch == apply_seq_) {
         groups_[c->group].ops.push_back(static_cast<std::uint32_t>(i));
         continue;
       }
+      if (added && !fetched_.empty()) adopt_read_ahead(rules.features[ops[i].feature], *c);
       c->batch = apply_seq_;
       c->group = index;
       start(ops[i].feature, i, d).cached = c;
@@ -528,7 +652,7 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
 
 StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const FeatureOp> ops,
                                          std::span<Value> results, std::vector<Call>& calls,
-                                         std::vector<Call>& retry) {
+                                         std::vector<Call>& retry, bool read_ahead) {
   static const std::string kEvalSha = "EVALSHA";
   static const std::string kOne = "1";
   static const std::string kZero = "0";
@@ -607,6 +731,22 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       ++round_trips_;
     }
   }
+  // Read-ahead MGETs follow the calls on each node that was sent some: same
+  // round trip, and Redis runs them after this batch's writes.
+  std::vector<char> ahead(nodes_.size(), 0);
+  for (std::size_t n = 0; read_ahead && n < nodes_.size() && n < ahead_lists_.size(); ++n) {
+    if (!waited[n] || broken[n] || ahead_lists_[n].keys.empty()) continue;
+    send_read_ahead(n);
+    int written = 0;
+    while (!written) {
+      if (redisBufferWrite(nodes_[n].ctx, &written) != REDIS_OK) break;
+    }
+    ahead[n] = written ? 1 : 0;
+    if (!written) {
+      if (status.ok) status = StoreStatus::failure(describe(nodes_[n]) + ": " + nodes_[n].ctx->errstr);
+      broken[n] = 1;
+    }
+  }
   for (std::size_t c = 0; c < calls.size(); ++c) {
     if (!sent[c] || broken[calls[c].node]) continue;
     Call& call = calls[c];
@@ -670,6 +810,10 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       unreplicated_.push_back(call.node);
       if (status.ok) status = StoreStatus::failure(where + ": writes not yet on " + replicas_text());
     }
+  }
+  for (std::size_t n = 0; n < nodes_.size(); ++n) {
+    // The batch's results stand whatever happens to its read-ahead.
+    if (ahead[n] && !broken[n] && !take_read_ahead(n)) broken[n] = 1;
   }
   for (std::size_t n = 0; n < broken.size() && n < nodes_.size(); ++n) {
     if (broken[n] || reload[n]) disconnect(nodes_[n]);
@@ -792,6 +936,9 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
     }
     return StoreStatus::success();
   }
+  std::vector<char> node_called(nodes_.size(), 0);
+  for (const Call& c : calls) node_called[static_cast<std::size_t>(c.node)] = 1;
+  plan_read_ahead(node_called);
   return run_until_settled(rules, ops, results, std::move(calls));
 }
 
@@ -799,7 +946,7 @@ StoreStatus RedisFeatureStore::run_until_settled(const RuleSet& rules, std::span
                                                  std::span<Value> results, std::vector<Call> calls) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::vector<Call> retry;
-    StoreStatus st = run_calls(rules, ops, results, calls, retry);
+    StoreStatus st = run_calls(rules, ops, results, calls, retry, attempt == 0);
     if (!st.ok) return st;
     if (retry.empty()) return StoreStatus::success();
     calls = std::move(retry);
