@@ -150,6 +150,7 @@ RedisFeatureStore::RedisFeatureStore(std::vector<RedisEndpoint> seeds, std::stri
   // call. Ignored unless the process installed its own handler.
   struct sigaction current {};
   if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  for (std::size_t a = 0; a < agg_defs_.size(); ++a) agg_defs_[a].agg = static_cast<Aggregation>(a);
   std::random_device rd;
   stamp_seed_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^
                 static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
@@ -327,12 +328,14 @@ void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) c
 }
 
 void RedisFeatureStore::read_ahead(const RuleSet& rules, std::span<const FeatureOp> ops) {
-  if (options_.mode != RedisCallMode::kPerBatch || cache_.capacity() == 0 || ops.empty()) return;
+  if (!options_.read_ahead || options_.mode != RedisCallMode::kPerBatch || cache_.capacity() == 0 || ops.empty()) {
+    return;
+  }
   // Each key once (a batch has several ops per key), here rather than in
   // the serial apply.
-  std::vector<Digest> keys;
+  std::vector<AheadKey> keys;
   keys.reserve(ops.size());
-  for (const FeatureOp& op : ops) keys.push_back(key_digest(rules, op));
+  for (const FeatureOp& op : ops) keys.push_back({key_digest(rules, op), rules.features[op.feature].agg});
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   std::lock_guard lock(ahead_mu_);
@@ -348,18 +351,21 @@ void RedisFeatureStore::plan_read_ahead(const std::vector<char>& node_called) {
   }
   ahead_lists_.resize(nodes_.size());
   for (auto& l : ahead_lists_) {
-    l.digests.clear();
+    l.wanted.clear();
     l.keys.clear();
   }
+  if (ahead_taken_.empty()) return;
+  // Several batches may offer the same key.
+  std::sort(ahead_taken_.begin(), ahead_taken_.end());
+  ahead_taken_.erase(std::unique(ahead_taken_.begin(), ahead_taken_.end()), ahead_taken_.end());
   std::string key;
-  for (const Digest& d : ahead_taken_) {
-    if (fetched_.size() >= kReadAheadKeys) break;
+  for (const AheadKey& k : ahead_taken_) {
     // Keys this store evicted lately: their state is in Redis (a key never
     // seen is most likely new, and reading it ahead would cost Redis a
     // lookup for nothing).
-    if (cache_.contains(d) || !cache_.evicted_lately(d) || fetched_.contains(d)) continue;
+    if (cache_.contains(k.digest) || !cache_.evicted_lately(k.digest)) continue;
     key.assign("fs:{");
-    append_hex(key, d);
+    append_hex(key, k.digest);
     key.push_back('}');
     std::size_t node = 0;
     if (cluster_) {
@@ -369,8 +375,7 @@ void RedisFeatureStore::plan_read_ahead(const std::vector<char>& node_called) {
     }
     // Only nodes this apply calls anyway (no round trip of its own).
     if (node >= node_called.size() || !node_called[node]) continue;
-    fetched_[d].seq = apply_seq_;
-    ahead_lists_[node].digests.push_back(d);
+    ahead_lists_[node].wanted.push_back(k);
     ahead_lists_[node].keys.push_back(key);
   }
   ahead_taken_.clear();
@@ -400,14 +405,10 @@ void RedisFeatureStore::send_read_ahead(std::size_t node) {
 bool RedisFeatureStore::take_read_ahead(std::size_t node) {
   const ReadAheadList& l = ahead_lists_[node];
   const std::size_t slice = cluster_ ? 1 : 1024;
-  auto keep = [&](std::size_t k, const redisReply* v) {
-    ReadAhead& a = fetched_[l.digests[k]];
-    if (v->type == REDIS_REPLY_STRING) {
-      a.ready = a.found = true;
-      a.value.assign(v->str, v->len);
-    } else if (v->type == REDIS_REPLY_NIL) {
-      a.ready = true;
-    }  // an error (a moved slot): not ready, dropped by the next apply
+  auto take = [&](std::size_t k, const redisReply* v) {
+    // Nil: no value (a new copy says so anyway); an error (a moved slot):
+    // nothing learnt.
+    if (v->type == REDIS_REPLY_STRING) cache_read_ahead(l.wanted[k], std::string_view(v->str, v->len));
   };
   for (std::size_t first = 0; first < l.keys.size(); first += slice) {
     void* raw = nullptr;
@@ -415,31 +416,27 @@ bool RedisFeatureStore::take_read_ahead(std::size_t node) {
     Reply r(static_cast<redisReply*>(raw));
     std::size_t n = std::min(first + slice, l.keys.size()) - first;
     if (cluster_) {
-      keep(first, r.get());
+      take(first, r.get());
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == n) {
-      for (std::size_t j = 0; j < n; ++j) keep(first + j, r->element[j]);
+      for (std::size_t j = 0; j < n; ++j) take(first + j, r->element[j]);
     }
   }
   return true;
 }
 
-void RedisFeatureStore::adopt_read_ahead(const FeatureDef& f, CachedState& c) {
-  auto it = fetched_.find(c.digest);
-  if (it == fetched_.end()) return;
-  const ReadAhead& a = it->second;
-  if (a.ready && a.found) {
-    std::string_view stamp, body;
-    split_stored_state(a.value, stamp, body);
-    if (stamp.empty() || !decode_window_state(body, f, c.state)) {
-      StateCache::forget(c, "?");  // not a value this engine can compute on: the script computes it
-    } else {
-      c.stamp.assign(stamp);
-      c.ttl_sent_ms = kTtlUnknown;
-      ++read_ahead_used_;
-    }
+void RedisFeatureStore::cache_read_ahead(const AheadKey& k, std::string_view value) {
+  bool added = false;
+  // Pinned by this apply: its own copies are never the ones evicted.
+  CachedState* c = cache_.find_or_add(k.digest, apply_seq_, &added);
+  if (!c || !added) return;  // no room, or a copy appeared meanwhile (it wins)
+  std::string_view stamp, body;
+  split_stored_state(value, stamp, body);
+  if (stamp.empty() || !decode_window_state(body, agg_defs_[script_agg_code(k.agg)], c->state)) {
+    StateCache::forget(*c, "?");  // not a value this engine can compute on: the script computes it
+    return;
   }
-  // Not found: the copy says "no value", as a new copy does anyway.
-  fetched_.erase(it);
+  c->stamp.assign(stamp);
+  ++read_ahead_used_;
 }
 
 RedisFeatureStore::Group& RedisFeatureStore::new_group() {
@@ -460,11 +457,6 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
   groups_.clear();
   const bool per_batch = options_.mode == RedisCallMode::kPerBatch;
   const bool caching = cache_.capacity() > 0;
-  // Read-ahead values wait for their batch a few applies at most (a value
-  // whose reply never came, after a failure, not at all).
-  std::erase_if(fetched_, [&](const auto& kv) {
-    return !kv.second.ready || kv.second.seq + kReadAheadApplies < apply_seq_;
-  });
   auto start = [&](std::uint32_t feature, std::size_t op, const Digest& d) -> Group& {
     Group& g = new_group();
     g.feature = feature;
@@ -477,14 +469,12 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
   for (std::size_t i = 0; i < ops.size(); ++i) {
     auto index = static_cast<std::uint32_t>(groups_.size());
     Digest d = key_digest(rules, ops[i]);
-    bool added = false;
-    CachedState* c = caching ? cache_.find_or_add(d, apply_seq_, &added) : nullptr;
+    CachedState* c = caching ? cache_.find_or_add(d, apply_seq_) : nullptr;
     if (c) {
       if (c->batch == apply_seq_) {
         groups_[c->group].ops.push_back(static_cast<std::uint32_t>(i));
         continue;
       }
-      if (added && !fetched_.empty()) adopt_read_ahead(rules.features[ops[i].feature], *c);
       c->batch = apply_seq_;
       c->group = index;
       start(ops[i].feature, i, d).cached = c;

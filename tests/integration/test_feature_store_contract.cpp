@@ -278,8 +278,9 @@ TEST_F(FeatureStoreContract, ReadAheadTurnsCacheMissesIntoCopiesWithExactValues)
   EXPECT_GT(ahead->read_ahead_used(), 0u);
   EXPECT_GE(ahead->read_ahead_fetched(), ahead->read_ahead_used());
   EXPECT_EQ(ahead->counters().keys_read_ahead, ahead->read_ahead_used());
-  // Most misses of the plain store became copies.
-  EXPECT_LT(ahead->script_computed() * 4, plain->script_computed())
+  // Most misses of the plain store became copies (not all: with a cache
+  // this small, values read ahead also push out copies the next batch needs).
+  EXPECT_LT(ahead->script_computed() * 2, plain->script_computed())
       << "script computed " << ahead->script_computed() << " with read-ahead, " << plain->script_computed()
       << " without";
 
@@ -575,15 +576,15 @@ TEST_F(FeatureStoreOnCluster, ReadAheadOnEveryNodeKeepsOneRoundTripPerNodePerBat
   auto rules = pack();
   auto lines = stream(14, 3000, 40);
   MemoryFeatureStore memory;
-  auto want = run(memory, *rules, lines, 100, true);
+  auto want = run(memory, *rules, lines, 20, true);
   for (int port : cluster_->masters()) freeReplyObject(RedisCluster::command(port, {"FLUSHALL"}));
   auto seeds = parse_redis_seeds(cluster_->url());
   ASSERT_TRUE(seeds);
-  RedisFeatureStore c(*seeds, "cluster-ahead", RedisStoreOptions{.cache_keys = 64});
+  RedisFeatureStore c(*seeds, "cluster-ahead", RedisStoreOptions{.cache_keys = 160});
   ASSERT_TRUE(c.connect().ok);
-  EXPECT_EQ(want, run_reading_ahead(c, *rules, lines, 100));
+  EXPECT_EQ(want, run_reading_ahead(c, *rules, lines, 20));
   EXPECT_GT(c.read_ahead_used(), 0u);
-  EXPECT_LE(c.round_trips(), 30u * 3);
+  EXPECT_LE(c.round_trips(), 150u * 3);
   EXPECT_EQ(c.redirects(), 0u);
 }
 
