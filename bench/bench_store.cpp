@@ -11,7 +11,9 @@
 // Sizes: 100,000 events (seed 7, 200,000 customers, idempotency on, as in
 // the stream engine), batches of 500 and 2000; 20,000 events for naive.
 // Counters: events/s (wall, engine + Redis on this box), redis_us/event
-// (Redis used_cpu_user+sys from INFO), round trips per batch.
+// (Redis used_cpu_user+sys from INFO), round trips per batch, keys the
+// script computed per event. BENCH_CACHE_KEYS sets the engine's cache size
+// (redis.cache_keys; default 65,536).
 #include <benchmark/benchmark.h>
 #include <hiredis/hiredis.h>
 
@@ -78,7 +80,7 @@ void flush_redis() {
 }
 
 // Runs `count` events through `store` in batches, as the stream engine does:
-// the next batch is planned and digested (and its keys offered for read-ahead)
+// the next batch is planned and digested (the engine's parallel parse stage)
 // before this one is applied. Returns events processed.
 std::size_t run_stream(FeatureStore& store, std::size_t batch, std::size_t count, std::int32_t partition) {
   const auto& s = stream();
@@ -104,7 +106,6 @@ std::size_t run_stream(FeatureStore& store, std::size_t batch, std::size_t count
     }
     p[k % 2].plan(rules, ev, so);
     store.digest(rules, p[k % 2].ops_to_digest());
-    store.read_ahead(rules, p[k % 2].ops());
   };
   plan(0);
   for (std::size_t k = 0; k * batch < count; ++k) {
@@ -125,7 +126,7 @@ void BM_RedisStore(benchmark::State& state) {
   testing::RedisServer& srv = server();
   std::size_t events = 0;
   double redis_cpu = 0;
-  std::uint64_t round_trips = 0, batches = 0, script_keys = 0, read_ahead = 0;
+  std::uint64_t round_trips = 0, batches = 0, script_keys = 0;
   for (auto _ : state) {
     state.PauseTiming();
     flush_redis();
@@ -144,7 +145,6 @@ void BM_RedisStore(benchmark::State& state) {
     redis_cpu += bench::redis_cpu_seconds(server().port()) - cpu0;
     round_trips += store.round_trips();
     script_keys += store.script_computed();
-    read_ahead += store.read_ahead_used();
     batches += (count + batch - 1) / batch;
     state.ResumeTiming();
   }
@@ -168,10 +168,8 @@ void BM_RedisStore(benchmark::State& state) {
   state.counters["bytes_out/event"] = bench::info_number(net, "total_net_output_bytes:") / per;
   state.counters["mem_bytes/key"] = keys > 0 ? bench::info_number(mem, "used_memory_dataset:") / keys : 0;
   state.counters["keys"] = keys;
-  // Keys the script computed (no good copy here), and keys whose stored
-  // state was read ahead for their batch, per event.
+  // Keys the script computed (no good copy here), per event.
   state.counters["script_keys/event"] = static_cast<double>(script_keys) / static_cast<double>(events);
-  state.counters["read_ahead/event"] = static_cast<double>(read_ahead) / static_cast<double>(events);
   state.counters["round_trips/batch"] = static_cast<double>(round_trips) / static_cast<double>(batches);
 }
 BENCHMARK(BM_RedisStore)

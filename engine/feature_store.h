@@ -66,7 +66,6 @@ struct FeatureStoreCounters {
   std::uint64_t script_calls = 0;  // remote script calls (several may share a round trip)
   std::uint64_t keys_engine_computed = 0;  // (feature, entity) keys whose new state this process computed
   std::uint64_t keys_script_computed = 0;  // keys a Redis script computed (no current copy here)
-  std::uint64_t keys_read_ahead = 0;  // keys whose stored state was read ahead and then used as the copy
 };
 
 class FeatureStore {
@@ -82,13 +81,6 @@ class FeatureStore {
   // can do it on parallel threads and keep it off the serial apply. Pure: any
   // thread, concurrently with apply. Default: nothing.
   virtual void digest(const RuleSet& /*rules*/, std::span<FeatureOp> /*ops*/) const {}
-  // A hint: the ops (digested) of a batch that will be applied after the
-  // applies already under way. A store may fetch what it lacks for them
-  // alongside its current work (the Redis store: stored states it keeps no
-  // copy of, read in the next apply's round trip), so that batch computes on
-  // copies instead of leaving it to Redis. Never changes a result. Any
-  // thread, concurrently with apply. Default: nothing.
-  virtual void read_ahead(const RuleSet& /*rules*/, std::span<const FeatureOp> /*ops*/) {}
   // Read between applies (same thread rules as apply).
   virtual FeatureStoreCounters counters() const { return {}; }
 };

@@ -46,10 +46,6 @@ EngineMetrics::EngineMetrics(std::string input_topic)
                            "on its copy, or the Redis script")),
       feature_keys_engine_computed(feature_keys.Add({{"computed", "engine"}})),
       feature_keys_script_computed(feature_keys.Add({{"computed", "script"}})),
-      feature_keys_read_ahead(counter(*registry_, "fraud_feature_keys_read_ahead_total",
-                                      "Keys whose stored state the store read ahead (with an earlier batch's round "
-                                      "trip) and then computed on, instead of leaving them to the Redis script")
-                                  .Add({})),
       feature_store_latency(histogram(*registry_, "fraud_feature_store_latency_seconds",
                                       "Duration of one feature store round trip")
                                 .Add({}, latency_buckets())),

@@ -343,9 +343,6 @@ struct StreamEngine::Impl {
     // here, in parallel, rather than in the serial features stage.
     b.processor.plan(*b.rules, b.ptrs, b.sources);
     store.digest(*b.rules, b.processor.ops_to_digest());
-    // The features stage fetches, along with an earlier batch's work, the
-    // stored states this batch will need and the store holds no copy of.
-    store.read_ahead(*b.rules, b.processor.ops());
     metrics.stage_latency(EngineMetrics::kParse).Observe(seconds_since(t0));
   }
 
@@ -365,7 +362,6 @@ struct StreamEngine::Impl {
       FeatureStoreCounters now = store.counters();
       metrics.feature_keys_engine_computed.Increment(static_cast<double>(now.keys_engine_computed - store_seen.keys_engine_computed));
       metrics.feature_keys_script_computed.Increment(static_cast<double>(now.keys_script_computed - store_seen.keys_script_computed));
-      metrics.feature_keys_read_ahead.Increment(static_cast<double>(now.keys_read_ahead - store_seen.keys_read_ahead));
       metrics.feature_store_round_trips.Increment(static_cast<double>(now.round_trips - store_seen.round_trips));
       metrics.feature_store_script_calls.Increment(static_cast<double>(now.script_calls - store_seen.script_calls));
       counters.store_round_trips.store(now.round_trips);

@@ -2,7 +2,6 @@
 
 #include <hiredis/hiredis.h>
 
-#include <algorithm>
 #include <array>
 #include <charconv>
 #include <csignal>
@@ -150,7 +149,6 @@ RedisFeatureStore::RedisFeatureStore(std::vector<RedisEndpoint> seeds, std::stri
   // call. Ignored unless the process installed its own handler.
   struct sigaction current {};
   if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
-  for (std::size_t a = 0; a < agg_defs_.size(); ++a) agg_defs_[a].agg = static_cast<Aggregation>(a);
   std::random_device rd;
   stamp_seed_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^
                 static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
@@ -325,118 +323,6 @@ void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) c
       op.value_digest = value_digest(op);
     }
   }
-}
-
-void RedisFeatureStore::read_ahead(const RuleSet& rules, std::span<const FeatureOp> ops) {
-  if (!options_.read_ahead || options_.mode != RedisCallMode::kPerBatch || cache_.capacity() == 0 || ops.empty()) {
-    return;
-  }
-  // Each key once (a batch has several ops per key), here rather than in
-  // the serial apply.
-  std::vector<AheadKey> keys;
-  keys.reserve(ops.size());
-  for (const FeatureOp& op : ops) keys.push_back({key_digest(rules, op), rules.features[op.feature].agg});
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  std::lock_guard lock(ahead_mu_);
-  // The applies are far behind (or not running): their own keys come first.
-  if (ahead_queue_.size() + keys.size() > kReadAheadKeys) return;
-  ahead_queue_.insert(ahead_queue_.end(), keys.begin(), keys.end());
-}
-
-void RedisFeatureStore::plan_read_ahead(const std::vector<char>& node_called) {
-  {
-    std::lock_guard lock(ahead_mu_);
-    ahead_taken_.swap(ahead_queue_);
-  }
-  ahead_lists_.resize(nodes_.size());
-  for (auto& l : ahead_lists_) {
-    l.wanted.clear();
-    l.keys.clear();
-  }
-  if (ahead_taken_.empty()) return;
-  // Several batches may offer the same key.
-  std::sort(ahead_taken_.begin(), ahead_taken_.end());
-  ahead_taken_.erase(std::unique(ahead_taken_.begin(), ahead_taken_.end()), ahead_taken_.end());
-  std::string key;
-  for (const AheadKey& k : ahead_taken_) {
-    // Keys this store evicted lately: their state is in Redis (a key never
-    // seen is most likely new, and reading it ahead would cost Redis a
-    // lookup for nothing).
-    if (cache_.contains(k.digest) || !cache_.evicted_lately(k.digest)) continue;
-    key.assign("fs:{");
-    append_hex(key, k.digest);
-    key.push_back('}');
-    std::size_t node = 0;
-    if (cluster_) {
-      int owner = slot_node_[redis_key_slot(key)];
-      if (owner < 0) continue;
-      node = static_cast<std::size_t>(owner);
-    }
-    // Only nodes this apply calls anyway (no round trip of its own).
-    if (node >= node_called.size() || !node_called[node]) continue;
-    ahead_lists_[node].wanted.push_back(k);
-    ahead_lists_[node].keys.push_back(key);
-  }
-  ahead_taken_.clear();
-}
-
-void RedisFeatureStore::send_read_ahead(std::size_t node) {
-  static const std::string kMget = "MGET";
-  static const std::string kGet = "GET";
-  const ReadAheadList& l = ahead_lists_[node];
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  // One node: MGET in slices; a cluster: one GET per key (a command may not
-  // span slots).
-  const std::size_t slice = cluster_ ? 1 : 1024;
-  for (std::size_t first = 0; first < l.keys.size(); first += slice) {
-    argv.assign(1, cluster_ ? kGet.data() : kMget.data());
-    lens.assign(1, cluster_ ? kGet.size() : kMget.size());
-    for (std::size_t k = first; k < std::min(first + slice, l.keys.size()); ++k) {
-      argv.push_back(l.keys[k].data());
-      lens.push_back(l.keys[k].size());
-    }
-    redisAppendCommandArgv(nodes_[node].ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
-  }
-  read_ahead_fetched_ += l.keys.size();
-}
-
-bool RedisFeatureStore::take_read_ahead(std::size_t node) {
-  const ReadAheadList& l = ahead_lists_[node];
-  const std::size_t slice = cluster_ ? 1 : 1024;
-  auto take = [&](std::size_t k, const redisReply* v) {
-    // Nil: no value (a new copy says so anyway); an error (a moved slot):
-    // nothing learnt.
-    if (v->type == REDIS_REPLY_STRING) cache_read_ahead(l.wanted[k], std::string_view(v->str, v->len));
-  };
-  for (std::size_t first = 0; first < l.keys.size(); first += slice) {
-    void* raw = nullptr;
-    if (redisGetReply(nodes_[node].ctx, &raw) != REDIS_OK) return false;
-    Reply r(static_cast<redisReply*>(raw));
-    std::size_t n = std::min(first + slice, l.keys.size()) - first;
-    if (cluster_) {
-      take(first, r.get());
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == n) {
-      for (std::size_t j = 0; j < n; ++j) take(first + j, r->element[j]);
-    }
-  }
-  return true;
-}
-
-void RedisFeatureStore::cache_read_ahead(const AheadKey& k, std::string_view value) {
-  bool added = false;
-  // Pinned by this apply: its own copies are never the ones evicted.
-  CachedState* c = cache_.find_or_add(k.digest, apply_seq_, &added);
-  if (!c || !added) return;  // no room, or a copy appeared meanwhile (it wins)
-  std::string_view stamp, body;
-  split_stored_state(value, stamp, body);
-  if (stamp.empty() || !decode_window_state(body, agg_defs_[script_agg_code(k.agg)], c->state)) {
-    StateCache::forget(*c, "?");  // not a value this engine can compute on: the script computes it
-    return;
-  }
-  c->stamp.assign(stamp);
-  ++read_ahead_used_;
 }
 
 RedisFeatureStore::Group& RedisFeatureStore::new_group() {
@@ -642,7 +528,7 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
 
 StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const FeatureOp> ops,
                                          std::span<Value> results, std::vector<Call>& calls,
-                                         std::vector<Call>& retry, bool read_ahead) {
+                                         std::vector<Call>& retry) {
   static const std::string kEvalSha = "EVALSHA";
   static const std::string kOne = "1";
   static const std::string kZero = "0";
@@ -721,22 +607,6 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       ++round_trips_;
     }
   }
-  // Read-ahead MGETs follow the calls on each node that was sent some: same
-  // round trip, and Redis runs them after this batch's writes.
-  std::vector<char> ahead(nodes_.size(), 0);
-  for (std::size_t n = 0; read_ahead && n < nodes_.size() && n < ahead_lists_.size(); ++n) {
-    if (!waited[n] || broken[n] || ahead_lists_[n].keys.empty()) continue;
-    send_read_ahead(n);
-    int written = 0;
-    while (!written) {
-      if (redisBufferWrite(nodes_[n].ctx, &written) != REDIS_OK) break;
-    }
-    ahead[n] = written ? 1 : 0;
-    if (!written) {
-      if (status.ok) status = StoreStatus::failure(describe(nodes_[n]) + ": " + nodes_[n].ctx->errstr);
-      broken[n] = 1;
-    }
-  }
   for (std::size_t c = 0; c < calls.size(); ++c) {
     if (!sent[c] || broken[calls[c].node]) continue;
     Call& call = calls[c];
@@ -800,10 +670,6 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       unreplicated_.push_back(call.node);
       if (status.ok) status = StoreStatus::failure(where + ": writes not yet on " + replicas_text());
     }
-  }
-  for (std::size_t n = 0; n < nodes_.size(); ++n) {
-    // The batch's results stand whatever happens to its read-ahead.
-    if (ahead[n] && !broken[n] && !take_read_ahead(n)) broken[n] = 1;
   }
   for (std::size_t n = 0; n < broken.size() && n < nodes_.size(); ++n) {
     if (broken[n] || reload[n]) disconnect(nodes_[n]);
@@ -926,9 +792,6 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
     }
     return StoreStatus::success();
   }
-  std::vector<char> node_called(nodes_.size(), 0);
-  for (const Call& c : calls) node_called[static_cast<std::size_t>(c.node)] = 1;
-  plan_read_ahead(node_called);
   return run_until_settled(rules, ops, results, std::move(calls));
 }
 
@@ -936,7 +799,7 @@ StoreStatus RedisFeatureStore::run_until_settled(const RuleSet& rules, std::span
                                                  std::span<Value> results, std::vector<Call> calls) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::vector<Call> retry;
-    StoreStatus st = run_calls(rules, ops, results, calls, retry, attempt == 0);
+    StoreStatus st = run_calls(rules, ops, results, calls, retry);
     if (!st.ok) return st;
     if (retry.empty()) return StoreStatus::success();
     calls = std::move(retry);

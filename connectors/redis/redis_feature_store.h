@@ -24,16 +24,6 @@
 // replaces the copy. So a copy is only ever a guess: results are exact
 // whatever it holds. Counted as keys computed by the engine or the script.
 //
-// Read-ahead: a key that fell out of the cache would be computed by the
-// script (Lua: unpack, compute, pack), the dearest thing Redis does here.
-// The stream engine offers each batch's keys when it is parsed
-// (`read_ahead`); the next apply appends, after its own calls on each node
-// it calls anyway, an MGET of the offered keys the cache lately evicted (a
-// Bloom filter of ghosts in StateCache; a key never seen is most likely new
-// and is not read), and decodes the values into the cache, where the batch
-// that needs them finds them as copies. Still one round trip per node; a
-// stale value costs what a missing copy did. Counted as keys read ahead.
-//
 // One `apply` = one round trip per node: the batch's ops are grouped by
 // (feature, entity) (ops kept in batch order inside a group), groups are
 // routed to the node owning their key's slot, and each node gets EVALSHA
@@ -111,8 +101,6 @@ struct RedisStoreOptions {
   // (feature, entity) states the engine keeps to compute on (per batch mode;
   // about 200-400 bytes each). 0: the script computes every key.
   std::size_t cache_keys = std::size_t{1} << 16;
-  // Read evicted keys' states back ahead of their batch (see read_ahead).
-  bool read_ahead = true;
 };
 
 class RedisFeatureStore final : public FeatureStore {
@@ -127,14 +115,8 @@ class RedisFeatureStore final : public FeatureStore {
   StoreStatus apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) override;
   std::string_view name() const override { return "redis"; }
   void digest(const RuleSet& rules, std::span<FeatureOp> ops) const override;
-  // Queues the keys of `ops` (a later batch) for the next apply: it reads the
-  // stored states of those the cache lately evicted with one MGET per node
-  // after its script calls (same round trip, so the values include this
-  // batch's writes) into the cache, and the later batch computes on them.
-  // Per batch mode with a cache only; at most kReadAheadKeys keys wait.
-  void read_ahead(const RuleSet& rules, std::span<const FeatureOp> ops) override;
   FeatureStoreCounters counters() const override {
-    return {round_trips_, script_calls_, engine_computed_, script_computed_, read_ahead_used_};
+    return {round_trips_, script_calls_, engine_computed_, script_computed_};
   }
 
   // Reads the topology and connects (loading the script) now; apply() also
@@ -158,10 +140,6 @@ class RedisFeatureStore final : public FeatureStore {
   // another writer got there first).
   std::uint64_t engine_computed() const { return engine_computed_; }
   std::uint64_t script_computed() const { return script_computed_; }
-  // Keys read ahead (asked for), and of which a value went into the cache.
-  std::uint64_t read_ahead_fetched() const { return read_ahead_fetched_; }
-  std::uint64_t read_ahead_used() const { return read_ahead_used_; }
-  static constexpr std::size_t kReadAheadKeys = 1 << 16;
   bool cluster() const { return cluster_; }
   std::size_t node_count() const { return nodes_.size(); }
 
@@ -191,19 +169,6 @@ class RedisFeatureStore final : public FeatureStore {
     std::string expect;
     std::string state;
     std::string ops_blob;
-  };
-  // A key offered for read-ahead, with its feature's aggregation (all that
-  // decoding a stored state needs; the digest implies the feature).
-  struct AheadKey {
-    Digest digest;
-    Aggregation agg;
-    bool operator<(const AheadKey& o) const { return digest < o.digest; }
-    bool operator==(const AheadKey& o) const { return digest == o.digest; }
-  };
-  // Keys to read ahead in the current apply, per node.
-  struct ReadAheadList {
-    std::vector<AheadKey> wanted;
-    std::vector<std::string> keys;
   };
   // What one node call asked for, and how it went.
   struct Call {
@@ -244,14 +209,7 @@ class RedisFeatureStore final : public FeatureStore {
   // get their results, the rest are returned in `retry` (routing) or make
   // the status fail (connection, script errors).
   StoreStatus run_calls(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
-                        std::vector<Call>& calls, std::vector<Call>& retry, bool read_ahead);
-  // Read-ahead: picks the queued keys the cache lately evicted (per node,
-  // only nodes this apply calls), appends their MGETs to a node's pipeline,
-  // and takes the replies (after the node's call replies) into the cache.
-  void plan_read_ahead(const std::vector<char>& node_called);
-  void send_read_ahead(std::size_t node);
-  bool take_read_ahead(std::size_t node);  // false: the connection failed
-  void cache_read_ahead(const AheadKey& k, std::string_view value);
+                        std::vector<Call>& calls, std::vector<Call>& retry);
   StoreStatus decode(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results, const Call& call,
                      const redisReply* r);
   static std::uint64_t fingerprint(std::span<const FeatureOp> ops);
@@ -290,14 +248,6 @@ class RedisFeatureStore final : public FeatureStore {
   std::vector<char> done_;  // per group: values received
   std::vector<std::string> value_hashes_;  // per op of the group being prepared
   std::vector<TtlArgs> ttl_args_;           // per feature, rebuilt when the pack's windows change
-  // Read-ahead: keys queued by read_ahead (any thread), values fetched.
-  std::mutex ahead_mu_;
-  std::vector<AheadKey> ahead_queue_;
-  std::vector<AheadKey> ahead_taken_;  // the queue, swapped out by an apply
-  std::vector<ReadAheadList> ahead_lists_;  // per node, this apply
-  std::array<FeatureDef, 6> agg_defs_;      // a FeatureDef per aggregation (decoding read-ahead values)
-  std::uint64_t read_ahead_fetched_ = 0;
-  std::uint64_t read_ahead_used_ = 0;
   // A batch that failed part-way: its fingerprint, finished groups, values.
   std::uint64_t resume_fingerprint_ = 0;
   std::vector<char> resume_done_;

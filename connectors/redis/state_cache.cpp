@@ -14,57 +14,17 @@ void StateCache::forget(Entry& e, const char* stamp) {
   e.ttl_sent_ms = kTtlUnknown;
 }
 
-std::uint32_t StateCache::lookup(const Digest& d) const {
-  if (index_.empty()) return kEmpty;
-  for (std::size_t i = home(d[0]);; i = (i + 1) & mask_) {
-    const Slot& s = index_[i];
-    if (s.entry == kEmpty) return kEmpty;
-    if (s.key == d[0] && entries_[s.entry].digest == d) return s.entry;
-  }
-}
-
-bool StateCache::contains(const Digest& d) const { return lookup(d) != kEmpty; }
-
-std::pair<std::size_t, std::uint64_t> StateCache::ghost_bits(const Digest& d) const {
-  // The digest's second word is uniformly random: the word from its low
-  // bits, two bit positions from its top twelve.
-  std::uint64_t bits = (std::uint64_t{1} << (d[1] >> 58)) | (std::uint64_t{1} << ((d[1] >> 52) & 63));
-  return {static_cast<std::size_t>(d[1]) & ghost_mask_, bits};
-}
-
-void StateCache::remember_evicted(const Digest& d) {
-  if (ghosts_[0].empty()) {
-    ghost_limit_ = std::min(capacity_ * kGhostsPerEntry, kMaxGhosts);
-    std::size_t words = 16;
-    while (words * 64 < ghost_limit_ * 16) words *= 2;
-    ghost_mask_ = words - 1;
-    ghosts_[0].assign(words, 0);
-    ghosts_[1].assign(words, 0);
-  }
-  if (ghost_count_ >= ghost_limit_) {  // a new generation; the oldest is forgotten
-    std::swap(ghosts_[0], ghosts_[1]);
-    std::fill(ghosts_[0].begin(), ghosts_[0].end(), 0);
-    ghost_count_ = 0;
-  }
-  auto [word, bits] = ghost_bits(d);
-  ghosts_[0][word] |= bits;
-  ++ghost_count_;
-}
-
-bool StateCache::evicted_lately(const Digest& d) const {
-  if (ghosts_[0].empty()) return false;
-  auto [word, bits] = ghost_bits(d);
-  return (ghosts_[0][word] & bits) == bits || (ghosts_[1][word] & bits) == bits;
-}
-
-StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned, bool* added) {
-  if (added) *added = false;
+StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned) {
   if (capacity_ == 0) return nullptr;
   if (index_.empty()) grow_index();
-  if (std::uint32_t found = lookup(d); found != kEmpty) {
-    Entry& e = entries_[found];
-    e.referenced = true;
-    return &e;
+  for (std::size_t i = home(d[0]);; i = (i + 1) & mask_) {
+    const Slot& s = index_[i];
+    if (s.entry == kEmpty) break;
+    if (s.key == d[0] && entries_[s.entry].digest == d) {
+      Entry& e = entries_[s.entry];
+      e.referenced = true;
+      return &e;
+    }
   }
   std::uint32_t at;
   if (entries_.size() < capacity_) {
@@ -75,7 +35,6 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
     if (at == kEmpty) return nullptr;
     Entry& old = entries_[at];
     erase_slot(old.digest);
-    remember_evicted(old.digest);
     forget(old, "");
     old.batch = 0;
     old.group = 0;
@@ -84,7 +43,6 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
   Entry& e = entries_[at];
   e.digest = d;
   e.referenced = true;
-  if (added) *added = true;
   if (entries_.size() * 2 > index_.size()) {
     grow_index();  // indexes every entry, this one included
   } else {

@@ -14,12 +14,6 @@
 //
 // Entries grouped by the apply in progress (`batch == pinned`) are never
 // evicted: pointers handed out during one apply stay valid for that apply.
-//
-// Ghosts: the digests of recently evicted entries are remembered in a Bloom
-// filter, so the store can tell a key it knew (its state is in Redis) from
-// one it never saw. Two generations, each taking kGhostsPerEntry x capacity
-// digests (at most kMaxGhosts) at 16 bits each, about 5% false positives:
-// 8 MB in all for 65,536 entries, 16 MB at most.
 #pragma once
 
 #include <array>
@@ -35,8 +29,6 @@ class StateCache {
  public:
   using Digest = std::array<std::uint64_t, 2>;
   static constexpr std::int64_t kTtlUnknown = INT64_MIN;
-  static constexpr std::size_t kGhostsPerEntry = 32;  // per generation
-  static constexpr std::size_t kMaxGhosts = std::size_t{1} << 22;
 
   struct Entry {
     Digest digest{};
@@ -54,14 +46,8 @@ class StateCache {
 
   // The entry of `d`, added (stamp "": no stored value) if absent. Null when
   // the cache holds nothing (capacity 0) or every entry is pinned by the
-  // apply `pinned` (more keys in one batch than the capacity). `added`, if
-  // given, tells whether the entry is new (no copy was kept).
-  Entry* find_or_add(const Digest& d, std::uint64_t pinned, bool* added = nullptr);
-
-  // Whether `d` has an entry (a lookup that does not count as a use).
-  bool contains(const Digest& d) const;
-  // Whether `d` was probably evicted lately (see Ghosts above).
-  bool evicted_lately(const Digest& d) const;
+  // apply `pinned` (more keys in one batch than the capacity).
+  Entry* find_or_add(const Digest& d, std::uint64_t pinned);
 
   // Forgets the copy: what Redis holds is now unknown ("?") or absent ("").
   static void forget(Entry& e, const char* stamp);
@@ -81,11 +67,6 @@ class StateCache {
   void grow_index();
   void insert_slot(std::uint64_t key, std::uint32_t entry);
   void erase_slot(const Digest& d);
-  std::uint32_t lookup(const Digest& d) const;  // kEmpty: absent
-  void remember_evicted(const Digest& d);
-  // A ghost's word in the filter and its two bits there (one cache line per
-  // lookup: a blocked Bloom filter).
-  std::pair<std::size_t, std::uint64_t> ghost_bits(const Digest& d) const;
   std::uint32_t victim(std::uint64_t pinned);  // kEmpty: none
 
   std::size_t capacity_;
@@ -94,10 +75,6 @@ class StateCache {
   std::size_t mask_ = 0;
   std::size_t hand_ = 0;
   std::uint64_t evictions_ = 0;
-  std::vector<std::uint64_t> ghosts_[2];  // Bloom filter words; [0] current generation
-  std::size_t ghost_count_ = 0;           // digests added to the current generation
-  std::size_t ghost_limit_ = 0;           // digests a generation takes
-  std::size_t ghost_mask_ = 0;            // words per generation - 1
 };
 
 }  // namespace fraud

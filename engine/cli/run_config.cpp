@@ -17,7 +17,7 @@ const char* const kKeys[] = {
     "rules",
     "kafka.bootstrap", "kafka.group", "kafka.input_topic", "kafka.output_topic", "kafka.dlq_topic",
     "redis.url", "redis.salt", "redis.salt_file", "redis.failure_policy", "redis.calls", "redis.wait_replicas",
-    "redis.cache_keys", "redis.read_ahead",
+    "redis.cache_keys",
     "pipeline.batch_size", "pipeline.batch_wait_ms", "pipeline.max_in_flight", "pipeline.max_event_bytes",
     "pipeline.threads",
     "metrics.port",
@@ -149,11 +149,6 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
       throw std::runtime_error("config redis.cache_keys: '" + flat["redis.cache_keys"] + "' is above " +
                                std::to_string(kMaxCacheKeys) + " (a few hundred bytes of engine memory each)");
     }
-  }
-  if (flat.count("redis.read_ahead")) {
-    const std::string& v = flat["redis.read_ahead"];
-    if (v != "true" && v != "false") throw std::runtime_error("config redis.read_ahead: '" + v + "' is not true or false");
-    c.redis_options.read_ahead = v == "true";
   }
   if (flat.count("pipeline.threads")) c.stream.threads = static_cast<int>(to_int("pipeline.threads", flat["pipeline.threads"]));
   if (flat.count("pipeline.batch_size")) c.stream.batch_size = static_cast<std::size_t>(to_int("pipeline.batch_size", flat["pipeline.batch_size"]));

@@ -23,8 +23,6 @@
 //     cache_keys: 65536                    FRAUDSTREAM_REDIS_CACHE_KEYS (feature states kept in the
 //                                          engine to compute on; 0: the Redis script computes all;
 //                                          at most kMaxCacheKeys)
-//     read_ahead: true                     FRAUDSTREAM_REDIS_READ_AHEAD (read evicted keys' states
-//                                          back with the previous batch; false: the script computes them)
 //   pipeline:
 //     batch_size: 2000                     FRAUDSTREAM_PIPELINE_BATCH_SIZE
 //     batch_wait_ms: 5                     FRAUDSTREAM_PIPELINE_BATCH_WAIT_MS
@@ -53,7 +51,7 @@ struct RunConfig {
   StreamConfig stream;
   std::string redis_url = "memory";
   std::string redis_salt;
-  RedisStoreOptions redis_options;  // redis.calls, redis.wait_replicas, redis.cache_keys, redis.read_ahead
+  RedisStoreOptions redis_options;  // redis.calls, redis.wait_replicas, redis.cache_keys
   int metrics_port = 9464;
 };
 

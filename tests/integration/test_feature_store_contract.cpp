@@ -113,43 +113,6 @@ std::vector<std::string> run(FeatureStore& store, const RuleSet& rules, const st
   return out;
 }
 
-// Offers the ops of lines[first, first + n) to `store.read_ahead`, as the
-// stream engine's parse stage does for a batch still to come.
-void offer_read_ahead(FeatureStore& store, const RuleSet& rules, const std::vector<std::string>& lines,
-                      std::size_t first, std::size_t n) {
-  if (first >= lines.size()) return;
-  n = std::min(n, lines.size() - first);
-  BatchProcessor p(BatchProcessor::Options{.read_all_features = true, .idempotent = true});
-  EventParser parser(rules.fields);
-  std::vector<Event> events(n);
-  std::vector<const Event*> ptrs;
-  std::vector<SourceRef> src;
-  for (std::size_t i = 0; i < n; ++i) {
-    EventError err;
-    EXPECT_TRUE(parser.parse(lines[first + i], events[i], err)) << err.detail;
-    ptrs.push_back(&events[i]);
-    src.push_back({"t", 0, static_cast<std::int64_t>(first + i)});
-  }
-  p.plan(rules, ptrs, src);
-  store.digest(rules, p.ops_to_digest());
-  store.read_ahead(rules, p.ops());
-}
-
-// Runs `lines` in batches through `store`, offering each batch for read-ahead
-// `ahead` batches before it is applied (as the engine's pipeline does).
-std::vector<std::string> run_reading_ahead(FeatureStore& store, const RuleSet& rules,
-                                           const std::vector<std::string>& lines, std::size_t batch,
-                                           std::size_t ahead = 1) {
-  std::vector<std::string> out;
-  for (std::size_t k = 0; k < ahead; ++k) offer_read_ahead(store, rules, lines, k * batch, batch);
-  for (std::size_t first = 0; first < lines.size(); first += batch) {
-    offer_read_ahead(store, rules, lines, first + ahead * batch, batch);
-    auto part = run(store, rules, lines, batch, true, 0, false, first, first + batch);
-    out.insert(out.end(), part.begin(), part.end());
-  }
-  return out;
-}
-
 // `keys` entities; a small number makes every batch hit the same few keys
 // many times (the hot-key path of the script).
 std::vector<std::string> stream(std::uint32_t seed, int n, unsigned keys = 25) {
@@ -258,54 +221,6 @@ TEST_F(FeatureStoreContract, StaleMissingOrNoCopiesStillGiveExactValues) {
   first_half.insert(first_half.end(), second_half.begin(), second_half.end());
   EXPECT_EQ(want, first_half);
   EXPECT_GT(after->counters().keys_script_computed, 0u);
-}
-
-// Read-ahead: keys that fell out of the cache are read with an earlier
-// batch's round trip, so their batch computes on a copy instead of leaving
-// them to the script. Values stay exact, also when the value read ahead is
-// stale by the time its batch runs (another engine wrote in between).
-TEST_F(FeatureStoreContract, ReadAheadTurnsCacheMissesIntoCopiesWithExactValues) {
-  auto rules = pack();
-  auto lines = stream(31, 3000, 40);
-  MemoryFeatureStore memory;
-  auto want = run(memory, *rules, lines, 20, true);
-
-  auto plain = redis_with("ahead-plain", RedisStoreOptions{.cache_keys = 160});
-  EXPECT_EQ(want, run(*plain, *rules, lines, 20, true));
-  auto ahead = redis_with("ahead-1", RedisStoreOptions{.cache_keys = 160});
-  EXPECT_EQ(want, run_reading_ahead(*ahead, *rules, lines, 20));
-  EXPECT_EQ(ahead->round_trips(), 150u) << "the read-ahead shares the batch's round trip";
-  EXPECT_GT(ahead->read_ahead_used(), 0u);
-  EXPECT_GE(ahead->read_ahead_fetched(), ahead->read_ahead_used());
-  EXPECT_EQ(ahead->counters().keys_read_ahead, ahead->read_ahead_used());
-  // Most misses of the plain store became copies (not all: with a cache
-  // this small, values read ahead also push out copies the next batch needs).
-  EXPECT_LT(ahead->script_computed() * 2, plain->script_computed())
-      << "script computed " << ahead->script_computed() << " with read-ahead, " << plain->script_computed()
-      << " without";
-
-  // Two engines take turns on the same keys, each reading ahead its next
-  // batch two batches early: the other one writes in between, so most
-  // values read ahead are stale.
-  auto a = redis_with("ahead-turns", RedisStoreOptions{.cache_keys = 160});
-  auto b = redis_with("ahead-turns", RedisStoreOptions{.cache_keys = 160});
-  offer_read_ahead(*a, *rules, lines, 0, 20);
-  offer_read_ahead(*b, *rules, lines, 20, 20);
-  std::vector<std::string> got;
-  for (std::size_t first = 0, k = 0; first < lines.size(); first += 20, ++k) {
-    RedisFeatureStore& s = k % 2 ? *b : *a;
-    offer_read_ahead(s, *rules, lines, first + 40, 20);
-    auto part = run(s, *rules, lines, 20, true, 0, false, first, first + 20);
-    got.insert(got.end(), part.begin(), part.end());
-  }
-  EXPECT_EQ(want, got);
-  EXPECT_GT(a->read_ahead_used() + b->read_ahead_used(), 0u);
-  EXPECT_GT(a->script_computed() + b->script_computed(), 0u);
-
-  // Without a cache there are no copies, so nothing is read ahead.
-  auto none = redis_with("ahead-none", RedisStoreOptions{.cache_keys = 0});
-  EXPECT_EQ(want, run_reading_ahead(*none, *rules, lines, 20));
-  EXPECT_EQ(none->read_ahead_fetched(), 0u);
 }
 
 TEST_F(FeatureStoreContract, HotKeyBatchesAndTheNaiveModeGiveTheSameValues) {
@@ -570,22 +485,6 @@ TEST_F(FeatureStoreOnCluster, SameValuesAsMemoryWithOneCallPerNodePerBatch) {
   EXPECT_LE(c->round_trips(), batches * 3);  // at most one per node per batch
   EXPECT_GT(c->round_trips(), batches);      // the keys really are spread
   EXPECT_EQ(c->redirects(), 0u);
-}
-
-TEST_F(FeatureStoreOnCluster, ReadAheadOnEveryNodeKeepsOneRoundTripPerNodePerBatch) {
-  auto rules = pack();
-  auto lines = stream(14, 3000, 40);
-  MemoryFeatureStore memory;
-  auto want = run(memory, *rules, lines, 20, true);
-  for (int port : cluster_->masters()) freeReplyObject(RedisCluster::command(port, {"FLUSHALL"}));
-  auto seeds = parse_redis_seeds(cluster_->url());
-  ASSERT_TRUE(seeds);
-  RedisFeatureStore c(*seeds, "cluster-ahead", RedisStoreOptions{.cache_keys = 160});
-  ASSERT_TRUE(c.connect().ok);
-  EXPECT_EQ(want, run_reading_ahead(c, *rules, lines, 20));
-  EXPECT_GT(c.read_ahead_used(), 0u);
-  EXPECT_LE(c.round_trips(), 150u * 3);
-  EXPECT_EQ(c.redirects(), 0u);
 }
 
 TEST_F(FeatureStoreOnCluster, SlotMigrationMidStreamFollowsAskAndMoved) {

@@ -67,15 +67,6 @@ TEST(RunConfig, ErrorsNameTheKeyAndLine) {
   EXPECT_THROW(load_run_config("", {{"FRAUDSTREAM_PIPELINE_BATCH_SIZE", "many"}}), std::runtime_error);
   EXPECT_THROW(load_run_config("", {{"FRAUDSTREAM_PIPELINE_BATCH_SIZE", "0"}}), std::runtime_error);
   EXPECT_EQ(load_run_config("", {{"FRAUDSTREAM_REDIS_CACHE_KEYS", "1000000"}}).redis_options.cache_keys, 1000000u);
-  EXPECT_TRUE(load_run_config("", {}).redis_options.read_ahead);
-  EXPECT_FALSE(load_run_config("", {{"FRAUDSTREAM_REDIS_READ_AHEAD", "false"}}).redis_options.read_ahead);
-  try {
-    load_run_config("", {{"FRAUDSTREAM_REDIS_READ_AHEAD", "yes please"}});
-    ADD_FAILURE() << "read_ahead 'yes please' was accepted";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("redis.read_ahead: 'yes please' is not true or false"), std::string::npos)
-        << e.what();
-  }
   try {
     load_run_config("", {{"FRAUDSTREAM_REDIS_CACHE_KEYS", "900000000"}});
     ADD_FAILURE() << "a cache of 900M copies was accepted";
