@@ -66,6 +66,8 @@ struct FeatureStoreCounters {
   std::uint64_t script_calls = 0;  // remote script calls (several may share a round trip)
   std::uint64_t keys_engine_computed = 0;  // (feature, entity) keys whose new state this process computed
   std::uint64_t keys_script_computed = 0;  // keys a Redis script computed (no current copy here)
+  std::uint64_t cache_entries = 0;         // copies of stored states held now (not monotonic)
+  std::uint64_t cache_evictions = 0;       // copies dropped to make room for others
 };
 
 class FeatureStore {

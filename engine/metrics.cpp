@@ -46,6 +46,13 @@ EngineMetrics::EngineMetrics(std::string input_topic)
                            "on its copy, or the Redis script")),
       feature_keys_engine_computed(feature_keys.Add({{"computed", "engine"}})),
       feature_keys_script_computed(feature_keys.Add({{"computed", "script"}})),
+      feature_cache_entries(gauge(*registry_, "fraud_feature_cache_entries",
+                                  "Feature states the engine keeps a copy of to compute on (at most redis.cache_keys)")
+                                .Add({})),
+      feature_cache_evictions(counter(*registry_, "fraud_feature_cache_evictions_total",
+                                      "Copies of feature states dropped to make room (a dropped key's next batch is "
+                                      "computed by the Redis script)")
+                                  .Add({})),
       feature_store_latency(histogram(*registry_, "fraud_feature_store_latency_seconds",
                                       "Duration of one feature store round trip")
                                 .Add({}, latency_buckets())),

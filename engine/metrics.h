@@ -69,6 +69,8 @@ class EngineMetrics {
   prometheus::Family<prometheus::Counter>& feature_keys;  // by who computed: engine | script
   prometheus::Counter& feature_keys_engine_computed;
   prometheus::Counter& feature_keys_script_computed;
+  prometheus::Gauge& feature_cache_entries;
+  prometheus::Counter& feature_cache_evictions;
   prometheus::Histogram& feature_store_latency;
   prometheus::Gauge& batches_in_flight;
   prometheus::Counter& batches;

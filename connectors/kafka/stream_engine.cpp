@@ -362,6 +362,8 @@ struct StreamEngine::Impl {
       FeatureStoreCounters now = store.counters();
       metrics.feature_keys_engine_computed.Increment(static_cast<double>(now.keys_engine_computed - store_seen.keys_engine_computed));
       metrics.feature_keys_script_computed.Increment(static_cast<double>(now.keys_script_computed - store_seen.keys_script_computed));
+      metrics.feature_cache_entries.Set(static_cast<double>(now.cache_entries));
+      metrics.feature_cache_evictions.Increment(static_cast<double>(now.cache_evictions - store_seen.cache_evictions));
       metrics.feature_store_round_trips.Increment(static_cast<double>(now.round_trips - store_seen.round_trips));
       metrics.feature_store_script_calls.Increment(static_cast<double>(now.script_calls - store_seen.script_calls));
       counters.store_round_trips.store(now.round_trips);

@@ -116,7 +116,7 @@ class RedisFeatureStore final : public FeatureStore {
   std::string_view name() const override { return "redis"; }
   void digest(const RuleSet& rules, std::span<FeatureOp> ops) const override;
   FeatureStoreCounters counters() const override {
-    return {round_trips_, script_calls_, engine_computed_, script_computed_};
+    return {round_trips_, script_calls_, engine_computed_, script_computed_, cache_.size(), cache_.evictions()};
   }
 
   // Reads the topology and connects (loading the script) now; apply() also

@@ -120,6 +120,8 @@ TEST(Observability, DashboardAndAlertsWorkOnARealPrometheus) {
   // promtool on a real scrape.
   std::ofstream(dir / "scrape.txt") << http_get(metrics_port, "/metrics");
   EXPECT_EQ(run_shell("promtool check metrics < " + (dir / "scrape.txt").string()), 0);
+  // The Redis store's copies are counted.
+  EXPECT_TRUE(has_data(query("fraud_feature_cache_entries > 0")));
 
   // Every dashboard query returns data.
   std::ifstream dash_file(chart_file("dashboard.json"));

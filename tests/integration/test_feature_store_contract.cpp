@@ -206,11 +206,14 @@ TEST_F(FeatureStoreContract, StaleMissingOrNoCopiesStillGiveExactValues) {
   auto tiny = redis_with("tiny", RedisStoreOptions{.cache_keys = 8});
   EXPECT_EQ(want, run(*tiny, *rules, lines, 100, true));
   EXPECT_GT(tiny->counters().keys_script_computed, 0u);
+  EXPECT_EQ(tiny->counters().cache_entries, 8u);
+  EXPECT_GT(tiny->counters().cache_evictions, 0u);
 
   // No cache: the script computes every key.
   auto none = redis_with("none", RedisStoreOptions{.cache_keys = 0});
   EXPECT_EQ(want, run(*none, *rules, lines, 100, true));
   EXPECT_EQ(none->counters().keys_engine_computed, 0u);
+  EXPECT_EQ(none->counters().cache_entries, 0u);
 
   // A restart: a new store (empty cache) continues on the state in Redis.
   auto before = redis("restart");
