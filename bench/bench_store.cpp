@@ -17,6 +17,7 @@
 #include <benchmark/benchmark.h>
 #include <hiredis/hiredis.h>
 
+#include <cstdlib>
 #include <memory>
 
 #include "connectors/memory/memory_feature_store.h"
