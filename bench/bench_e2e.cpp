@@ -41,6 +41,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -447,10 +448,12 @@ const char* kHeader = "scenario,mode,batch,threads,offered_per_s,events_per_s,p5
 std::string csv_row(const Result& r) {
   std::ostringstream o;
   o << r.s.name << "," << mode_name(r.s.mode) << "," << r.s.batch << "," << r.s.threads << "," << r.s.rate << ","
-    << fmt("%.0f", r.events_per_s) << "," << fmt("%.2f", r.p50_ms) << "," << fmt("%.2f", r.p99_ms) << ","
-    << fmt("%.2f", r.p999_ms) << "," << fmt("%.3f", r.round_trips_per_batch) << "," << fmt("%.2f", r.redis_us_per_event)
-    << "," << fmt("%.2f", r.engine_us_per_event) << "," << fmt("%.1f", r.peak_rss_mb) << ","
-    << fmt("%.2f", r.script_calls_per_batch) << "\n";
+    // Four decimals: RESULTS.md re-rendered from the CSV (--report-only)
+    // rounds to the same figures as the run itself.
+    << fmt("%.0f", r.events_per_s) << "," << fmt("%.4f", r.p50_ms) << "," << fmt("%.4f", r.p99_ms) << ","
+    << fmt("%.4f", r.p999_ms) << "," << fmt("%.4f", r.round_trips_per_batch) << "," << fmt("%.4f", r.redis_us_per_event)
+    << "," << fmt("%.4f", r.engine_us_per_event) << "," << fmt("%.4f", r.peak_rss_mb) << ","
+    << fmt("%.4f", r.script_calls_per_batch) << "\n";
   return o.str();
 }
 
@@ -461,9 +464,10 @@ Mode mode_of(const std::string& name) {
   return Mode::kFull;
 }
 
-// Reads back what the last run wrote (e2e.csv, soak_rss.csv, command.txt).
+// Reads back what the last run wrote (e2e.csv, soak_rss.csv, command.txt:
+// the command line, then the date the run ended, if recorded).
 bool load_results(const std::string& dir, std::vector<Result>& results, std::optional<Result>& soak,
-                  std::string& cmdline) {
+                  std::string& cmdline, std::string& run_date) {
   std::ifstream csv(dir + "/e2e.csv");
   std::string line;
   if (!std::getline(csv, line)) return false;  // header
@@ -502,6 +506,7 @@ bool load_results(const std::string& dir, std::vector<Result>& results, std::opt
   }
   std::ifstream cmd(dir + "/command.txt");
   if (std::getline(cmd, line) && !line.empty()) cmdline = line;
+  if (std::getline(cmd, line) && !line.empty()) run_date = line;
   return !results.empty();
 }
 
@@ -588,13 +593,17 @@ int main(int argc, char** argv) {
   std::vector<Result> results;
   std::optional<Result> soak;
   std::string cmdline;
+  std::string run_date;  // when the run ended (report-only: as recorded)
   for (int i = 0; i < argc; ++i) cmdline += (i ? " " : "") + std::string(i ? argv[i] : "./build/bench_e2e");
   if (report_only) {
     // Re-render the plot and RESULTS.md from the saved CSVs of the last run.
-    if (!load_results(out_dir, results, soak, cmdline)) {
+    if (!load_results(out_dir, results, soak, cmdline, run_date)) {
       std::fprintf(stderr, "no results in %s (run the bench first)\n", out_dir.c_str());
       return 1;
     }
+    if (run_date.empty()) run_date = "date not recorded";
+    // The rows are medians of the recorded run's --repeat.
+    if (auto at = cmdline.find("--repeat "); at != std::string::npos) repeat = std::atoi(cmdline.c_str() + at + 9);
     soak_seconds = soak ? soak->s.seconds : 0;
     throughput.clear();
     latency.clear();
@@ -697,11 +706,15 @@ int main(int argc, char** argv) {
     const Result* hot = find("hot-key");
     const Result* at20k = find("rate-20000");
     std::ostringstream md;
-    char date[32];
-    std::time_t now = std::time(nullptr);
-    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    if (run_date.empty()) {
+      char date[32];
+      std::time_t now = std::time(nullptr);
+      std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+      run_date = date;
+      std::ofstream(out_dir + "/command.txt") << cmdline << "\n" << run_date << "\n";
+    }
     md << "# End-to-end benchmark results\n\n"
-       << "Written by `bench/bench_e2e.cpp` at the end of its last full run (" << date << "), on "
+       << "Written by `bench/bench_e2e.cpp` at the end of its last full run (" << run_date << "), on "
        << run_command("nproc") << " cores, " << run_command("awk '/MemTotal/{printf \"%.0f GiB\", $2/1048576}' /proc/meminfo")
        << ", `" << run_command("uname -sr") << "`; engine, embedded Kafka (in the bench process), redis-server "
        << "and the load generator all share this box.\n\nCommand: `" << cmdline << "`\n\n";
