@@ -603,7 +603,7 @@ int main(int argc, char** argv) {
     }
     if (run_date.empty()) run_date = "date not recorded";
     // The rows are medians of the recorded run's --repeat.
-    if (auto at = cmdline.find("--repeat "); at != std::string::npos) repeat = std::atoi(cmdline.c_str() + at + 9);
+    if (auto at = cmdline.find("--repeat"); at != std::string::npos) repeat = std::atoi(cmdline.c_str() + at + 9);
     soak_seconds = soak ? soak->s.seconds : 0;
     throughput.clear();
     latency.clear();
@@ -640,6 +640,13 @@ int main(int argc, char** argv) {
     print_row(*soak);
   }
 
+  if (run_date.empty()) {  // a run that just ended: record when, for --report-only
+    char date[32];
+    std::time_t now = std::time(nullptr);
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    run_date = date;
+    std::ofstream(out_dir + "/command.txt") << cmdline << "\n" << run_date << "\n";
+  }
   std::ofstream(out_dir + "/e2e.csv") << kHeader << [&] {
     std::string all;
     for (const auto& r : results) all += csv_row(r);
@@ -706,13 +713,6 @@ int main(int argc, char** argv) {
     const Result* hot = find("hot-key");
     const Result* at20k = find("rate-20000");
     std::ostringstream md;
-    if (run_date.empty()) {
-      char date[32];
-      std::time_t now = std::time(nullptr);
-      std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-      run_date = date;
-      std::ofstream(out_dir + "/command.txt") << cmdline << "\n" << run_date << "\n";
-    }
     md << "# End-to-end benchmark results\n\n"
        << "Written by `bench/bench_e2e.cpp` at the end of its last full run (" << run_date << "), on "
        << run_command("nproc") << " cores, " << run_command("awk '/MemTotal/{printf \"%.0f GiB\", $2/1048576}' /proc/meminfo")

@@ -12,16 +12,16 @@
 // the last one that set the TTL keeps it (SET KEEPTTL, no expiry bookkeeping
 // in Redis); the script's own writes always set it.
 //
-// Who computes: the engine. The store keeps a copy of the states it last
-// saw (up to `cache_keys`, evicted by CLOCK: connectors/redis/state_cache.h),
-// applies a batch's ops to the copies with engine/window_state.h and sends each key's new
-// state with the 9-byte stamp it computed on; the script stores it only if
-// the stored value still carries that stamp (nobody wrote since), which
-// costs Redis an MGET share and a SET per key. A key with no copy is
-// computed as new (no stored value expected). When the stamp does not match
-// (another engine wrote, the key expired, the copy was evicted) the script
-// applies the ops itself and returns its values and the stored state, which
-// replaces the copy. So a copy is only ever a guess: results are exact
+// Who computes: the engine. The store keeps a copy of the states it last saw
+// (up to `cache_keys`, evicted by CLOCK: connectors/redis/state_cache.h),
+// applies a batch's ops to the copies with engine/window_state.h and sends
+// each key's new state with the 9-byte stamp it computed on; the script
+// stores it only if the stored value still carries that stamp (nobody wrote
+// since), which costs Redis an MGET share and a SET per key. A key with no
+// copy is computed as new (no stored value expected). When the stamp does not
+// match (another engine wrote, the key expired, the copy was evicted) the
+// script applies the ops itself and returns its values and the stored state,
+// which replaces the copy. So a copy is only ever a guess: results are exact
 // whatever it holds. Counted as keys computed by the engine or the script.
 //
 // One `apply` = one round trip per node: the batch's ops are grouped by
