@@ -184,7 +184,7 @@ struct StreamEngine::Impl {
     cprops.emplace("auto.offset.reset", "earliest");
     cprops.emplace("auto.commit.interval.ms", "1000");
     cprops.emplace("queued.max.messages.kbytes", "262144");
-    cprops.emplace("fetch.wait.max.ms", "10");
+    cprops.emplace("fetch.wait.max.ms", std::to_string(config.fetch_wait_ms));
     // A record larger than the per-partition fetch size would stall the
     // partition on brokers that do not return oversized first batches; such
     // records must reach the DLQ instead.

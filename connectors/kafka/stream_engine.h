@@ -60,6 +60,11 @@ struct StreamConfig {
   std::map<std::string, std::string> kafka_properties;  // pass-through (SASL, SSL...)
   std::size_t batch_size = 2000;
   int batch_wait_ms = 5;
+  // fetch.wait.max.ms of the consumer: how long a broker may hold a fetch
+  // that finds no data. A real broker answers as soon as data arrives; the
+  // embedded one (librdkafka's mock) holds it the whole time, so this is
+  // latency there (demo and bench use 2).
+  int fetch_wait_ms = 10;
   std::size_t max_in_flight = 4;
   int threads = 0;  // pipeline worker threads (oneTBB); 0: one per core
   std::size_t max_event_bytes = 1 << 20;

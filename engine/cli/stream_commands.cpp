@@ -123,6 +123,7 @@ int cmd_demo(const DemoOptions& o) {
   StreamConfig sc;
   sc.bootstrap = kafka.bootstrap();
   sc.group = "fraudstream-demo";
+  sc.fetch_wait_ms = 2;  // the embedded broker holds an empty fetch this long (StreamConfig)
   StreamEngine engine(sc, rules, *store, metrics);
   auto http = serve_ops_endpoints(o.metrics_port, metrics, engine);
   std::printf("embedded Kafka at %s; rules %s (%zu rules); store %s; metrics on :%d/metrics\n",

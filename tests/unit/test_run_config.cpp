@@ -22,6 +22,7 @@ kafka:
   bootstrap: k1:9092
   group: g
   input_topic: loans
+  fetch_wait_ms: 50
   properties:
     security.protocol: SASL_SSL
     sasl.username: svc
@@ -41,6 +42,9 @@ metrics:
   EXPECT_EQ(c.stream.group, "from-env");
   EXPECT_EQ(c.stream.input_topic, "loans");
   EXPECT_EQ(c.stream.output_topic, "verdicts");  // default
+  EXPECT_EQ(c.stream.fetch_wait_ms, 50);
+  EXPECT_EQ(load_run_config("", {}).stream.fetch_wait_ms, 10);  // default
+  EXPECT_EQ(load_run_config(path, {{"FRAUDSTREAM_KAFKA_FETCH_WAIT_MS", "2"}}).stream.fetch_wait_ms, 2);
   EXPECT_EQ(c.redis_url, "redis://u:p@r:6379");
   EXPECT_EQ(c.stream.batch_size, 500u);
   EXPECT_EQ(c.stream.max_in_flight, 8u);
