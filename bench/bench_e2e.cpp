@@ -81,6 +81,7 @@ int kPartitions = 64;       // --partitions: backlog scenarios (the mock keeps ~
 int kRatePartitions = 4;   // --rate-partitions: fixed-rate scenarios
 int kSoakPartitions = 16;  // --soak-partitions: the soak (room for a backlog when it falls behind)
 int tick_ms = 5;       // --tick-ms: the producer sends what is due every tick
+int rate_threads = 0;  // --rate-threads: pipeline threads of the fixed-rate scenarios (0: one per core)
 
 enum class Mode { kFull, kPassthrough, kMemory, kNaive };
 const char* mode_name(Mode m) {
@@ -561,6 +562,7 @@ int main(int argc, char** argv) {
   app.add_option("--rate-partitions", kRatePartitions, "Partitions of the input and output topics (fixed-rate scenarios)");
   app.add_option("--soak-partitions", kSoakPartitions, "Partitions of the input and output topics (the soak)");
   app.add_option("--tick-ms", tick_ms, "The load producer sends what is due every this many ms");
+  app.add_option("--rate-threads", rate_threads, "Pipeline threads of the engine in the rate-N scenarios (0: one per core)");
   int repeat = 1;
   app.add_option("--repeat", repeat, "Runs of each scenario (not the soak); the median one is kept (events/s; p99 for fixed rates)")
       ->check(CLI::Range(1, 9));
@@ -596,7 +598,9 @@ int main(int argc, char** argv) {
   }
   std::vector<Scenario> latency;
   Mode curve = curve_mode == "memory" ? Mode::kMemory : curve_mode == "passthrough" ? Mode::kPassthrough : Mode::kFull;
-  for (double r : rates) latency.push_back({"rate-" + std::to_string(static_cast<int>(r)), curve, 0, 2000, 0, 0, r, 10});
+  for (double r : rates) {
+    latency.push_back({"rate-" + std::to_string(static_cast<int>(r)), curve, 0, 2000, rate_threads, 0, r, 10});
+  }
   // The latency floor of the Kafka path alone at the target's rate.
   latency.push_back({"passthrough-at-20000", Mode::kPassthrough, 0, 2000, 0, 0, 20000, 10});
 
