@@ -9,7 +9,7 @@
 //     output_topic: verdicts               FRAUDSTREAM_KAFKA_OUTPUT_TOPIC
 //     dlq_topic: verdicts-dlq              FRAUDSTREAM_KAFKA_DLQ_TOPIC
 //     fetch_wait_ms: 10                    FRAUDSTREAM_KAFKA_FETCH_WAIT_MS (fetch.wait.max.ms; the
-//                                          embedded broker holds empty fetches this long: 2 there)
+//                                          embedded broker holds empty fetches this long)
 //     properties:                          FRAUDSTREAM_KAFKA_PROPERTIES_SASL_PASSWORD
 //       security.protocol: SASL_SSL        (the suffix, lower case, '_' -> '.')
 //   redis:

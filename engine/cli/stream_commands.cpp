@@ -123,7 +123,6 @@ int cmd_demo(const DemoOptions& o) {
   StreamConfig sc;
   sc.bootstrap = kafka.bootstrap();
   sc.group = "fraudstream-demo";
-  sc.fetch_wait_ms = 2;  // the embedded broker holds a fetch that finds no data this long (see StreamConfig)
   StreamEngine engine(sc, rules, *store, metrics);
   auto http = serve_ops_endpoints(o.metrics_port, metrics, engine);
   std::printf("embedded Kafka at %s; rules %s (%zu rules); store %s; metrics on :%d/metrics\n",
