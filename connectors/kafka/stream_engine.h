@@ -64,8 +64,8 @@ struct StreamConfig {
   // that finds no data. A real broker answers as soon as data arrives; the
   // embedded one (librdkafka's mock) holds it the whole time, so this is
   // latency there. Shorter also means more fetches, and the embedded broker
-  // walks its partition log on each, so a long run on it saturates a core
-  // at 2 (the bench's short fixed-rate windows use 2; the demo keeps 10).
+  // walks its partition log (longer as it fills) on each: the bench's short
+  // fixed-rate windows use 2, the demo keeps 10.
   int fetch_wait_ms = 10;
   std::size_t max_in_flight = 4;
   int threads = 0;  // pipeline worker threads (oneTBB); 0: one per core
