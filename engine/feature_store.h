@@ -68,6 +68,8 @@ struct FeatureStoreCounters {
   std::uint64_t keys_script_computed = 0;  // keys a Redis script computed (no current copy here)
   std::uint64_t cache_entries = 0;         // copies of stored states held now (not monotonic)
   std::uint64_t cache_evictions = 0;       // copies dropped to make room for others
+  std::uint64_t keys_created = 0;          // new keys written without a script (engine computed, of those)
+  std::uint64_t create_conflicts = 0;      // creates that found the key there (then script computed)
 };
 
 class FeatureStore {

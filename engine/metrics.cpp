@@ -46,6 +46,12 @@ EngineMetrics::EngineMetrics(std::string input_topic)
                            "on its copy, or the Redis script")),
       feature_keys_engine_computed(feature_keys.Add({{"computed", "engine"}})),
       feature_keys_script_computed(feature_keys.Add({{"computed", "script"}})),
+      feature_key_creates(counter(*registry_, "fraud_feature_key_creates_total",
+                                  "New (feature, entity) keys written with a plain SET NX instead of the script, by "
+                                  "result: created, or conflict (the key was there after all: another engine created "
+                                  "it or this one forgot it; the script computes it in a second round trip)")),
+      feature_keys_created(feature_key_creates.Add({{"result", "created"}})),
+      feature_create_conflicts(feature_key_creates.Add({{"result", "conflict"}})),
       feature_cache_entries(gauge(*registry_, "fraud_feature_cache_entries",
                                   "Feature states the engine keeps a copy of to compute on (at most redis.cache_keys)")
                                 .Add({})),

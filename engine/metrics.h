@@ -69,6 +69,9 @@ class EngineMetrics {
   prometheus::Family<prometheus::Counter>& feature_keys;  // by who computed: engine | script
   prometheus::Counter& feature_keys_engine_computed;
   prometheus::Counter& feature_keys_script_computed;
+  prometheus::Family<prometheus::Counter>& feature_key_creates;  // by result: created | conflict
+  prometheus::Counter& feature_keys_created;
+  prometheus::Counter& feature_create_conflicts;
   prometheus::Gauge& feature_cache_entries;
   prometheus::Counter& feature_cache_evictions;
   prometheus::Histogram& feature_store_latency;

@@ -362,6 +362,8 @@ struct StreamEngine::Impl {
       FeatureStoreCounters now = store.counters();
       metrics.feature_keys_engine_computed.Increment(static_cast<double>(now.keys_engine_computed - store_seen.keys_engine_computed));
       metrics.feature_keys_script_computed.Increment(static_cast<double>(now.keys_script_computed - store_seen.keys_script_computed));
+      metrics.feature_keys_created.Increment(static_cast<double>(now.keys_created - store_seen.keys_created));
+      metrics.feature_create_conflicts.Increment(static_cast<double>(now.create_conflicts - store_seen.create_conflicts));
       metrics.feature_cache_entries.Set(static_cast<double>(now.cache_entries));
       metrics.feature_cache_evictions.Increment(static_cast<double>(now.cache_evictions - store_seen.cache_evictions));
       metrics.feature_store_round_trips.Increment(static_cast<double>(now.round_trips - store_seen.round_trips));

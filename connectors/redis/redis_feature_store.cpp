@@ -387,8 +387,18 @@ void RedisFeatureStore::next_stamp(std::string& out) {
   std::memcpy(out.data() + 1, &z, 8);
 }
 
-void RedisFeatureStore::encode_ops(const FeatureDef& f, std::span<const FeatureOp> ops, Group& g,
-                                   const std::vector<std::string>& value_hashes) const {
+void RedisFeatureStore::hash_values(const RuleSet& rules, std::span<const FeatureOp> ops, const Group& g) {
+  // Distinct values travel hashed (no raw value ever reaches Redis).
+  value_hashes_.assign(g.ops.size(), std::string());
+  if (rules.features[g.feature].agg != Aggregation::kDistinct) return;
+  for (std::size_t j = 0; j < g.ops.size(); ++j) {
+    const FeatureOp& op = ops[g.ops[j]];
+    if (op.update && !op.of.is_null()) append_hex(value_hashes_[j], value_digest(op));
+  }
+}
+
+void RedisFeatureStore::encode_ops(const FeatureDef& f, std::span<const FeatureOp> ops, Group& g) const {
+  const std::vector<std::string>& value_hashes = value_hashes_;
   std::string& blob = g.ops_blob;
   blob.clear();
   msgpack::write_array_header(blob, 3 + 6 * static_cast<std::uint32_t>(g.ops.size()));
@@ -422,16 +432,9 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
     if (done_[gi] || g.prepared) continue;
     g.prepared = true;
     const FeatureDef& f = rules.features[g.feature];
-    // Distinct values travel hashed (no raw value ever reaches Redis).
-    value_hashes_.assign(g.ops.size(), std::string());
-    if (f.agg == Aggregation::kDistinct) {
-      for (std::size_t j = 0; j < g.ops.size(); ++j) {
-        const FeatureOp& op = ops[g.ops[j]];
-        if (op.update && !op.of.is_null()) append_hex(value_hashes_[j], value_digest(op));
-      }
-    }
-    encode_ops(f, ops, g, value_hashes_);
+    hash_values(rules, ops, g);
     next_stamp(g.state);
+    g.create = false;
     // The key's TTL still covers a write now (sent at most `timeout` before
     // Redis runs it) if this store set it within the slack.
     const TtlArgs& ttl = ttl_args_[g.feature];
@@ -439,6 +442,7 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
                  now_ms - g.cached->ttl_sent_ms + options_.timeout_ms <= ttl.slack_ms;
     if (!g.cached || g.cached->stamp == "?") {
       g.expect = "?";
+      encode_ops(f, ops, g);
       continue;
     }
     // Compute on the copy (it stays in step with Redis only if the script
@@ -458,6 +462,10 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
       window_prune(s, f);
       encode_window_state(s, f, g.state);
     }
+    // No stored value by the copy, and something to store: a plain SET NX
+    // (the script only if that finds the key there after all).
+    g.create = dirty && g.expect.empty();
+    if (!g.create) encode_ops(f, ops, g);
   }
 }
 
@@ -468,20 +476,20 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
   msgpack::Reader in(std::string_view(r->str, r->len));
   auto items = in.array_header();
   if (!items) return malformed();
-  std::vector<char> by_script(call.groups.size(), 0);
+  std::vector<char> by_script(call.script.size(), 0);
   std::uint32_t left = *items;
   while (left > 0) {
     auto pos = in.scalar();
     auto stored = in.scalar();
     auto nreads = in.scalar();
     if (left < 3 || !pos || !stored || !nreads || pos->kind != msgpack::Scalar::kNumber ||
-        nreads->kind != msgpack::Scalar::kNumber || pos->number < 1 || pos->number > call.groups.size()) {
+        nreads->kind != msgpack::Scalar::kNumber || pos->number < 1 || pos->number > call.script.size()) {
       return malformed();
     }
     left -= 3;
     auto at = static_cast<std::size_t>(pos->number) - 1;
     by_script[at] = 1;
-    Group& g = groups_[call.groups[at]];
+    Group& g = groups_[call.script[at]];
     std::size_t reads = 0;
     for (std::uint32_t i : g.ops) reads += ops[i].read ? 1 : 0;
     if (nreads->number != static_cast<double>(reads) || left < reads) {
@@ -512,9 +520,9 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
     }
   }
   script_computed_ += static_cast<std::uint64_t>(std::count(by_script.begin(), by_script.end(), 1));
-  for (std::size_t at = 0; at < call.groups.size(); ++at) {
+  for (std::size_t at = 0; at < call.script.size(); ++at) {
     if (by_script[at]) continue;
-    Group& g = groups_[call.groups[at]];
+    Group& g = groups_[call.script[at]];
     ++engine_computed_;
     // The stamp matched: Redis holds the engine's value now (or still the
     // old one when nothing changed).
@@ -532,6 +540,9 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
   static const std::string kEvalSha = "EVALSHA";
   static const std::string kOne = "1";
   static const std::string kZero = "0";
+  static const std::string kSet = "SET";
+  static const std::string kNx = "NX";
+  static const std::string kPx = "PX";
   const bool want_state = options_.mode == RedisCallMode::kPerBatch && options_.cache_keys > 0;
   StoreStatus status = StoreStatus::success();
   std::vector<const char*> argv;
@@ -560,33 +571,52 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
                        std::chrono::steady_clock::now().time_since_epoch())
                        .count();
     prepare(rules, ops, results, call.groups, call.sent_ms);
-    // Several groups: keys travel in ARGV (a script may then touch keys of
-    // many slots on the node that owns them); one group: the key is
-    // declared, so the cluster answers MOVED/ASK before running anything.
-    bool declared = call.groups.size() == 1;
-    call.flags.assign(1, !cluster_ && !declared ? '1' : '0');
-    call.flags.push_back(want_state ? '1' : '0');
+    call.creates.clear();
+    call.script.clear();
+    for (std::uint32_t g : call.groups) (groups_[g].create ? call.creates : call.script).push_back(g);
     argv.clear();
     lens.clear();
     auto arg = [&](const std::string& s) {
       argv.push_back(s.data());
       lens.push_back(s.size());
     };
-    arg(kEvalSha);
-    arg(script_sha_);
-    arg(declared ? kOne : kZero);
-    if (declared) arg(groups_[call.groups[0]].key);
-    arg(call.flags);
-    for (std::uint32_t g : call.groups) {
-      const Group& grp = groups_[g];
-      arg(grp.key);
-      arg(grp.expect);
-      arg(grp.state);
-      arg(grp.keep_ttl ? ttl_args_[grp.feature].keep : ttl_args_[grp.feature].set);
-      arg(grp.ops_blob);
-    }
     if (call.asking) redisAppendCommand(node.ctx, "ASKING");
-    redisAppendCommandArgv(node.ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
+    for (std::uint32_t g : call.creates) {
+      const Group& grp = groups_[g];
+      argv.clear();
+      lens.clear();
+      arg(kSet);
+      arg(grp.key);
+      arg(grp.state);
+      arg(kNx);
+      arg(kPx);
+      arg(ttl_args_[grp.feature].set);
+      redisAppendCommandArgv(node.ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
+    }
+    if (!call.script.empty()) {
+      // Several groups: keys travel in ARGV (a script may then touch keys of
+      // many slots on the node that owns them); one group: the key is
+      // declared, so the cluster answers MOVED/ASK before running anything.
+      bool declared = call.script.size() == 1;
+      call.flags.assign(1, !cluster_ && !declared ? '1' : '0');
+      call.flags.push_back(want_state ? '1' : '0');
+      argv.clear();
+      lens.clear();
+      arg(kEvalSha);
+      arg(script_sha_);
+      arg(declared ? kOne : kZero);
+      if (declared) arg(groups_[call.script[0]].key);
+      arg(call.flags);
+      for (std::uint32_t g : call.script) {
+        const Group& grp = groups_[g];
+        arg(grp.key);
+        arg(grp.expect);
+        arg(grp.state);
+        arg(grp.keep_ttl ? ttl_args_[grp.feature].keep : ttl_args_[grp.feature].set);
+        arg(grp.ops_blob);
+      }
+      redisAppendCommandArgv(node.ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
+    }
     if (options_.wait_replicas > 0) {
       redisAppendCommand(node.ctx, "WAIT %d %d", options_.wait_replicas, options_.timeout_ms / 2);
     }
@@ -601,7 +631,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       continue;
     }
     sent[c] = true;
-    ++script_calls_;
+    script_calls_ += call.script.empty() ? 0 : 1;
     if (!waited[call.node]) {
       waited[call.node] = 1;
       ++round_trips_;
@@ -616,57 +646,104 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       if (redisGetReply(node.ctx, &raw) != REDIS_OK) return nullptr;
       return Reply(static_cast<redisReply*>(raw));
     };
+    // Replies in the order written: ASKING, the SET NX writes, the script, WAIT.
+    bool lost = false;
     Reply asking = call.asking ? next() : nullptr;
-    Reply r = (call.asking && !asking) ? nullptr : next();
-    Reply wait = (r && options_.wait_replicas > 0) ? next() : nullptr;
+    lost = call.asking && !asking;
+    std::vector<Reply> created;
+    for (std::size_t i = 0; !lost && i < call.creates.size(); ++i) {
+      created.push_back(next());
+      lost = !created.back();
+    }
+    Reply r = !lost && !call.script.empty() ? next() : nullptr;
+    lost = lost || (!call.script.empty() && !r);
+    Reply wait = !lost && options_.wait_replicas > 0 ? next() : nullptr;
     std::string where = describe(node);
-    if (!r || (options_.wait_replicas > 0 && !wait)) {
+    if (lost || (options_.wait_replicas > 0 && !wait)) {
       if (status.ok) status = StoreStatus::failure(where + ": " + node.ctx->errstr);
       broken[call.node] = 1;
       continue;
     }
-    if (routing_error(r.get())) {
-      ++redirects_;
-      // Resend one key per call: the node then says where each key lives.
-      if (starts_with(r.get(), "MOVED") || starts_with(r.get(), "ASK")) {
-        std::string host;
-        int port = 0;
-        if (redirect_target(r.get(), host, port)) {
-          int target = node_index(host, port);
-          bool ask = starts_with(r.get(), "ASK");
-          asks_ += ask ? 1 : 0;
-          if (!ask && cluster_) slot_node_[groups_[call.groups[0]].slot] = static_cast<std::int16_t>(target);
-          retry.push_back({target, call.groups, ask, {}});
-          continue;
-        }
+    bool wrote = false;  // some key of the call is done: its write must reach the replicas
+    std::vector<std::uint32_t> conflicts;
+    for (std::size_t i = 0; i < call.creates.size(); ++i) {
+      std::uint32_t gi = call.creates[i];
+      Group& g = groups_[gi];
+      const redisReply* cr = created[i].get();
+      if (cr->type == REDIS_REPLY_STATUS) {  // OK: created with the engine's state
+        done_[gi] = 1;
+        wrote = true;
+        ++engine_computed_;
+        ++keys_created_;
+        g.cached->stamp.assign(g.state, 0, kStampSize);
+        g.cached->ttl_sent_ms = call.sent_ms;
+        continue;
       }
-      if (starts_with(r.get(), "TRYAGAIN")) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      if (call.groups.size() > 1) topology_known_ = false;
-      for (std::uint32_t g : call.groups) retry.push_back({call.node, {g}, false, {}});
-      continue;
+      if (cr->type == REDIS_REPLY_ERROR && !routing_error(cr)) {
+        if (status.ok) status = StoreStatus::failure(where + ": " + std::string(cr->str, cr->len));
+        continue;
+      }
+      // The key is there after all (nil), or lives elsewhere (a routing
+      // error): the script settles it, one key per call after a redirect.
+      g.create = false;
+      hash_values(rules, ops, g);
+      encode_ops(rules.features[g.feature], ops, g);
+      if (cr->type == REDIS_REPLY_NIL) {
+        ++create_conflicts_;
+        conflicts.push_back(gi);
+      } else {
+        ++redirects_;
+        retry.push_back({call.node, {gi}, false, {}});
+      }
     }
-    if (starts_with(r.get(), "NOSCRIPT")) {
-      // The node restarted and lost its scripts: reconnect (reloads) and
-      // resend (after the other replies on this connection are read).
-      reload[call.node] = 1;
-      retry.push_back({call.node, call.groups, false, {}});
-      continue;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-      if (status.ok) status = StoreStatus::failure(where + ": " + std::string(r->str, r->len));
-      continue;
-    }
-    StoreStatus st = decode(rules, ops, results, call, r.get());
-    if (!st.ok) {
-      if (status.ok) status = st;
-      continue;
-    }
-    for (std::uint32_t g : call.groups) done_[g] = 1;
-    if (wait && (wait->type != REDIS_REPLY_INTEGER || wait->integer < options_.wait_replicas)) {
-      // The script ran: its values stand (the groups are done), but the
-      // batch may only succeed once the writes reached the replicas: the
-      // retry WAITs again (not here: other calls' replies may be queued on
-      // this connection).
+    if (!conflicts.empty()) retry.push_back({call.node, std::move(conflicts), false, {}});
+    auto settle_script = [&] {
+      if (!r) return;
+      if (routing_error(r.get())) {
+        ++redirects_;
+        // Resend one key per call: the node then says where each key lives.
+        if (starts_with(r.get(), "MOVED") || starts_with(r.get(), "ASK")) {
+          std::string host;
+          int port = 0;
+          if (redirect_target(r.get(), host, port)) {
+            int target = node_index(host, port);
+            bool ask = starts_with(r.get(), "ASK");
+            asks_ += ask ? 1 : 0;
+            if (!ask && cluster_) slot_node_[groups_[call.script[0]].slot] = static_cast<std::int16_t>(target);
+            retry.push_back({target, call.script, ask, {}});
+            return;
+          }
+        }
+        if (starts_with(r.get(), "TRYAGAIN")) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (call.script.size() > 1) topology_known_ = false;
+        for (std::uint32_t g : call.script) retry.push_back({call.node, {g}, false, {}});
+        return;
+      }
+      if (starts_with(r.get(), "NOSCRIPT")) {
+        // The node restarted and lost its scripts: reconnect (reloads) and
+        // resend (after the other replies on this connection are read).
+        reload[call.node] = 1;
+        retry.push_back({call.node, call.script, false, {}});
+        return;
+      }
+      if (r->type == REDIS_REPLY_ERROR) {
+        if (status.ok) status = StoreStatus::failure(where + ": " + std::string(r->str, r->len));
+        return;
+      }
+      StoreStatus st = decode(rules, ops, results, call, r.get());
+      if (!st.ok) {
+        if (status.ok) status = st;
+        return;
+      }
+      for (std::uint32_t g : call.script) done_[g] = 1;
+      wrote = true;
+    };
+    settle_script();
+    if (wrote && wait && (wait->type != REDIS_REPLY_INTEGER || wait->integer < options_.wait_replicas)) {
+      // The writes ran: their values stand (the groups are done), but the
+      // batch may only succeed once they reached the replicas: the retry
+      // WAITs again (not here: other calls' replies may be queued on this
+      // connection).
       unreplicated_.push_back(call.node);
       if (status.ok) status = StoreStatus::failure(where + ": writes not yet on " + replicas_text());
     }

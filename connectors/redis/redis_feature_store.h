@@ -24,6 +24,17 @@
 // which replaces the copy. So a copy is only ever a guess: results are exact
 // whatever it holds. Counted as keys computed by the engine or the script.
 //
+// Keys Redis holds no value of, by the copy (a key seen for the first time,
+// the common case on a lending stream: most ID numbers, phones and devices
+// are new), skip the script: the engine writes them with a plain `SET key
+// state NX PX ttl` in the same pipeline, which costs Redis about half of the
+// script's stamp check and store. A create that finds the key there after all
+// (another engine created it, or this one forgot it: a copy evicted longer
+// ago than the cache remembers, a restart) is a conflict: the script computes
+// that key in a second round trip of the same apply, so values stay exact.
+// The cache remembers the keys it evicted recently (state_cache.h) and sends
+// those to the script straight away.
+//
 // One `apply` = one round trip per node: the batch's ops are grouped by
 // (feature, entity) (ops kept in batch order inside a group), groups are
 // routed to the node owning their key's slot, and each node gets EVALSHA
@@ -116,7 +127,8 @@ class RedisFeatureStore final : public FeatureStore {
   std::string_view name() const override { return "redis"; }
   void digest(const RuleSet& rules, std::span<FeatureOp> ops) const override;
   FeatureStoreCounters counters() const override {
-    return {round_trips_, script_calls_, engine_computed_, script_computed_, cache_.size(), cache_.evictions()};
+    return {round_trips_,    script_calls_, engine_computed_,   script_computed_,
+            cache_.size(),   cache_.evictions(), keys_created_, create_conflicts_};
   }
 
   // Reads the topology and connects (loading the script) now; apply() also
@@ -140,6 +152,10 @@ class RedisFeatureStore final : public FeatureStore {
   // another writer got there first).
   std::uint64_t engine_computed() const { return engine_computed_; }
   std::uint64_t script_computed() const { return script_computed_; }
+  // Keys created with a plain SET NX (engine computed, no script), and
+  // creates that found the key there (the script computed it next).
+  std::uint64_t keys_created() const { return keys_created_; }
+  std::uint64_t create_conflicts() const { return create_conflicts_; }
   bool cluster() const { return cluster_; }
   std::size_t node_count() const { return nodes_.size(); }
 
@@ -164,6 +180,7 @@ class RedisFeatureStore final : public FeatureStore {
     CachedState* cached = nullptr;  // null: no copy kept (naive mode, cache off)
     bool prepared = false;          // its arguments are built (and its copy computed on)
     bool keep_ttl = false;          // the write may keep the key's TTL (see ttl_args_)
+    bool create = false;            // no stored value by the copy: SET NX instead of the script
     // The script's arguments for this key (see feature_script.h), built once
     // per apply so a resend after a redirect sends the same.
     std::string expect;
@@ -177,6 +194,10 @@ class RedisFeatureStore final : public FeatureStore {
     bool asking = false;  // prefix ASKING (an ASK redirect)
     std::string flags;    // the script's ARGV[1]
     std::int64_t sent_ms = 0;  // steady clock when it was written
+    // Once prepared: the groups sent as SET NX, and those sent to the script
+    // (one EVALSHA, after the SETs).
+    std::vector<std::uint32_t> creates;
+    std::vector<std::uint32_t> script;
   };
   // A feature's TTL arguments: keys live window + resolution after their
   // last write, and up to `slack` (1/8) longer, so a key written again within
@@ -202,8 +223,15 @@ class RedisFeatureStore final : public FeatureStore {
   // (steady clock).
   void prepare(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
                std::span<const std::uint32_t> groups, std::int64_t now_ms);
-  void encode_ops(const FeatureDef& f, std::span<const FeatureOp> ops, Group& g,
-                  const std::vector<std::string>& value_hashes) const;
+  // The group's distinct values, salted and hashed, into value_hashes_ (one
+  // per op; empty where none).
+  void hash_values(const RuleSet& rules, std::span<const FeatureOp> ops, const Group& g);
+  // The script's ops argument for the group, from value_hashes_.
+  void encode_ops(const FeatureDef& f, std::span<const FeatureOp> ops, Group& g) const;
+  // Reads the replies to a call's SET NX writes: created keys are done, a
+  // conflict goes to `conflicts` (the script computes it next).
+  StoreStatus read_creates(const RuleSet& rules, std::span<const FeatureOp> ops, const Call& call, Node& node,
+                           std::vector<std::uint32_t>& conflicts, std::vector<Call>& retry, bool& broken);
   void next_stamp(std::string& out);  // a fresh stamp (see window_codec.h)
   // Sends `calls` pipelined (all writes, then all replies); finished groups
   // get their results, the rest are returned in `retry` (routing) or make
@@ -236,6 +264,8 @@ class RedisFeatureStore final : public FeatureStore {
   std::uint64_t topology_refreshes_ = 0;
   std::uint64_t engine_computed_ = 0;
   std::uint64_t script_computed_ = 0;
+  std::uint64_t keys_created_ = 0;
+  std::uint64_t create_conflicts_ = 0;
   std::mutex mu_;
   StateCache cache_;  // the engine's copies (per batch mode; capacity cache_keys)
   std::uint64_t stamp_seed_ = 0;

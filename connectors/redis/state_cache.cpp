@@ -32,9 +32,13 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
     entries_.emplace_back();
   } else {
     at = victim(pinned);
-    if (at == kEmpty) return nullptr;
+    if (at == kEmpty) {
+      remember_evicted(d);  // no room: the store sends it to the script, which may store it
+      return nullptr;
+    }
     Entry& old = entries_[at];
     erase_slot(old.digest);
+    remember_evicted(old.digest);
     forget(old, "");
     old.batch = 0;
     old.group = 0;
@@ -43,6 +47,7 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
   Entry& e = entries_[at];
   e.digest = d;
   e.referenced = true;
+  if (evicted_recently(d)) e.stamp = "?";
   if (entries_.size() * 2 > index_.size()) {
     grow_index();  // indexes every entry, this one included
   } else {
@@ -82,6 +87,45 @@ void StateCache::erase_slot(const Digest& d) {
     index_[j] = Slot{};
     p = j;
   }
+}
+
+std::array<std::uint64_t, 2> StateCache::probes(const Digest& d, std::uint64_t mask) {
+  // Mixed again (splitmix64's finaliser): the digest's second word is random
+  // in the store, but need not be for other callers.
+  std::uint64_t z = d[1] ^ (d[0] * 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return {z & mask, (z >> 32) & mask};
+}
+
+void StateCache::remember_evicted(const Digest& d) {
+  const std::size_t per_generation = 8 * capacity_;
+  if (evicted_bits_[0].empty()) {
+    std::size_t bits = 1024;
+    while (bits < 16 * per_generation) bits *= 2;
+    evicted_bits_[0].assign(bits / 64, 0);
+    evicted_bits_[1].assign(bits / 64, 0);
+    evicted_mask_ = bits - 1;
+  }
+  if (evicted_in_newer_ >= per_generation) {
+    std::swap(evicted_bits_[0], evicted_bits_[1]);
+    std::fill(evicted_bits_[0].begin(), evicted_bits_[0].end(), 0);
+    evicted_in_newer_ = 0;
+  }
+  for (std::uint64_t bit : probes(d, evicted_mask_)) evicted_bits_[0][bit / 64] |= std::uint64_t{1} << (bit % 64);
+  ++evicted_in_newer_;
+}
+
+bool StateCache::evicted_recently(const Digest& d) const {
+  if (evicted_bits_[0].empty()) return false;
+  auto p = probes(d, evicted_mask_);
+  for (const auto& bits : evicted_bits_) {
+    bool all = true;
+    for (std::uint64_t bit : p) all = all && (bits[bit / 64] >> (bit % 64) & 1);
+    if (all) return true;
+  }
+  return false;
 }
 
 std::uint32_t StateCache::victim(std::uint64_t pinned) {

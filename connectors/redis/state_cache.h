@@ -14,6 +14,19 @@
 //
 // Entries grouped by the apply in progress (`batch == pinned`) are never
 // evicted: pointers handed out during one apply stay valid for that apply.
+//
+// Evicted keys are remembered, approximately (and so are keys refused for
+// want of room: the store settles those without a copy, and they may be
+// stored by then): a new entry whose digest was evicted recently starts with
+// stamp "?" (Redis likely holds a value this
+// cache no longer knows), any other new entry with "" (no stored value, as
+// far as this process knows: the store creates it with a plain SET NX). The
+// memory is two generations of a Bloom filter (16 bits and 2 probes per
+// digest: ~1.4% false positives each; 32 bytes per entry of the cache in
+// all), each taking up to 8 x capacity evictions; when the newer one is full
+// the older one is cleared and takes its place, so the last 8-16 x capacity
+// evictions are remembered. A wrong
+// guess either way costs the store a script computation, never a wrong value.
 #pragma once
 
 #include <array>
@@ -44,9 +57,10 @@ class StateCache {
 
   explicit StateCache(std::size_t capacity);
 
-  // The entry of `d`, added (stamp "": no stored value) if absent. Null when
-  // the cache holds nothing (capacity 0) or every entry is pinned by the
-  // apply `pinned` (more keys in one batch than the capacity).
+  // The entry of `d`, added if absent (stamp "?" if `d` was evicted
+  // recently, else "": no stored value). Null when the cache holds nothing
+  // (capacity 0) or every entry is pinned by the apply `pinned` (more keys in
+  // one batch than the capacity).
   Entry* find_or_add(const Digest& d, std::uint64_t pinned);
 
   // Forgets the copy: what Redis holds is now unknown ("?") or absent ("").
@@ -68,6 +82,10 @@ class StateCache {
   void insert_slot(std::uint64_t key, std::uint32_t entry);
   void erase_slot(const Digest& d);
   std::uint32_t victim(std::uint64_t pinned);  // kEmpty: none
+  // The evicted digests' memory (see above).
+  void remember_evicted(const Digest& d);
+  bool evicted_recently(const Digest& d) const;
+  static std::array<std::uint64_t, 2> probes(const Digest& d, std::uint64_t mask);
 
   std::size_t capacity_;
   std::vector<Entry> entries_;  // reserved to capacity: addresses stable
@@ -75,6 +93,9 @@ class StateCache {
   std::size_t mask_ = 0;
   std::size_t hand_ = 0;
   std::uint64_t evictions_ = 0;
+  std::vector<std::uint64_t> evicted_bits_[2];  // [newer], [older]; allocated at the first eviction
+  std::uint64_t evicted_mask_ = 0;              // bit index mask (bits per generation - 1)
+  std::size_t evicted_in_newer_ = 0;
 };
 
 }  // namespace fraud

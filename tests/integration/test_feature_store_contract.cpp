@@ -175,9 +175,31 @@ TEST_F(FeatureStoreContract, SameValuesAsMemoryOnARandomStream) {
   EXPECT_EQ(diffs, 0);
   EXPECT_EQ(r->round_trips(), (lines.size() + 96) / 97);  // one per batch
   // One writer on fresh keys: the engine computed every key on its copy and
-  // the script only ever confirmed and stored.
+  // the script only ever confirmed and stored; new keys were created with a
+  // plain SET NX, none of them there already.
   EXPECT_GT(r->counters().keys_engine_computed, 0u);
   EXPECT_EQ(r->counters().keys_script_computed, 0u);
+  EXPECT_GT(r->counters().keys_created, 0u);
+  EXPECT_LT(r->counters().keys_created, r->counters().keys_engine_computed);  // later batches: the script's stamp check
+  EXPECT_EQ(r->counters().create_conflicts, 0u);
+}
+
+// A key this store evicted goes to the script at once (its cache remembers
+// the eviction), not through a create that would find it there: still one
+// round trip per batch.
+TEST_F(FeatureStoreContract, EvictedKeysSkipTheCreateAndStayInOneRoundTrip) {
+  auto rules = pack();
+  auto lines = stream(41, 3000, 30);
+  MemoryFeatureStore memory;
+  auto want = run(memory, *rules, lines, 100, true);
+  // Room for most of the ~200 keys: copies keep falling out, and come back.
+  auto small = redis_with("evicted", RedisStoreOptions{.cache_keys = 192});
+  EXPECT_EQ(want, run(*small, *rules, lines, 100, true));
+  EXPECT_GT(small->counters().cache_evictions, 0u);
+  EXPECT_GT(small->counters().keys_script_computed, 0u);
+  EXPECT_GT(small->counters().keys_created, 0u);
+  EXPECT_EQ(small->counters().create_conflicts, 0u);
+  EXPECT_EQ(small->round_trips(), lines.size() / 100);
 }
 
 // The engine's copies are only guesses: whenever another writer got there
@@ -224,6 +246,10 @@ TEST_F(FeatureStoreContract, StaleMissingOrNoCopiesStillGiveExactValues) {
   first_half.insert(first_half.end(), second_half.begin(), second_half.end());
   EXPECT_EQ(want, first_half);
   EXPECT_GT(after->counters().keys_script_computed, 0u);
+  // Its creates of keys the first store made found them there: the script
+  // computed those in a second round trip of the same batch.
+  EXPECT_GT(after->counters().create_conflicts, 0u);
+  EXPECT_GT(after->round_trips(), 15u);
 }
 
 TEST_F(FeatureStoreContract, HotKeyBatchesAndTheNaiveModeGiveTheSameValues) {

@@ -2,8 +2,9 @@
 // to the Redis store's copy of a state. Checked against a plain model: what
 // it finds is what was put there, it never holds more than its capacity,
 // entries looked up since the CLOCK hand last passed survive an eviction,
-// entries of the apply in progress are never evicted, and a reused entry
-// starts empty.
+// entries of the apply in progress are never evicted, a reused entry
+// starts empty, and a key evicted recently comes back as unknown ("?": Redis
+// likely holds a value) while a key never seen comes back as absent ("").
 #include <gtest/gtest.h>
 
 #include <map>
@@ -30,6 +31,7 @@ TEST(StateCache, FindsWhatWasAddedAndStaysWithinCapacity) {
   std::map<std::uint64_t, std::string> model;  // key -> the stamp it was given
   std::mt19937_64 rng(3);
   int hits = 0;
+  int false_unknown = 0;  // a key never seen taken for an evicted one (Bloom false positive)
   for (int step = 0; step < 200000; ++step) {
     std::uint64_t k = rng() % 3000;
     auto* e = cache.find_or_add(digest(k), step + 1);
@@ -37,11 +39,13 @@ TEST(StateCache, FindsWhatWasAddedAndStaysWithinCapacity) {
     ASSERT_EQ(e->digest, digest(k));
     auto it = model.find(k);
     if (it != model.end()) {
-      // Still there (found) or evicted and re-added empty.
-      ASSERT_TRUE(e->stamp == it->second || e->stamp.empty()) << k;
+      // Still there (found), evicted and re-added as unknown, or evicted so
+      // long ago that the cache forgot it.
+      ASSERT_TRUE(e->stamp == it->second || e->stamp == "?" || e->stamp.empty()) << k;
       hits += e->stamp == it->second ? 1 : 0;
     } else {
-      ASSERT_TRUE(e->stamp.empty());
+      ASSERT_TRUE(e->stamp.empty() || e->stamp == "?");
+      false_unknown += e->stamp == "?" ? 1 : 0;
     }
     e->stamp = std::to_string(step);
     model[k] = e->stamp;
@@ -51,6 +55,7 @@ TEST(StateCache, FindsWhatWasAddedAndStaysWithinCapacity) {
   EXPECT_GT(cache.evictions(), 0u);
   // Uniform over 3,000 keys with room for 1,000: about a third are hits.
   EXPECT_GT(hits, 200000 / 4);
+  EXPECT_LE(false_unknown, 3000 * 3 / 100);
 }
 
 TEST(StateCache, RecentlyUsedEntriesSurviveAndReusedEntriesStartEmpty) {
@@ -73,7 +78,26 @@ TEST(StateCache, RecentlyUsedEntriesSurviveAndReusedEntriesStartEmpty) {
   cache.find_or_add(digest(6), 3);
   EXPECT_EQ(cache.find_or_add(digest(2), 4)->stamp, "s2");
   EXPECT_EQ(cache.find_or_add(digest(4), 4)->stamp, "s4");
-  EXPECT_TRUE(cache.find_or_add(digest(3), 5)->stamp.empty());  // was evicted
+  EXPECT_EQ(cache.find_or_add(digest(3), 5)->stamp, "?");  // was evicted: Redis likely holds it
+}
+
+TEST(StateCache, EvictedKeysComeBackUnknownForEightToSixteenTimesTheCapacity) {
+  StateCache cache(500);
+  std::uint64_t pin = 1;
+  for (std::uint64_t k = 0; k < 1000; ++k) cache.find_or_add(digest(k), pin++);  // evicts 0..499
+  for (std::uint64_t k = 1000; k < 2000; ++k) cache.find_or_add(digest(k), pin++);  // and 500..1499
+  EXPECT_EQ(cache.evictions(), 1500u);
+  // Every evicted key is remembered (a Bloom filter has no false negatives).
+  for (std::uint64_t k = 0; k < 1000; ++k) ASSERT_EQ(cache.find_or_add(digest(k), pin++)->stamp, "?") << k;
+  // Keys never seen are new, but for the filter's rare false positives.
+  int unknown = 0;
+  for (std::uint64_t k = 100000; k < 110000; ++k) unknown += cache.find_or_add(digest(k), pin++)->stamp == "?";
+  EXPECT_LT(unknown, 10000 * 3 / 100);
+  // More than 16 x the capacity of evictions since 1000..1499 went:
+  // forgotten (new again).
+  std::uint64_t old_unknown = 0;
+  for (std::uint64_t k = 1000; k < 1500; ++k) old_unknown += cache.find_or_add(digest(k), pin++)->stamp == "?";
+  EXPECT_LT(old_unknown, 500u * 3 / 100) << "evicted early, then more than 16 x capacity evictions later";
 }
 
 TEST(StateCache, EntriesOfTheApplyInProgressAreNeverEvicted) {
@@ -84,11 +108,12 @@ TEST(StateCache, EntriesOfTheApplyInProgressAreNeverEvicted) {
     e->batch = 7;  // grouped by apply 7, as the store marks them
     pinned.insert(e);
   }
-  // A ninth key in the same apply: nothing may be evicted.
+  // A ninth key in the same apply: nothing may be evicted (and the key is
+  // remembered: the store settles it without a copy, so Redis may hold it).
   EXPECT_EQ(cache.find_or_add(digest(100), 7), nullptr);
   for (std::uint64_t k = 0; k < 8; ++k) EXPECT_TRUE(pinned.count(cache.find_or_add(digest(k), 7)));
   // The next apply may evict them.
-  EXPECT_NE(cache.find_or_add(digest(100), 8), nullptr);
+  EXPECT_EQ(cache.find_or_add(digest(100), 8)->stamp, "?");
 }
 
 TEST(StateCache, CapacityZeroHoldsNothing) {
