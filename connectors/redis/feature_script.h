@@ -1,5 +1,7 @@
-// The Lua script that settles one batch's feature operations for every
-// (feature, entity) key on one Redis node, atomically per call.
+// The Lua script that settles one batch's feature operations for the
+// (feature, entity) keys on one Redis node, atomically per call: every key
+// but those the store creates with a plain SET NX (no stored value by its
+// copy; see redis_feature_store.h).
 //
 // The engine computes each key's new state and read values itself, on the
 // state it saw last (a cache in RedisFeatureStore), and sends the result with

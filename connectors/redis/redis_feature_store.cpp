@@ -464,7 +464,7 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
     }
     // No stored value by the copy, and something to store: a plain SET NX
     // (the script only if that finds the key there after all).
-    g.create = dirty && g.expect.empty();
+    g.create = create_this_apply_ && dirty && g.expect.empty();
     if (!g.create) encode_ops(f, ops, g);
   }
 }
@@ -771,7 +771,20 @@ std::uint64_t RedisFeatureStore::fingerprint(std::span<const FeatureOp> ops) {
 
 StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
   std::lock_guard lock(mu_);
+  // Creates while few of them conflict; else only every kCreateProbeEvery-th
+  // apply, to notice when they would pay again.
+  const bool probe = !creating() && ++applies_without_creates_ % kCreateProbeEvery == 0;
+  create_this_apply_ = creating() || probe;
+  const std::uint64_t created_before = keys_created_, conflicts_before = create_conflicts_;
   StoreStatus st = apply_locked(rules, ops, results);
+  const auto created = static_cast<double>(keys_created_ - created_before);
+  const auto conflicts = static_cast<double>(create_conflicts_ - conflicts_before);
+  if (created + conflicts > 0) {
+    double share = conflicts / (created + conflicts);
+    // A probe is a fresh measurement; otherwise a moving average.
+    conflict_share_ = probe ? share : conflict_share_ + (share - conflict_share_) / 4;
+    if (creating()) applies_without_creates_ = 0;
+  }
   if (!st.ok) {
     // Copies computed on for groups that did not finish may be ahead of
     // Redis or behind it: the script computes those keys next time.

@@ -33,7 +33,13 @@
 // ago than the cache remembers, a restart) is a conflict: the script computes
 // that key in a second round trip of the same apply, so values stay exact.
 // The cache remembers the keys it evicted recently (state_cache.h) and sends
-// those to the script straight away.
+// those to the script straight away. A long-running engine whose working set
+// is far larger than its cache still meets keys it forgot entirely; when the
+// share of creates that conflict (a moving average over applies) exceeds
+// kMaxConflictShare, the store stops creating and sends such keys to the
+// script as before (one round trip, the script computes when the key is
+// there), trying creates again on every kCreateProbeEvery-th apply (whose
+// conflict share alone then decides).
 //
 // One `apply` = one round trip per node: the batch's ops are grouped by
 // (feature, entity) (ops kept in batch order inside a group), groups are
@@ -156,6 +162,10 @@ class RedisFeatureStore final : public FeatureStore {
   // creates that found the key there (the script computed it next).
   std::uint64_t keys_created() const { return keys_created_; }
   std::uint64_t create_conflicts() const { return create_conflicts_; }
+  // Whether the next apply creates new keys with SET NX (see above).
+  bool creating() const { return conflict_share_ <= kMaxConflictShare; }
+  static constexpr double kMaxConflictShare = 0.1;
+  static constexpr std::uint64_t kCreateProbeEvery = 64;
   bool cluster() const { return cluster_; }
   std::size_t node_count() const { return nodes_.size(); }
 
@@ -228,10 +238,6 @@ class RedisFeatureStore final : public FeatureStore {
   void hash_values(const RuleSet& rules, std::span<const FeatureOp> ops, const Group& g);
   // The script's ops argument for the group, from value_hashes_.
   void encode_ops(const FeatureDef& f, std::span<const FeatureOp> ops, Group& g) const;
-  // Reads the replies to a call's SET NX writes: created keys are done, a
-  // conflict goes to `conflicts` (the script computes it next).
-  StoreStatus read_creates(const RuleSet& rules, std::span<const FeatureOp> ops, const Call& call, Node& node,
-                           std::vector<std::uint32_t>& conflicts, std::vector<Call>& retry, bool& broken);
   void next_stamp(std::string& out);  // a fresh stamp (see window_codec.h)
   // Sends `calls` pipelined (all writes, then all replies); finished groups
   // get their results, the rest are returned in `retry` (routing) or make
@@ -266,6 +272,11 @@ class RedisFeatureStore final : public FeatureStore {
   std::uint64_t script_computed_ = 0;
   std::uint64_t keys_created_ = 0;
   std::uint64_t create_conflicts_ = 0;
+  // Share of creates that conflicted: moving average over applies that
+  // created (weight 1/4 for the newest), and this apply's choice.
+  double conflict_share_ = 0;
+  std::uint64_t applies_without_creates_ = 0;
+  bool create_this_apply_ = true;
   std::mutex mu_;
   StateCache cache_;  // the engine's copies (per batch mode; capacity cache_keys)
   std::uint64_t stamp_seed_ = 0;

@@ -202,6 +202,36 @@ TEST_F(FeatureStoreContract, EvictedKeysSkipTheCreateAndStayInOneRoundTrip) {
   EXPECT_EQ(small->round_trips(), lines.size() / 100);
 }
 
+// An engine that forgot every key (a restart; or a working set far larger
+// than its cache): its creates would all find the keys there. After one
+// batch of conflicts it stops creating (one round trip per batch again), and
+// a later probe with keys that really are new turns creating back on.
+TEST_F(FeatureStoreContract, CreatesStopWhileTheyConflictAndResumeAfterAProbe) {
+  auto rules = pack();
+  auto lines = stream(51, 100, 40);  // 25 minutes: a replay stays within every window
+  MemoryFeatureStore memory;
+  run(memory, *rules, lines, 10, true);
+  auto want = run(memory, *rules, lines, 10, true);  // the same events again: counted once
+  auto first = redis("forgetful");
+  run(*first, *rules, lines, 10, true);
+  auto again = redis("forgetful");  // empty cache, every key in Redis
+  EXPECT_EQ(want, run(*again, *rules, lines, 10, true));
+  EXPECT_GT(again->create_conflicts(), 0u);
+  EXPECT_EQ(again->keys_created(), 0u);
+  EXPECT_FALSE(again->creating());
+  EXPECT_EQ(again->round_trips(), 10u + 1u);  // only the first batch needed a second one
+  // New entities: the probe every 64th apply creates without conflicts, and
+  // creating resumes.
+  auto fresh = stream(52, 700, 1'000'000);
+  for (auto& l : fresh) {
+    if (auto at = l.find("\"k\":\"u"); at != std::string::npos) l[at + 5] = 'n';
+  }
+  MemoryFeatureStore memory2;
+  EXPECT_EQ(run(memory2, *rules, fresh, 10, true, 1), run(*again, *rules, fresh, 10, true, 1));
+  EXPECT_TRUE(again->creating());
+  EXPECT_GT(again->keys_created(), 0u);
+}
+
 // The engine's copies are only guesses: whenever another writer got there
 // first (two engines on the same keys), a copy fell out of a tiny cache, or
 // there is no copy at all (a restart, or the cache off), the script computes
