@@ -12,8 +12,9 @@
 // the stream engine), batches of 500 and 2000; 20,000 events for naive.
 // Counters: events/s (wall, engine + Redis on this box), redis_us/event
 // (Redis used_cpu_user+sys from INFO), round trips per batch, keys the
-// script computed per event, new keys created with a plain SET NX per event. BENCH_CACHE_KEYS sets the engine's cache size
-// (redis.cache_keys; default 65,536).
+// script computed per event, new keys created with a plain SET NX per event.
+// BENCH_CACHE_KEYS sets the engine's cache size (redis.cache_keys; default
+// 65,536).
 #include <benchmark/benchmark.h>
 #include <hiredis/hiredis.h>
 

@@ -465,6 +465,7 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
     // No stored value by the copy, and something to store: a plain SET NX
     // (the script only if that finds the key there after all).
     g.create = create_this_apply_ && dirty && g.expect.empty();
+    if (g.create) g.keep_ttl = false;  // SET NX always sets the TTL (PX)
     if (!g.create) encode_ops(f, ops, g);
   }
 }
@@ -522,16 +523,18 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
   script_computed_ += static_cast<std::uint64_t>(std::count(by_script.begin(), by_script.end(), 1));
   for (std::size_t at = 0; at < call.script.size(); ++at) {
     if (by_script[at]) continue;
-    Group& g = groups_[call.script[at]];
-    ++engine_computed_;
     // The stamp matched: Redis holds the engine's value now (or still the
     // old one when nothing changed).
-    if (g.cached && g.state.size() > kStampSize) {
-      g.cached->stamp.assign(g.state, 0, kStampSize);
-      if (!g.keep_ttl) g.cached->ttl_sent_ms = call.sent_ms;
-    }
+    engine_state_stored(groups_[call.script[at]], call.sent_ms);
   }
   return StoreStatus::success();
+}
+
+void RedisFeatureStore::engine_state_stored(Group& g, std::int64_t sent_ms) {
+  ++engine_computed_;
+  if (!g.cached || g.state.size() <= kStampSize) return;  // nothing was written
+  g.cached->stamp.assign(g.state, 0, kStampSize);
+  if (!g.keep_ttl) g.cached->ttl_sent_ms = sent_ms;
 }
 
 StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const FeatureOp> ops,
@@ -647,10 +650,10 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       return Reply(static_cast<redisReply*>(raw));
     };
     // Replies in the order written: ASKING, the SET NX writes, the script, WAIT.
-    bool lost = false;
     Reply asking = call.asking ? next() : nullptr;
-    lost = call.asking && !asking;
+    bool lost = call.asking && !asking;
     std::vector<Reply> created;
+    created.reserve(call.creates.size());
     for (std::size_t i = 0; !lost && i < call.creates.size(); ++i) {
       created.push_back(next());
       lost = !created.back();
@@ -673,10 +676,8 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       if (cr->type == REDIS_REPLY_STATUS) {  // OK: created with the engine's state
         done_[gi] = 1;
         wrote = true;
-        ++engine_computed_;
         ++keys_created_;
-        g.cached->stamp.assign(g.state, 0, kStampSize);
-        g.cached->ttl_sent_ms = call.sent_ms;
+        engine_state_stored(g, call.sent_ms);
         continue;
       }
       if (cr->type == REDIS_REPLY_ERROR && !routing_error(cr)) {

@@ -133,8 +133,8 @@ class RedisFeatureStore final : public FeatureStore {
   std::string_view name() const override { return "redis"; }
   void digest(const RuleSet& rules, std::span<FeatureOp> ops) const override;
   FeatureStoreCounters counters() const override {
-    return {round_trips_,    script_calls_, engine_computed_,   script_computed_,
-            cache_.size(),   cache_.evictions(), keys_created_, create_conflicts_};
+    return {round_trips_,  script_calls_,      engine_computed_, script_computed_,
+            cache_.size(), cache_.evictions(), keys_created_,    create_conflicts_};
   }
 
   // Reads the topology and connects (loading the script) now; apply() also
@@ -244,6 +244,9 @@ class RedisFeatureStore final : public FeatureStore {
   // the status fail (connection, script errors).
   StoreStatus run_calls(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
                         std::vector<Call>& calls, std::vector<Call>& retry);
+  // The group's write of the engine's state succeeded (stamp matched, or
+  // created): the copy now carries that stamp (and TTL time, if it set one).
+  void engine_state_stored(Group& g, std::int64_t sent_ms);
   StoreStatus decode(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results, const Call& call,
                      const redisReply* r);
   static std::uint64_t fingerprint(std::span<const FeatureOp> ops);

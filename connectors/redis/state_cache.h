@@ -18,15 +18,15 @@
 // Evicted keys are remembered, approximately (and so are keys refused for
 // want of room: the store settles those without a copy, and they may be
 // stored by then): a new entry whose digest was evicted recently starts with
-// stamp "?" (Redis likely holds a value this
-// cache no longer knows), any other new entry with "" (no stored value, as
-// far as this process knows: the store creates it with a plain SET NX). The
-// memory is two generations of a Bloom filter (16 bits and 2 probes per
-// digest: ~1.4% false positives each; 32 bytes per entry of the cache in
-// all), each taking up to 8 x capacity evictions; when the newer one is full
-// the older one is cleared and takes its place, so the last 8-16 x capacity
-// evictions are remembered. A wrong
-// guess either way costs the store a script computation, never a wrong value.
+// stamp "?" (Redis likely holds a value this cache no longer knows), any
+// other new entry with "" (no stored value, as far as this process knows:
+// the store creates it with a plain SET NX). The memory is two generations
+// of a Bloom filter (16 bits and 2 probes per digest: ~1.4% false positives
+// each; 32 bytes per entry of the cache in all), each taking up to 8 x
+// capacity evictions; when the newer one is full the older one is cleared
+// and takes its place, so the last 8-16 x capacity evictions are remembered.
+// A wrong guess either way costs the store a script computation, never a
+// wrong value.
 #pragma once
 
 #include <array>
