@@ -2,20 +2,38 @@
 
 #include <openssl/evp.h>
 
+#include <stdexcept>
+
 namespace fraud {
 
+namespace {
+
+const EVP_MD* sha256_md() {
+  static const EVP_MD* md = [] {
+    const EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (!m) throw std::runtime_error("OpenSSL has no SHA256 digest");
+    return m;
+  }();
+  return md;
+}
+
+}  // namespace
+
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+  if (!ctx_) throw std::bad_alloc();
+  reset();
 }
 
 Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+void Sha256::reset() { EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), sha256_md(), nullptr); }
 
 void Sha256::update(std::string_view data) {
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
 }
 
-std::array<unsigned char, 32> Sha256::digest() {
-  std::array<unsigned char, 32> md{};
+Sha256Digest Sha256::digest() {
+  Sha256Digest md{};
   unsigned int len = 0;
   EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), md.data(), &len);
   return md;
@@ -37,6 +55,13 @@ std::string sha256_hex(std::string_view data) {
   Sha256 h;
   h.update(data);
   return h.hex_digest();
+}
+
+Sha256Digest sha256_of(std::initializer_list<std::string_view> parts) {
+  thread_local Sha256 h;
+  h.reset();
+  for (std::string_view p : parts) h.update(p);
+  return h.digest();
 }
 
 }  // namespace fraud

@@ -1,11 +1,18 @@
-// SHA-256 digests (OpenSSL's libcrypto), as lowercase hex.
+// SHA-256 digests (OpenSSL's libcrypto), as bytes or lowercase hex.
+//
+// The digest implementation is fetched from OpenSSL once per process; a
+// fetch per digest (what passing EVP_sha256() to each init does in OpenSSL
+// 3) takes locks and name lookups that cost more than hashing a short key.
 #pragma once
 
 #include <array>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
 namespace fraud {
+
+using Sha256Digest = std::array<unsigned char, 32>;
 
 class Sha256 {
  public:
@@ -14,13 +21,18 @@ class Sha256 {
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
   void update(std::string_view data);
-  std::string hex_digest();  // finalises; the object cannot be updated after
-  std::array<unsigned char, 32> digest();  // the same, as bytes
+  std::string hex_digest();  // finalises; reset() before updating again
+  Sha256Digest digest();     // the same, as bytes
+  void reset();              // starts a new digest, keeping the context
 
  private:
   void* ctx_;
 };
 
 std::string sha256_hex(std::string_view data);
+
+// The digest of the concatenation of `parts`, with a context kept per thread
+// (no allocation): for digests on the data path.
+Sha256Digest sha256_of(std::initializer_list<std::string_view> parts);
 
 }  // namespace fraud

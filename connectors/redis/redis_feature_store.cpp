@@ -285,13 +285,8 @@ StoreStatus RedisFeatureStore::refresh_topology() {
 }
 
 RedisFeatureStore::Digest RedisFeatureStore::digest_of(std::string_view a, std::string_view b) const {
-  Sha256 h;
-  h.update(salt_);
-  h.update(std::string_view("\0", 1));
-  h.update(a);
-  h.update(std::string_view("\0", 1));
-  h.update(b);
-  auto md = h.digest();
+  constexpr std::string_view kSep("\0", 1);
+  auto md = sha256_of({salt_, kSep, a, kSep, b});
   Digest d;
   std::memcpy(d.data(), md.data(), sizeof d);
   return d;
