@@ -9,6 +9,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -55,6 +57,13 @@ struct OutputSlot {
   std::int64_t source_ts_ms = -1;
 };
 
+// Strings and event arenas bigger than this are released when a batch is
+// recycled, so one huge event does not pin its buffer in the pool.
+constexpr std::size_t kKeepBufferBytes = 64 * 1024;
+
+// One batch of polled messages and everything made from them. Batches are
+// recycled (see BatchPool): every buffer below keeps its capacity, so the
+// steady state allocates little per event.
 struct Batch {
   std::shared_ptr<const RuleSet> rules;
   std::shared_ptr<const RuleSetMetrics> rule_metrics;
@@ -73,10 +82,95 @@ struct Batch {
   std::atomic<bool> produced_all{false};
   std::atomic<bool> failed{false};
   bool degraded = false;  // evaluated without features (fail_open / fail_closed)
+  // Kept across uses: the parser (bound to the FieldTable of `parser_rules`),
+  // the evaluation scratch and the per-rule hit counts of the evaluate stage.
+  std::shared_ptr<const RuleSet> parser_rules;
+  std::optional<EventParser> parser;
+  EvalScratch scratch;
+  std::vector<std::uint64_t> rule_hits;
 
-  ~Batch() {
+  ~Batch() { destroy_messages(); }
+
+  void destroy_messages() {
     for (auto* m : messages) rd_kafka_message_destroy(m);
+    messages.clear();
   }
+
+  // Back to an empty batch, keeping buffers (except unusually big ones).
+  void reset() {
+    destroy_messages();
+    rules.reset();
+    rule_metrics.reset();
+    valid.clear();
+    ptrs.clear();
+    sources.clear();
+    slots.clear();
+    store_status = StoreStatus{};
+    for (Event& e : events) {
+      if (e.arena.capacity() > kKeepBufferBytes) std::string().swap(e.arena);
+    }
+    for (std::string& s : encoded) {
+      if (s.capacity() > kKeepBufferBytes) std::string().swap(s);
+    }
+    for (EventError& e : errors) {
+      if (e.detail.capacity() > kKeepBufferBytes) std::string().swap(e.detail);
+    }
+    pending.store(0);
+    produced_all.store(false);
+    failed.store(false);
+    degraded = false;
+  }
+
+  // The parser for this batch's pack (a new one only when the pack changed).
+  EventParser& parser_for(std::size_t max_event_bytes) {
+    if (parser_rules != rules || !parser) {
+      parser.reset();
+      parser_rules = rules;
+      parser.emplace(rules->fields, max_event_bytes);
+    }
+    return *parser;
+  }
+};
+
+// Batches that finished, ready to be filled again. Bounded: at most as many
+// as can be in flight are kept; the rest are freed.
+class BatchPool {
+ public:
+  explicit BatchPool(std::size_t keep) : keep_(keep) {}
+  ~BatchPool() {
+    for (Batch* b : spare_) delete b;
+  }
+  BatchPool(const BatchPool&) = delete;
+  BatchPool& operator=(const BatchPool&) = delete;
+
+  Batch* take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!spare_.empty()) {
+        Batch* b = spare_.back();
+        spare_.pop_back();
+        return b;
+      }
+    }
+    return new Batch();
+  }
+
+  void give_back(Batch* b) {
+    b->reset();
+    {
+      std::lock_guard lock(mu_);
+      if (spare_.size() < keep_) {
+        spare_.push_back(b);
+        return;
+      }
+    }
+    delete b;
+  }
+
+ private:
+  std::size_t keep_;
+  std::mutex mu_;
+  std::vector<Batch*> spare_;
 };
 
 struct StreamEngine::Impl {
@@ -97,6 +191,7 @@ struct StreamEngine::Impl {
   rd_kafka_topic_partition_list_t* subscription = nullptr;
 
   tbb::concurrent_bounded_queue<Batch*> queue;
+  BatchPool pool{config.max_in_flight + 2};
   std::atomic<std::int64_t> in_flight{0};  // batches polled and not yet retired
   std::atomic<std::int64_t> before_store{0};  // batches submitted that have not left the features stage
   std::mutex ack_mu;
@@ -248,7 +343,7 @@ struct StreamEngine::Impl {
 
   // ---- poll thread --------------------------------------------------------
 
-  Batch* new_batch() { return new Batch(); }
+  Batch* new_batch() { return pool.take(); }
 
   void submit(Batch* b) {
     {
@@ -309,7 +404,7 @@ struct StreamEngine::Impl {
         b->messages.push_back(m);
       }
       if (b->messages.empty()) {
-        delete b;
+        pool.give_back(b);
         filling = nullptr;
         continue;
       }
@@ -323,8 +418,7 @@ struct StreamEngine::Impl {
 
   void parse(Batch& b) {
     auto t0 = std::chrono::steady_clock::now();
-    const RuleSet& rs = *b.rules;
-    EventParser parser(rs.fields, config.max_event_bytes);
+    EventParser& parser = b.parser_for(config.max_event_bytes);
     std::size_t n = b.messages.size();
     b.events.resize(n);
     b.valid.assign(n, 0);
@@ -395,12 +489,13 @@ struct StreamEngine::Impl {
     if (b.failed.load()) return;
     auto t0 = std::chrono::steady_clock::now();
     const RuleSet& rs = *b.rules;
-    EvalScratch scratch;
+    EvalScratch& scratch = b.scratch;
     std::size_t n = b.ptrs.size();
     b.verdicts.resize(n);
     b.encoded.resize(n);
     std::uint64_t decisions[3] = {0, 0, 0};
-    std::vector<std::uint64_t> rule_hits(rs.rules.size(), 0);
+    std::vector<std::uint64_t>& rule_hits = b.rule_hits;
+    rule_hits.assign(rs.rules.size(), 0);
     for (std::size_t i = 0; i < n; ++i) {
       Verdict& v = b.verdicts[i];
       b.processor.evaluate(rs, i, v, scratch, b.degraded);
@@ -566,7 +661,7 @@ struct StreamEngine::Impl {
   }
 
   void release(Batch* b) {
-    delete b;
+    pool.give_back(b);
     metrics.batches_in_flight.Decrement();
     {
       std::lock_guard lock(ack_mu);
