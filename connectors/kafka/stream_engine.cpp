@@ -278,7 +278,9 @@ struct StreamEngine::Impl {
     cprops["enable.auto.offset.store"] = "false";
     cprops.emplace("auto.offset.reset", "earliest");
     cprops.emplace("auto.commit.interval.ms", "1000");
-    cprops.emplace("queued.max.messages.kbytes", "262144");
+    // Prefetch at most 64 MB (librdkafka's default): while the engine is
+    // behind, this queue, not the engine's own state, is what grows.
+    cprops.emplace("queued.max.messages.kbytes", "65536");
     cprops.emplace("fetch.wait.max.ms", std::to_string(config.fetch_wait_ms));
     // A record larger than the per-partition fetch size would stall the
     // partition on brokers that do not return oversized first batches; such
