@@ -295,10 +295,26 @@ RedisFeatureStore::Digest RedisFeatureStore::digest_of(std::string_view a, std::
 void RedisFeatureStore::append_hex(std::string& out, const Digest& d) {
   static constexpr char kHex[] = "0123456789abcdef";
   const auto* bytes = reinterpret_cast<const unsigned char*>(d.data());
+  std::size_t at = out.size();
+  out.resize(at + 2 * sizeof d);
+  char* p = out.data() + at;
   for (std::size_t i = 0; i < sizeof d; ++i) {
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 15]);
+    p[2 * i] = kHex[bytes[i] >> 4];
+    p[2 * i + 1] = kHex[bytes[i] & 15];
   }
+}
+
+void RedisFeatureStore::append_resp_header(std::string& out, char type, std::size_t n) {
+  char buf[24];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n);
+  out.push_back(type);
+  out.append(p, static_cast<std::size_t>(end - p));
+  out.append("\r\n");
 }
 
 RedisFeatureStore::Digest RedisFeatureStore::key_digest(const RuleSet& rules, const FeatureOp& op) const {
@@ -543,8 +559,6 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
   static const std::string kPx = "PX";
   const bool want_state = options_.mode == RedisCallMode::kPerBatch && options_.cache_keys > 0;
   StoreStatus status = StoreStatus::success();
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
   std::vector<bool> sent(calls.size(), false);
   // Per node: its connection failed (nothing more is read from it), and
   // whether this pass sent it anything (one round trip however many calls).
@@ -572,24 +586,29 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     call.creates.clear();
     call.script.clear();
     for (std::uint32_t g : call.groups) (groups_[g].create ? call.creates : call.script).push_back(g);
-    argv.clear();
-    lens.clear();
-    auto arg = [&](const std::string& s) {
-      argv.push_back(s.data());
-      lens.push_back(s.size());
+    // The call's commands, formatted straight into one RESP buffer (no
+    // per-command formatting in hiredis) and handed over at once.
+    std::string& out = resp_;
+    out.clear();
+    auto command = [&](std::size_t args) { append_resp_header(out, '*', args); };
+    auto arg = [&](std::string_view s) {
+      append_resp_header(out, '$', s.size());
+      out.append(s);
+      out.append("\r\n");
     };
-    if (call.asking) redisAppendCommand(node.ctx, "ASKING");
+    if (call.asking) {
+      command(1);
+      arg("ASKING");
+    }
     for (std::uint32_t g : call.creates) {
       const Group& grp = groups_[g];
-      argv.clear();
-      lens.clear();
+      command(6);
       arg(kSet);
       arg(grp.key);
       arg(grp.state);
       arg(kNx);
       arg(kPx);
       arg(ttl_args_[grp.feature].set);
-      redisAppendCommandArgv(node.ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
     }
     if (!call.script.empty()) {
       // Several groups: keys travel in ARGV (a script may then touch keys of
@@ -598,8 +617,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       bool declared = call.script.size() == 1;
       call.flags.assign(1, !cluster_ && !declared ? '1' : '0');
       call.flags.push_back(want_state ? '1' : '0');
-      argv.clear();
-      lens.clear();
+      command(4 + (declared ? 1 : 0) + 5 * call.script.size());
       arg(kEvalSha);
       arg(script_sha_);
       arg(declared ? kOne : kZero);
@@ -613,11 +631,14 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
         arg(grp.keep_ttl ? ttl_args_[grp.feature].keep : ttl_args_[grp.feature].set);
         arg(grp.ops_blob);
       }
-      redisAppendCommandArgv(node.ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
     }
     if (options_.wait_replicas > 0) {
-      redisAppendCommand(node.ctx, "WAIT %d %d", options_.wait_replicas, options_.timeout_ms / 2);
+      command(3);
+      arg("WAIT");
+      arg(std::to_string(options_.wait_replicas));
+      arg(std::to_string(options_.timeout_ms / 2));
     }
+    redisAppendFormattedCommand(node.ctx, out.data(), out.size());
     // Hand it to Redis now (the socket is blocking: this returns once written).
     int written = 0;
     while (!written) {

@@ -257,6 +257,8 @@ class RedisFeatureStore final : public FeatureStore {
   std::string replicas_text() const;
   StoreStatus apply_locked(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results);
   static void append_hex(std::string& out, const Digest& d);
+  // Appends a RESP array (`*`) or bulk string (`$`) header: type, n, CRLF.
+  static void append_resp_header(std::string& out, char type, std::size_t n);
 
   std::vector<RedisEndpoint> seeds_;
   std::string salt_;
@@ -266,6 +268,7 @@ class RedisFeatureStore final : public FeatureStore {
   bool cluster_ = false;
   bool topology_known_ = false;
   std::string script_sha_;
+  std::string resp_;  // the commands of the call being written (reused)
   std::uint64_t round_trips_ = 0;
   std::uint64_t script_calls_ = 0;
   std::uint64_t redirects_ = 0;
