@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <new>
 #include <stdexcept>
 
 namespace fraud {
