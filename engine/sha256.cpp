@@ -42,14 +42,21 @@ Sha256Digest Sha256::digest() {
 
 std::string Sha256::hex_digest() {
   auto md = digest();
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(md.size() * 2);
-  for (unsigned i = 0; i < md.size(); ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
+  append_hex(out, md.data(), md.size());
   return out;
+}
+
+void append_hex(std::string& out, const void* data, std::size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  std::size_t at = out.size();
+  out.resize(at + 2 * n);
+  char* p = out.data() + at;
+  for (std::size_t i = 0; i < n; ++i) {
+    p[2 * i] = kHex[bytes[i] >> 4];
+    p[2 * i + 1] = kHex[bytes[i] & 15];
+  }
 }
 
 std::string sha256_hex(std::string_view data) {

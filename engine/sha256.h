@@ -31,6 +31,9 @@ class Sha256 {
 
 std::string sha256_hex(std::string_view data);
 
+// Appends `n` bytes at `data` as lowercase hex (two characters per byte).
+void append_hex(std::string& out, const void* data, std::size_t n);
+
 // The digest of the concatenation of `parts`, with a context kept per thread
 // (no allocation): for digests on the data path.
 Sha256Digest sha256_of(std::initializer_list<std::string_view> parts);

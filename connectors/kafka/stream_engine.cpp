@@ -279,7 +279,7 @@ struct StreamEngine::Impl {
     cprops.emplace("auto.offset.reset", "earliest");
     cprops.emplace("auto.commit.interval.ms", "1000");
     // Prefetch at most 64 MB (librdkafka's default): while the engine is
-    // behind, this queue, not the engine's own state, is what grows.
+    // behind, this queue fills up to that size.
     cprops.emplace("queued.max.messages.kbytes", "65536");
     cprops.emplace("fetch.wait.max.ms", std::to_string(config.fetch_wait_ms));
     // A record larger than the per-partition fetch size would stall the

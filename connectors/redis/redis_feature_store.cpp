@@ -292,18 +292,6 @@ RedisFeatureStore::Digest RedisFeatureStore::digest_of(std::string_view a, std::
   return d;
 }
 
-void RedisFeatureStore::append_hex(std::string& out, const Digest& d) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const auto* bytes = reinterpret_cast<const unsigned char*>(d.data());
-  std::size_t at = out.size();
-  out.resize(at + 2 * sizeof d);
-  char* p = out.data() + at;
-  for (std::size_t i = 0; i < sizeof d; ++i) {
-    p[2 * i] = kHex[bytes[i] >> 4];
-    p[2 * i + 1] = kHex[bytes[i] & 15];
-  }
-}
-
 void RedisFeatureStore::append_resp_header(std::string& out, char type, std::size_t n) {
   char buf[24];
   char* end = buf + sizeof buf;
@@ -359,7 +347,7 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
     g.feature = feature;
     g.ops.push_back(static_cast<std::uint32_t>(op));
     g.key.assign("fs:{");
-    append_hex(g.key, d);
+    append_hex(g.key, d.data(), sizeof d);
     g.key.push_back('}');
     return g;
   };
@@ -404,7 +392,10 @@ void RedisFeatureStore::hash_values(const RuleSet& rules, std::span<const Featur
   if (rules.features[g.feature].agg != Aggregation::kDistinct) return;
   for (std::size_t j = 0; j < g.ops.size(); ++j) {
     const FeatureOp& op = ops[g.ops[j]];
-    if (op.update && !op.of.is_null()) append_hex(value_hashes_[j], value_digest(op));
+    if (op.update && !op.of.is_null()) {
+      Digest v = value_digest(op);
+      append_hex(value_hashes_[j], v.data(), sizeof v);
+    }
   }
 }
 

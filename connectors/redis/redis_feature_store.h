@@ -256,7 +256,6 @@ class RedisFeatureStore final : public FeatureStore {
   static std::string describe(const Node& n);  // "redis host:port"
   std::string replicas_text() const;
   StoreStatus apply_locked(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results);
-  static void append_hex(std::string& out, const Digest& d);
   // Appends a RESP array (`*`) or bulk string (`$`) header: type, n, CRLF.
   static void append_resp_header(std::string& out, char type, std::size_t n);
 

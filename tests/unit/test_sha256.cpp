@@ -12,12 +12,8 @@ namespace fraud {
 namespace {
 
 std::string hex(const Sha256Digest& d) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : d) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
+  append_hex(out, d.data(), d.size());
   return out;
 }
 
