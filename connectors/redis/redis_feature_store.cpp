@@ -324,21 +324,36 @@ void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) c
   }
 }
 
+void RedisFeatureStore::Group::recycle() {
+  auto trim = [](auto& buffer) {
+    if (buffer.capacity() * sizeof(buffer[0]) > kGroupKeepBytes) {
+      std::remove_reference_t<decltype(buffer)>().swap(buffer);
+    } else {
+      buffer.clear();
+    }
+  };
+  trim(ops);
+  trim(expect);
+  trim(state);
+  trim(ops_blob);
+  cached = nullptr;
+  prepared = false;
+}
+
 RedisFeatureStore::Group& RedisFeatureStore::new_group() {
   if (spare_groups_.empty()) return groups_.emplace_back();
   groups_.push_back(std::move(spare_groups_.back()));
   spare_groups_.pop_back();
-  Group& g = groups_.back();
-  g.ops.clear();
-  g.cached = nullptr;
-  g.prepared = false;
-  return g;
+  return groups_.back();
 }
 
 void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> ops) {
   ++apply_seq_;
   group_of_.clear();
-  for (auto& g : groups_) spare_groups_.push_back(std::move(g));
+  for (auto& g : groups_) {
+    g.recycle();
+    spare_groups_.push_back(std::move(g));
+  }
   groups_.clear();
   const bool per_batch = options_.mode == RedisCallMode::kPerBatch;
   const bool caching = cache_.capacity() > 0;

@@ -181,7 +181,13 @@ class RedisFeatureStore final : public FeatureStore {
   };
   using CachedState = StateCache::Entry;  // the engine's copy of a stored state
   static constexpr std::int64_t kTtlUnknown = StateCache::kTtlUnknown;
-  // One (feature, entity) key of a batch. Reused across batches (capacity kept).
+  // One (feature, entity) key of a batch. Reused across batches: buffers
+  // keep their capacity up to kGroupKeepBytes. Without that bound every
+  // reused group would end up holding the largest state it ever encoded (a
+  // hot key's distinct set can reach tens of KB), and the pool of groups -
+  // as many as the largest batch had keys - grows with the biggest state of
+  // the stream rather than with what a batch needs.
+  static constexpr std::size_t kGroupKeepBytes = 4096;
   struct Group {
     std::uint32_t feature = 0;
     std::vector<std::uint32_t> ops;
@@ -196,6 +202,8 @@ class RedisFeatureStore final : public FeatureStore {
     std::string expect;
     std::string state;
     std::string ops_blob;
+    // Ready for another key: no ops, no copy, oversized buffers released.
+    void recycle();
   };
   // What one node call asked for, and how it went.
   struct Call {

@@ -10,7 +10,9 @@
 // eviction picks the entry to reuse: a hand sweeps the entries, clearing
 // each one's `referenced` bit, and takes the first it finds clear (an entry
 // not looked up since the hand last passed). A reused entry keeps its
-// buffers' capacity, so the steady state allocates nothing.
+// buffers' capacity up to a small bound (window_clear), so the steady state
+// allocates little and the cache's memory follows the states it holds, not
+// the biggest state each entry ever held.
 //
 // Entries grouped by the apply in progress (`batch == pinned`) are never
 // evicted: pointers handed out during one apply stay valid for that apply.
