@@ -32,7 +32,13 @@
 // partitions (engine CPU 26 against 23 us per event). The mock also holds an
 // empty fetch for the whole fetch.wait.max.ms instead of answering when data
 // arrives, so the engines here run with kafka.fetch_wait_ms 2 (a real broker
-// answers at once; the engine's default stays 10).
+// answers at once; the engine's default stays 10). The mock also answers a
+// fetch with at most one message set per partition, so a consumer pays one
+// walk per set: with the soak's 16 partitions and a 5 ms linger (about six
+// events per set) that walk took 39% of all CPU and the engine fell behind
+// after a minute or two (perf, 2026-11-29). The soak's load producer lingers
+// 25 ms instead (--soak-linger-ms): fewer, bigger sets, and the mock's share
+// fell to 12%; the soak's latency figures include that linger.
 // --repeat N runs each scenario but the soak N times and keeps the median
 // run (events/s; p99 for fixed rates): this VM swings by a third between
 // minutes.
@@ -80,6 +86,7 @@ namespace {
 int kPartitions = 64;       // --partitions: backlog scenarios (the mock keeps ~5 MB each)
 int kRatePartitions = 4;   // --rate-partitions: fixed-rate scenarios
 int kSoakPartitions = 16;  // --soak-partitions: the soak (room for a backlog when it falls behind)
+int kSoakLingerMs = 25;    // --soak-linger-ms: the soak's load producer (fewer, bigger message sets)
 int tick_ms = 5;       // --tick-ms: the producer sends what is due every tick
 int rate_threads = 0;  // --rate-threads: pipeline threads of the fixed-rate scenarios (0: one per core)
 
@@ -214,9 +221,9 @@ RedisUsage redis_usage(const std::vector<int>& ports) {
 
 // ---- load -----------------------------------------------------------------------
 
-KafkaHandle make_producer(const std::string& bootstrap) {
+KafkaHandle make_producer(const std::string& bootstrap, int linger_ms) {
   return make_kafka_client(RD_KAFKA_PRODUCER, make_kafka_conf({{"bootstrap.servers", bootstrap},
-                                                               {"linger.ms", "5"},
+                                                               {"linger.ms", std::to_string(linger_ms)},
                                                                {"queue.buffering.max.messages", "1000000"},
                                                                {"queue.buffering.max.kbytes", "1048576"},
                                                                {"log_level", "3"}}));
@@ -266,7 +273,7 @@ class Bench {
       redis_url = "redis://127.0.0.1:" + std::to_string(redis->port());
       redis_ports = {redis->port()};
     }
-    auto producer = make_producer(kafka.bootstrap());
+    auto producer = make_producer(kafka.bootstrap(), soak ? kSoakLingerMs : 5);
     SyntheticStream gen(stream_options(s, 42 + runs_));
     std::string value;
     std::size_t backlog = s.rate > 0 ? 0 : s.events;
@@ -561,6 +568,7 @@ int main(int argc, char** argv) {
   app.add_option("--partitions", partitions, "Partitions of the input and output topics (backlog scenarios)");
   app.add_option("--rate-partitions", kRatePartitions, "Partitions of the input and output topics (fixed-rate scenarios)");
   app.add_option("--soak-partitions", kSoakPartitions, "Partitions of the input and output topics (the soak)");
+  app.add_option("--soak-linger-ms", kSoakLingerMs, "linger.ms of the soak's load producer");
   app.add_option("--tick-ms", tick_ms, "The load producer sends what is due every this many ms");
   app.add_option("--rate-threads", rate_threads, "Pipeline threads of the engine in the rate-N scenarios (0: one per core)");
   int repeat = 1;
