@@ -81,6 +81,28 @@ TEST(StateCache, RecentlyUsedEntriesSurviveAndReusedEntriesStartEmpty) {
   EXPECT_EQ(cache.find_or_add(digest(3), 5)->stamp, "?");  // was evicted: Redis likely holds it
 }
 
+// An entry reused for key after key keeps a small bucket buffer for reuse
+// but not a big one: the cache's memory follows the states it holds now,
+// not the biggest each entry ever held (a 1-minute window keeps up to 120
+// buckets; 65,536 entries at that size would be 300 MB).
+TEST(StateCache, AReusedEntryKeepsASmallBucketBufferButNotABigOne) {
+  StateCache cache(2);
+  auto fill = [&](std::uint64_t k, std::size_t buckets, std::uint64_t apply) {
+    auto* e = cache.find_or_add(digest(k), apply);
+    for (std::size_t b = 0; b < buckets; ++b) e->state.buckets.push_back({static_cast<std::int64_t>(b), 1, 0, 0, 0, 0});
+    return e;
+  };
+  fill(1, 120, 1);
+  fill(2, kWindowKeepBuckets, 1);
+  // Both evicted in turn (CLOCK: every bit cleared, then key 1's entry first).
+  auto* three = cache.find_or_add(digest(3), 2);
+  EXPECT_TRUE(three->state.buckets.empty());
+  EXPECT_EQ(three->state.buckets.capacity(), 0u);  // 120 buckets released
+  auto* four = cache.find_or_add(digest(4), 3);
+  EXPECT_TRUE(four->state.buckets.empty());
+  EXPECT_GE(four->state.buckets.capacity(), kWindowKeepBuckets);  // kept for reuse
+}
+
 TEST(StateCache, EvictedKeysComeBackUnknownForEightToSixteenTimesTheCapacity) {
   StateCache cache(500);
   std::uint64_t pin = 1;
