@@ -106,11 +106,8 @@ Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket
 }
 
 void window_clear(WindowState& s) {
-  // Buffers of an unusually big state are released rather than kept: a
-  // slot reused for key after key would otherwise end up holding the
-  // biggest state it ever saw (a cache of 65,536 copies x 120 buckets of a
-  // 1-minute window is 300 MB). Most states hold a few buckets.
-  if (s.buckets.capacity() > kWindowKeepBuckets) {
+  // Buffers of an unusually big state are released rather than kept.
+  if (s.buckets.capacity() > 256) {
     std::vector<WindowBucket>().swap(s.buckets);
   } else {
     s.buckets.clear();

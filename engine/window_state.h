@@ -15,7 +15,6 @@
 // exact and memory is bounded by the live window.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -66,9 +65,7 @@ void window_update(WindowState& s, const FeatureDef& f, std::int64_t bucket, con
 Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket);
 
 // Empties `s` (no buckets, nothing applied) and keeps its buffers' capacity
-// for reuse, except a bucket buffer of more than kWindowKeepBuckets, which is
-// released.
-inline constexpr std::size_t kWindowKeepBuckets = 16;
+// for reuse, except an unusually big bucket buffer, which is released.
 void window_clear(WindowState& s);
 
 // Drops every bucket (and distinct value) older than two windows behind the

@@ -40,6 +40,11 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
     erase_slot(old.digest);
     remember_evicted(old.digest);
     forget(old, "");
+    if (old.state.buckets.capacity() > kReusedKeepBuckets) {
+      std::vector<WindowBucket> small;
+      small.reserve(kReusedKeepBuckets);  // what most states need: no regrowth from empty
+      old.state.buckets.swap(small);
+    }
     old.batch = 0;
     old.group = 0;
     ++evictions_;

@@ -9,10 +9,12 @@
 // entries whose addresses never change. When the cache is full, CLOCK
 // eviction picks the entry to reuse: a hand sweeps the entries, clearing
 // each one's `referenced` bit, and takes the first it finds clear (an entry
-// not looked up since the hand last passed). A reused entry keeps its
-// buffers' capacity up to a small bound (window_clear), so the steady state
+// not looked up since the hand last passed). An entry reused for another
+// key keeps a bucket buffer of up to kReusedKeepBuckets, so the steady state
 // allocates little and the cache's memory follows the states it holds, not
-// the biggest state each entry ever held.
+// the biggest state each entry ever held (65,536 entries x 120 buckets of a
+// 1-minute window would be 300 MB). A key's own copy, refreshed from Redis,
+// keeps its capacity.
 //
 // Entries grouped by the apply in progress (`batch == pinned`) are never
 // evicted: pointers handed out during one apply stay valid for that apply.
@@ -44,6 +46,7 @@ class StateCache {
  public:
   using Digest = std::array<std::uint64_t, 2>;
   static constexpr std::int64_t kTtlUnknown = INT64_MIN;
+  static constexpr std::size_t kReusedKeepBuckets = 16;
 
   struct Entry {
     Digest digest{};

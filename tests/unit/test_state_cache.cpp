@@ -93,14 +93,14 @@ TEST(StateCache, AReusedEntryKeepsASmallBucketBufferButNotABigOne) {
     return e;
   };
   fill(1, 120, 1);
-  fill(2, kWindowKeepBuckets, 1);
+  fill(2, StateCache::kReusedKeepBuckets, 1);
   // Both evicted in turn (CLOCK: every bit cleared, then key 1's entry first).
   auto* three = cache.find_or_add(digest(3), 2);
   EXPECT_TRUE(three->state.buckets.empty());
-  EXPECT_EQ(three->state.buckets.capacity(), 0u);  // 120 buckets released
+  EXPECT_EQ(three->state.buckets.capacity(), StateCache::kReusedKeepBuckets);  // 120 buckets released
   auto* four = cache.find_or_add(digest(4), 3);
   EXPECT_TRUE(four->state.buckets.empty());
-  EXPECT_GE(four->state.buckets.capacity(), kWindowKeepBuckets);  // kept for reuse
+  EXPECT_GE(four->state.buckets.capacity(), StateCache::kReusedKeepBuckets);  // kept for reuse
 }
 
 TEST(StateCache, EvictedKeysComeBackUnknownForEightToSixteenTimesTheCapacity) {
