@@ -24,25 +24,24 @@
 //               time (--soak-step-ms 1), not the default 1,000x.
 // Sizes: --events (default 400,000) on 64 partitions (the mock keeps ~5 MB
 // per partition); naive mode gets a tenth of them. Fixed-rate scenarios use
-// 4 partitions and the soak 16: the embedded broker (librdkafka's mock)
-// finds a fetch offset by walking the partition's message sets from the
-// oldest, and a steady producer writes many small sets, so at 16 partitions
-// and 20,000 events/s that walk took a quarter of a core (perf: one loop in
-// librdkafka, thread rdk:mock), and p99 was 61 ms against 39 ms at 4
-// partitions (engine CPU 26 against 23 us per event). The mock also holds an
-// empty fetch for the whole fetch.wait.max.ms instead of answering when data
-// arrives, so the engines here run with kafka.fetch_wait_ms 2 (a real broker
-// answers at once; the engine's default stays 10). The mock also answers a
-// fetch with at most one message set per partition, so a consumer pays one
-// walk per set: with the soak's 16 partitions and a 5 ms linger (about six
-// events per set) that walk took 39% of all CPU and the engine fell behind
-// after a minute or two (perf, 2026-11-29). The soak's load producer lingers
-// 25 ms instead (--soak-linger-ms): fewer, bigger sets, and the mock's share
-// fell to 12%; the soak's latency figures include that linger. The fixed-rate
-// rows' load producer lingers 1 ms (--rate-linger-ms): the Kafka timestamp is
-// taken when the platform hands an event to its producer, so that linger is
-// inside every latency figure; at 5 ms rate-20000 had p99 28-30 ms, at 1 ms
-// 24-25 ms (two runs each, 2026-11-29).
+// 4 partitions and the soak 16. The embedded broker (librdkafka's mock)
+// answers a fetch with at most one message set per partition, found by
+// walking the partition's sets from the oldest (perf: one loop in
+// librdkafka, thread rdk:mock), so a consumer pays one walk per set and
+// small sets are dear: at 16 partitions and 20,000 events/s with a 5 ms
+// producer linger (about six events per set) the walk took 39% of all CPU
+// and the soak fell behind after a minute or two (2026-11-29; earlier, p99
+// was 61 ms at 16 partitions against 39 ms at 4). The soak's load producer
+// therefore lingers 25 ms (--soak-linger-ms): fewer, bigger sets, the mock's
+// share fell to 12%, and the soak's latency figures include that linger.
+// The fixed-rate rows' load producer lingers 1 ms (--rate-linger-ms): the
+// Kafka timestamp is taken when the platform hands an event to its
+// producer, so that linger is inside every latency figure (rate-20000 p99
+// 28-30 ms at 5 ms, 24-25 ms at 1 ms; two runs each, 2026-11-29). The mock
+// also holds an empty fetch for the whole fetch.wait.max.ms instead of
+// answering when data arrives, so the engines here run with
+// kafka.fetch_wait_ms 2 (a real broker answers at once; the engine's
+// default stays 10).
 // --repeat N runs each scenario but the soak N times and keeps the median
 // run (events/s; p99 for fixed rates): this VM swings by a third between
 // minutes.
