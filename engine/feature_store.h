@@ -70,6 +70,7 @@ struct FeatureStoreCounters {
   std::uint64_t cache_evictions = 0;       // copies dropped to make room for others
   std::uint64_t keys_created = 0;          // new keys written without a script (engine computed, of those)
   std::uint64_t create_conflicts = 0;      // creates that found the key there (then script computed)
+  std::uint64_t cache_bytes = 0;           // memory the copies are charged (not monotonic)
 };
 
 class FeatureStore {

@@ -55,6 +55,9 @@ EngineMetrics::EngineMetrics(std::string input_topic)
       feature_cache_entries(gauge(*registry_, "fraud_feature_cache_entries",
                                   "Feature states the engine keeps a copy of to compute on (at most redis.cache_keys)")
                                 .Add({})),
+      feature_cache_bytes(gauge(*registry_, "fraud_feature_cache_bytes",
+                                "Memory charged to those copies (bounded by redis.cache_mb; evictions keep it there)")
+                              .Add({})),
       feature_cache_evictions(counter(*registry_, "fraud_feature_cache_evictions_total",
                                       "Copies of feature states dropped to make room (a dropped key's next batch is "
                                       "computed by the Redis script)")

@@ -73,6 +73,7 @@ class EngineMetrics {
   prometheus::Counter& feature_keys_created;
   prometheus::Counter& feature_create_conflicts;
   prometheus::Gauge& feature_cache_entries;
+  prometheus::Gauge& feature_cache_bytes;
   prometheus::Counter& feature_cache_evictions;
   prometheus::Histogram& feature_store_latency;
   prometheus::Gauge& batches_in_flight;

@@ -464,6 +464,7 @@ struct StreamEngine::Impl {
       metrics.feature_keys_created.Increment(static_cast<double>(now.keys_created - store_seen.keys_created));
       metrics.feature_create_conflicts.Increment(static_cast<double>(now.create_conflicts - store_seen.create_conflicts));
       metrics.feature_cache_entries.Set(static_cast<double>(now.cache_entries));
+      metrics.feature_cache_bytes.Set(static_cast<double>(now.cache_bytes));
       metrics.feature_cache_evictions.Increment(static_cast<double>(now.cache_evictions - store_seen.cache_evictions));
       metrics.feature_store_round_trips.Increment(static_cast<double>(now.round_trips - store_seen.round_trips));
       metrics.feature_store_script_calls.Increment(static_cast<double>(now.script_calls - store_seen.script_calls));

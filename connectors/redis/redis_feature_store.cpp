@@ -143,7 +143,7 @@ RedisFeatureStore::RedisFeatureStore(std::vector<RedisEndpoint> seeds, std::stri
     : seeds_(std::move(seeds)),
       salt_(std::move(salt)),
       options_(options),
-      cache_(options.mode == RedisCallMode::kPerBatch ? options.cache_keys : 0) {
+      cache_(options.mode == RedisCallMode::kPerBatch ? options.cache_keys : 0, options.cache_bytes) {
   // hiredis writes with write(2): a connection Redis closed (a restart, a
   // failover) would raise SIGPIPE and kill the process instead of failing a
   // call. Ignored unless the process installed its own handler.
@@ -477,6 +477,7 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
     g.expect = g.cached->stamp;
     if (dirty) {
       window_prune(s, f);
+      cache_.account(*g.cached);
       encode_window_state(s, f, g.state);
     }
     // No stored value by the copy, and something to store: a plain SET NX
@@ -525,16 +526,17 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
     // Take over what the script stored.
     CachedState& c = *g.cached;
     if (stored->kind != msgpack::Scalar::kString) {  // no stored value
-      StateCache::forget(c, "");
+      cache_.forget(c, "");
       continue;
     }
     std::string_view stamp, body;
     split_stored_state(stored->text, stamp, body);
     if (stamp.empty() || !decode_window_state(body, rules.features[g.feature], c.state)) {
-      StateCache::forget(c, "?");  // not a value this engine can compute on: the script keeps computing it
+      cache_.forget(c, "?");  // not a value this engine can compute on: the script keeps computing it
     } else {
       c.stamp.assign(stamp);
       c.ttl_sent_ms = kTtlUnknown;  // the script may not have written it
+      cache_.account(c);
     }
   }
   script_computed_ += static_cast<std::uint64_t>(std::count(by_script.begin(), by_script.end(), 1));
@@ -813,7 +815,7 @@ StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const Featu
     // Redis or behind it: the script computes those keys next time.
     for (std::uint32_t g = 0; g < groups_.size(); ++g) {
       if (done_[g] || !groups_[g].cached) continue;
-      StateCache::forget(*groups_[g].cached, "?");
+      cache_.forget(*groups_[g].cached, "?");
     }
   }
   // Only idempotent batches (source positions) can be recognised on retry.

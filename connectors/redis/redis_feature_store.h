@@ -115,9 +115,12 @@ struct RedisStoreOptions {
   int timeout_ms = 2000;
   RedisCallMode mode = RedisCallMode::kPerBatch;
   int wait_replicas = 0;  // WAIT (up to timeout_ms / 2) for this many replicas after each write
-  // (feature, entity) states the engine keeps to compute on (per batch mode;
-  // about 200-400 bytes each). 0: the script computes every key.
-  std::size_t cache_keys = std::size_t{1} << 16;
+  // (feature, entity) states the engine keeps to compute on (per batch mode),
+  // at most this many and, when cache_bytes > 0, at most about this much
+  // memory (state_cache.h: a few hundred bytes each, more for long windows
+  // and distinct sets). 0 keys: the script computes every key.
+  std::size_t cache_keys = std::size_t{1} << 21;
+  std::size_t cache_bytes = std::size_t{256} << 20;
 };
 
 class RedisFeatureStore final : public FeatureStore {
@@ -134,7 +137,8 @@ class RedisFeatureStore final : public FeatureStore {
   void digest(const RuleSet& rules, std::span<FeatureOp> ops) const override;
   FeatureStoreCounters counters() const override {
     return {round_trips_,  script_calls_,      engine_computed_, script_computed_,
-            cache_.size(), cache_.evictions(), keys_created_,    create_conflicts_};
+            cache_.size(), cache_.evictions(), keys_created_,    create_conflicts_,
+            cache_.bytes()};
   }
 
   // Reads the topology and connects (loading the script) now; apply() also

@@ -4,14 +4,44 @@
 
 namespace fraud {
 
-StateCache::StateCache(std::size_t capacity) : capacity_(std::min<std::size_t>(capacity, kEmpty - 1)) {
+StateCache::StateCache(std::size_t capacity, std::size_t budget_bytes)
+    : capacity_(std::min<std::size_t>(capacity, kEmpty - 1)), budget_(budget_bytes) {
   entries_.reserve(capacity_);
+}
+
+std::size_t StateCache::state_bytes(const WindowState& s) {
+  std::size_t n = s.buckets.capacity() * sizeof(WindowBucket) + s.applied.capacity() * sizeof(s.applied[0]);
+  if (s.distinct) n += sizeof(*s.distinct) + s.distinct->bucket_count() * sizeof(void*) + s.distinct->size() * kDistinctValueBytes;
+  return n;
+}
+
+void StateCache::account(Entry& e) {
+  auto now = static_cast<std::uint32_t>(std::min<std::size_t>(state_bytes(e.state), UINT32_MAX));
+  state_bytes_ = state_bytes_ - e.bytes + now;
+  e.bytes = now;
 }
 
 void StateCache::forget(Entry& e, const char* stamp) {
   e.stamp = stamp;
   window_clear(e.state);
   e.ttl_sent_ms = kTtlUnknown;
+  account(e);
+}
+
+void StateCache::evict(std::uint32_t at) {
+  Entry& old = entries_[at];
+  erase_slot(old.digest);
+  remember_evicted(old.digest);
+  forget(old, "");
+  if (old.state.buckets.capacity() > kReusedKeepBuckets) {
+    std::vector<WindowBucket> small;
+    small.reserve(kReusedKeepBuckets);  // what most states need: no regrowth from empty
+    old.state.buckets.swap(small);
+  }
+  account(old);
+  old.batch = 0;
+  old.group = 0;
+  ++evictions_;
 }
 
 StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned) {
@@ -26,28 +56,40 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
       return &e;
     }
   }
+  // Over budget: release a few victims' memory first (their entries wait on
+  // free_ for new keys).
+  for (std::size_t i = 0; i < kShrinkPerAdd && over_budget(0); ++i) {
+    std::uint32_t v = victim(pinned);
+    if (v == kEmpty) break;
+    evict(v);
+    Entry& e = entries_[v];
+    std::vector<WindowBucket>().swap(e.state.buckets);
+    std::vector<std::pair<std::int32_t, std::int64_t>>().swap(e.state.applied);
+    account(e);
+    e.free = true;
+    free_.push_back(v);
+  }
   std::uint32_t at;
-  if (entries_.size() < capacity_) {
+  if (!free_.empty()) {
+    at = free_.back();
+    free_.pop_back();
+    entries_[at].free = false;
+  } else if (entries_.size() < capacity_ && !over_budget(kEntryBytes)) {
     at = static_cast<std::uint32_t>(entries_.size());
     entries_.emplace_back();
   } else {
     at = victim(pinned);
     if (at == kEmpty) {
-      remember_evicted(d);  // no room: the store sends it to the script, which may store it
-      return nullptr;
+      if (entries_.size() < capacity_) {  // over budget, but every entry is in use by this apply
+        at = static_cast<std::uint32_t>(entries_.size());
+        entries_.emplace_back();
+      } else {
+        remember_evicted(d);  // no room: the store sends it to the script, which may store it
+        return nullptr;
+      }
+    } else {
+      evict(at);
     }
-    Entry& old = entries_[at];
-    erase_slot(old.digest);
-    remember_evicted(old.digest);
-    forget(old, "");
-    if (old.state.buckets.capacity() > kReusedKeepBuckets) {
-      std::vector<WindowBucket> small;
-      small.reserve(kReusedKeepBuckets);  // what most states need: no regrowth from empty
-      old.state.buckets.swap(small);
-    }
-    old.batch = 0;
-    old.group = 0;
-    ++evictions_;
   }
   Entry& e = entries_[at];
   e.digest = d;
@@ -65,7 +107,9 @@ void StateCache::grow_index() {
   std::size_t size = std::max<std::size_t>(1024, index_.size() * 2);
   index_.assign(size, Slot{});
   mask_ = size - 1;
-  for (std::size_t i = 0; i < entries_.size(); ++i) insert_slot(entries_[i].digest[0], static_cast<std::uint32_t>(i));
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (!entries_[i].free) insert_slot(entries_[i].digest[0], static_cast<std::uint32_t>(i));
+  }
 }
 
 void StateCache::insert_slot(std::uint64_t key, std::uint32_t entry) {
@@ -138,7 +182,7 @@ std::uint32_t StateCache::victim(std::uint64_t pinned) {
     auto at = static_cast<std::uint32_t>(hand_);
     hand_ = hand_ + 1 == entries_.size() ? 0 : hand_ + 1;
     Entry& e = entries_[at];
-    if (e.batch == pinned) continue;
+    if (e.batch == pinned || e.free) continue;
     if (e.referenced) {
       e.referenced = false;
       continue;

@@ -16,6 +16,21 @@
 // 1-minute window would be 300 MB). A key's own copy, refreshed from Redis,
 // keeps its capacity.
 //
+// Memory budget: besides `capacity` (entries), the cache may be bounded in
+// bytes (`budget_bytes`, 0: entries only). Each entry is charged a fixed
+// kEntryBytes (the entry, its index slots, its share of the evicted-key
+// memory) plus an estimate of its state's heap (buffers by capacity;
+// distinct values at kDistinctValueBytes each). The store calls `account`
+// after it changes a copy; a new key that would take the cache over budget
+// reuses a CLOCK victim instead of a new entry, and while over budget each
+// add frees up to kShrinkPerAdd more victims, whose buffers are released,
+// so the cache shrinks back as its states grow (a long window's buckets, a
+// hot key's distinct values) and its memory follows the budget, not the
+// number of keys times the biggest state. A released entry keeps its slot
+// in the array (sizeof(Entry) and its index slots, no buffers; reused
+// first): the cache's memory stays under about twice the budget (1 + 184 /
+// 216: the budget plus the slots of the most keys it ever held).
+//
 // Entries grouped by the apply in progress (`batch == pinned`) are never
 // evicted: pointers handed out during one apply stay valid for that apply.
 //
@@ -47,6 +62,8 @@ class StateCache {
   using Digest = std::array<std::uint64_t, 2>;
   static constexpr std::int64_t kTtlUnknown = INT64_MIN;
   static constexpr std::size_t kReusedKeepBuckets = 16;
+  static constexpr std::size_t kDistinctValueBytes = 144;  // node, value, its bucket list, allocator slack
+  static constexpr std::size_t kShrinkPerAdd = 2;
 
   struct Entry {
     Digest digest{};
@@ -58,9 +75,13 @@ class StateCache {
     // When the store last sent a write of the stored value that set its TTL
     // (steady clock, ms; kTtlUnknown: not since the copy was taken).
     std::int64_t ttl_sent_ms = kTtlUnknown;
+    std::uint32_t bytes = 0;  // its state's heap as last accounted
+    bool free = false;        // released for want of memory: holds no key, reused first
   };
+  // Charged per entry besides its state's heap.
+  static constexpr std::size_t kEntryBytes = sizeof(Entry) + 2 * 16 + 32;
 
-  explicit StateCache(std::size_t capacity);
+  explicit StateCache(std::size_t capacity, std::size_t budget_bytes = 0);
 
   // The entry of `d`, added if absent (stamp "?" if `d` was evicted
   // recently, else "": no stored value). Null when the cache holds nothing
@@ -69,10 +90,18 @@ class StateCache {
   Entry* find_or_add(const Digest& d, std::uint64_t pinned);
 
   // Forgets the copy: what Redis holds is now unknown ("?") or absent ("").
-  static void forget(Entry& e, const char* stamp);
+  void forget(Entry& e, const char* stamp);
+  // Charges `e` for its state's current heap (call after changing it).
+  void account(Entry& e);
+  // An estimate of a state's heap (see above).
+  static std::size_t state_bytes(const WindowState& s);
 
-  std::size_t size() const { return entries_.size(); }
+  // Entries holding a key.
+  std::size_t size() const { return entries_.size() - free_.size(); }
   std::size_t capacity() const { return capacity_; }
+  std::size_t budget_bytes() const { return budget_; }
+  // The memory charged to the keys held (see above): what the budget bounds.
+  std::size_t bytes() const { return size() * kEntryBytes + state_bytes_; }
   std::uint64_t evictions() const { return evictions_; }
 
  private:
@@ -87,12 +116,18 @@ class StateCache {
   void insert_slot(std::uint64_t key, std::uint32_t entry);
   void erase_slot(const Digest& d);
   std::uint32_t victim(std::uint64_t pinned);  // kEmpty: none
+  // Drops the key of entry `at` (remembered as evicted) and trims its buffers.
+  void evict(std::uint32_t at);
+  bool over_budget(std::size_t extra) const { return budget_ > 0 && bytes() + extra > budget_; }
   // The evicted digests' memory (see above).
   void remember_evicted(const Digest& d);
   bool evicted_recently(const Digest& d) const;
   static std::array<std::uint64_t, 2> probes(const Digest& d, std::uint64_t mask);
 
   std::size_t capacity_;
+  std::size_t budget_;
+  std::size_t state_bytes_ = 0;     // sum of entries' `bytes`
+  std::vector<std::uint32_t> free_;  // entries released for want of memory
   std::vector<Entry> entries_;  // reserved to capacity: addresses stable
   std::vector<Slot> index_;
   std::size_t mask_ = 0;

@@ -224,7 +224,7 @@ int main(int argc, char** argv) {
            {"--batch-size", "pipeline.batch_size"}, {"--max-in-flight", "pipeline.max_in_flight"},
            {"--failure-policy", "redis.failure_policy"}, {"--threads", "pipeline.threads"},
            {"--redis-calls", "redis.calls"}, {"--redis-wait-replicas", "redis.wait_replicas"},
-           {"--redis-cache-keys", "redis.cache_keys"}}) {
+           {"--redis-cache-keys", "redis.cache_keys"}, {"--redis-cache-mb", "redis.cache_mb"}}) {
     run->add_option_function<std::string>(flag, [&flags, key = std::string(key)](const std::string& v) { flags[key] = v; },
                                           std::string("overrides ") + key);
   }

@@ -19,6 +19,7 @@ const char* const kKeys[] = {
     "kafka.fetch_wait_ms",
     "redis.url", "redis.salt", "redis.salt_file", "redis.failure_policy", "redis.calls", "redis.wait_replicas",
     "redis.cache_keys",
+    "redis.cache_mb",
     "pipeline.batch_size", "pipeline.batch_wait_ms", "pipeline.max_in_flight", "pipeline.max_event_bytes",
     "pipeline.threads",
     "metrics.port",
@@ -150,6 +151,13 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
       throw std::runtime_error("config redis.cache_keys: '" + flat["redis.cache_keys"] + "' is above " +
                                std::to_string(kMaxCacheKeys) + " (a few hundred bytes of engine memory each)");
     }
+  }
+  if (flat.count("redis.cache_mb")) {
+    auto mb = to_int("redis.cache_mb", flat["redis.cache_mb"]);
+    if (mb < 0 || mb > (std::int64_t{1} << 30)) {
+      throw std::runtime_error("config redis.cache_mb: '" + flat["redis.cache_mb"] + "' is not between 0 and 2^30");
+    }
+    c.redis_options.cache_bytes = static_cast<std::size_t>(mb) << 20;
   }
   if (flat.count("pipeline.threads")) c.stream.threads = static_cast<int>(to_int("pipeline.threads", flat["pipeline.threads"]));
   if (flat.count("pipeline.batch_size")) c.stream.batch_size = static_cast<std::size_t>(to_int("pipeline.batch_size", flat["pipeline.batch_size"]));

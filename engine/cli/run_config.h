@@ -22,9 +22,11 @@
 //                                          so a master failover loses no feature update)
 //     calls: per_batch                     FRAUDSTREAM_REDIS_CALLS (per_operation: the naive
 //                                          benchmark reference, one round trip per feature op)
-//     cache_keys: 65536                    FRAUDSTREAM_REDIS_CACHE_KEYS (feature states kept in the
+//     cache_keys: 2097152                  FRAUDSTREAM_REDIS_CACHE_KEYS (feature states kept in the
 //                                          engine to compute on; 0: the Redis script computes all;
 //                                          at most kMaxCacheKeys)
+//     cache_mb: 256                        FRAUDSTREAM_REDIS_CACHE_MB (memory those copies may
+//                                          take, estimated; 0: bounded by cache_keys alone)
 //   pipeline:
 //     batch_size: 2000                     FRAUDSTREAM_PIPELINE_BATCH_SIZE
 //     batch_wait_ms: 5                     FRAUDSTREAM_PIPELINE_BATCH_WAIT_MS
@@ -53,7 +55,7 @@ struct RunConfig {
   StreamConfig stream;
   std::string redis_url = "memory";
   std::string redis_salt;
-  RedisStoreOptions redis_options;  // redis.calls, redis.wait_replicas, redis.cache_keys
+  RedisStoreOptions redis_options;  // redis.calls, redis.wait_replicas, redis.cache_keys, redis.cache_mb
   int metrics_port = 9464;
 };
 

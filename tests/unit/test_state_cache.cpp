@@ -143,3 +143,59 @@ TEST(StateCache, CapacityZeroHoldsNothing) {
   EXPECT_EQ(cache.find_or_add(digest(1), 1), nullptr);
   EXPECT_EQ(cache.size(), 0u);
 }
+
+// The byte budget: the cache's charged memory follows `budget_bytes` however
+// big the states grow, by holding fewer keys; what it finds is still what was
+// put there, and the charge matches the states it holds.
+TEST(StateCache, ABudgetInBytesBoundsTheMemoryAsStatesGrow) {
+  constexpr std::size_t kBudget = 1 << 20;
+  StateCache cache(100000, kBudget);
+  std::map<std::uint64_t, std::string> model;
+  std::mt19937_64 rng(5);
+  std::size_t most_keys = 0;
+  for (int step = 1; step <= 60000; ++step) {
+    std::uint64_t k = rng() % 20000;
+    auto* e = cache.find_or_add(digest(k), static_cast<std::uint64_t>(step));
+    ASSERT_NE(e, nullptr);
+    ASSERT_EQ(e->digest, digest(k));
+    auto it = model.find(k);
+    if (it != model.end()) {
+      ASSERT_TRUE(e->stamp == it->second || e->stamp == "?" || e->stamp.empty()) << k;
+    }
+    e->stamp = std::to_string(step);
+    model[k] = e->stamp;
+    // States grow over the run: by the end a key holds up to 60 buckets.
+    std::size_t want = 1 + static_cast<std::size_t>(step) / 1000;
+    while (e->state.buckets.size() < want) {
+      e->state.buckets.push_back({static_cast<std::int64_t>(e->state.buckets.size()), 1, 0, 0, 0, 0});
+    }
+    cache.account(*e);
+    most_keys = std::max(most_keys, cache.size());
+    // Over by at most a little: what an add and a state's growth bring
+    // before the next add shrinks it back.
+    ASSERT_LE(cache.bytes(), kBudget + kBudget / 64) << step;
+  }
+  // Early on small states fit thousands of keys; at 60 buckets far fewer.
+  EXPECT_GT(most_keys, 2000u);
+  EXPECT_LT(cache.size(), most_keys / 3);
+  EXPECT_GT(cache.bytes(), kBudget / 2);  // shrinks to the budget, not far below it
+}
+
+TEST(StateCache, ItsChargeIsTheFixedPartPlusEachStatesBuffers) {
+  StateCache cache(16, 0);
+  auto* a = cache.find_or_add(digest(1), 1);
+  auto* b = cache.find_or_add(digest(2), 1);
+  EXPECT_EQ(cache.bytes(), 2 * StateCache::kEntryBytes);
+  a->state.buckets.resize(10);
+  b->state.distinct = std::make_unique<WindowState::DistinctValues>();
+  (*b->state.distinct)["v"] = {1};
+  cache.account(*a);
+  cache.account(*b);
+  EXPECT_EQ(cache.bytes(), 2 * StateCache::kEntryBytes + StateCache::state_bytes(a->state) +
+                               StateCache::state_bytes(b->state));
+  EXPECT_GE(StateCache::state_bytes(a->state), 10 * sizeof(WindowBucket));
+  EXPECT_GE(StateCache::state_bytes(b->state), StateCache::kDistinctValueBytes);
+  cache.forget(*a, "?");  // forgetting keeps small buffers but charges what is left
+  EXPECT_EQ(cache.bytes(), 2 * StateCache::kEntryBytes + StateCache::state_bytes(a->state) +
+                               StateCache::state_bytes(b->state));
+}
