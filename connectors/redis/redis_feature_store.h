@@ -119,7 +119,7 @@ struct RedisStoreOptions {
   // at most this many and, when cache_bytes > 0, at most about this much
   // memory (state_cache.h: a few hundred bytes each, more for long windows
   // and distinct sets). 0 keys: the script computes every key.
-  std::size_t cache_keys = std::size_t{1} << 21;
+  std::size_t cache_keys = std::size_t{1} << 20;
   std::size_t cache_bytes = std::size_t{256} << 20;
 };
 

@@ -149,7 +149,10 @@ std::array<std::uint64_t, 2> StateCache::probes(const Digest& d, std::uint64_t m
 }
 
 void StateCache::remember_evicted(const Digest& d) {
-  const std::size_t per_generation = 8 * capacity_;
+  // Sized by the most keys the cache can hold: its capacity, or what the
+  // budget holds at the fixed charge alone.
+  const std::size_t most = budget_ > 0 ? std::min(capacity_, budget_ / kEntryBytes + 1) : capacity_;
+  const std::size_t per_generation = 8 * most;
   if (evicted_bits_[0].empty()) {
     std::size_t bits = 1024;
     while (bits < 16 * per_generation) bits *= 2;

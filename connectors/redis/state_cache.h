@@ -44,6 +44,8 @@
 // each; 32 bytes per entry of the cache in all), each taking up to 8 x
 // capacity evictions; when the newer one is full the older one is cleared
 // and takes its place, so the last 8-16 x capacity evictions are remembered.
+// With a byte budget, "capacity" here is the most keys the budget can hold
+// (budget / kEntryBytes) when that is fewer.
 // A wrong guess either way costs the store a script computation, never a
 // wrong value.
 #pragma once

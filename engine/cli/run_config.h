@@ -22,7 +22,7 @@
 //                                          so a master failover loses no feature update)
 //     calls: per_batch                     FRAUDSTREAM_REDIS_CALLS (per_operation: the naive
 //                                          benchmark reference, one round trip per feature op)
-//     cache_keys: 2097152                  FRAUDSTREAM_REDIS_CACHE_KEYS (feature states kept in the
+//     cache_keys: 1048576                  FRAUDSTREAM_REDIS_CACHE_KEYS (feature states kept in the
 //                                          engine to compute on; 0: the Redis script computes all;
 //                                          at most kMaxCacheKeys)
 //     cache_mb: 256                        FRAUDSTREAM_REDIS_CACHE_MB (memory those copies may

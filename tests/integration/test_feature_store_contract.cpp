@@ -261,6 +261,17 @@ TEST_F(FeatureStoreContract, StaleMissingOrNoCopiesStillGiveExactValues) {
   EXPECT_EQ(tiny->counters().cache_entries, 8u);
   EXPECT_GT(tiny->counters().cache_evictions, 0u);
 
+  // Room for thousands of keys but 128 KiB of memory: copies are released
+  // as states grow and the cache holds what the budget allows.
+  constexpr std::size_t kLean = 128 << 10;
+  auto lean = redis_with("lean", RedisStoreOptions{.cache_keys = 4096, .cache_bytes = kLean});
+  EXPECT_EQ(want, run(*lean, *rules, lines, 100, true));
+  EXPECT_GT(lean->counters().cache_evictions, 0u);
+  EXPECT_GT(lean->counters().keys_script_computed, 0u);
+  EXPECT_GT(lean->counters().cache_bytes, kLean / 2);
+  EXPECT_LE(lean->counters().cache_bytes, 2 * kLean);  // a batch's own keys are never released mid-batch
+  EXPECT_LT(lean->counters().cache_entries, 4096u);
+
   // No cache: the script computes every key.
   auto none = redis_with("none", RedisStoreOptions{.cache_keys = 0});
   EXPECT_EQ(want, run(*none, *rules, lines, 100, true));

@@ -71,6 +71,9 @@ TEST(RunConfig, ErrorsNameTheKeyAndLine) {
   EXPECT_THROW(load_run_config("", {{"FRAUDSTREAM_PIPELINE_BATCH_SIZE", "many"}}), std::runtime_error);
   EXPECT_THROW(load_run_config("", {{"FRAUDSTREAM_PIPELINE_BATCH_SIZE", "0"}}), std::runtime_error);
   EXPECT_EQ(load_run_config("", {{"FRAUDSTREAM_REDIS_CACHE_KEYS", "1000000"}}).redis_options.cache_keys, 1000000u);
+  EXPECT_EQ(load_run_config("", {{"FRAUDSTREAM_REDIS_CACHE_MB", "64"}}).redis_options.cache_bytes, 64u << 20);
+  EXPECT_EQ(load_run_config("", {}).redis_options.cache_bytes, 256u << 20);
+  EXPECT_THROW(load_run_config("", {{"FRAUDSTREAM_REDIS_CACHE_MB", "-1"}}), std::runtime_error);
   try {
     load_run_config("", {{"FRAUDSTREAM_REDIS_CACHE_KEYS", "900000000"}});
     ADD_FAILURE() << "a cache of 900M copies was accepted";
