@@ -13,7 +13,8 @@
 // in Redis); the script's own writes always set it.
 //
 // Who computes: the engine. The store keeps a copy of the states it last saw
-// (up to `cache_keys`, evicted by CLOCK: connectors/redis/state_cache.h),
+// (up to `cache_keys` in about `cache_bytes`, evicted by CLOCK:
+// connectors/redis/state_cache.h),
 // applies a batch's ops to the copies with engine/window_state.h and sends
 // each key's new state with the 9-byte stamp it computed on; the script
 // stores it only if the stored value still carries that stamp (nobody wrote

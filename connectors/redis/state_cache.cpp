@@ -28,12 +28,15 @@ void StateCache::forget(Entry& e, const char* stamp) {
   account(e);
 }
 
-void StateCache::evict(std::uint32_t at) {
+void StateCache::evict(std::uint32_t at, bool release) {
   Entry& old = entries_[at];
   erase_slot(old.digest);
   remember_evicted(old.digest);
   forget(old, "");
-  if (old.state.buckets.capacity() > kReusedKeepBuckets) {
+  if (release) {
+    std::vector<WindowBucket>().swap(old.state.buckets);
+    std::vector<std::pair<std::int32_t, std::int64_t>>().swap(old.state.applied);
+  } else if (old.state.buckets.capacity() > kReusedKeepBuckets) {
     std::vector<WindowBucket> small;
     small.reserve(kReusedKeepBuckets);  // what most states need: no regrowth from empty
     old.state.buckets.swap(small);
@@ -61,12 +64,8 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
   for (std::size_t i = 0; i < kShrinkPerAdd && over_budget(0); ++i) {
     std::uint32_t v = victim(pinned);
     if (v == kEmpty) break;
-    evict(v);
-    Entry& e = entries_[v];
-    std::vector<WindowBucket>().swap(e.state.buckets);
-    std::vector<std::pair<std::int32_t, std::int64_t>>().swap(e.state.applied);
-    account(e);
-    e.free = true;
+    evict(v, true);
+    entries_[v].free = true;
     free_.push_back(v);
   }
   std::uint32_t at;
@@ -88,7 +87,7 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
         return nullptr;
       }
     } else {
-      evict(at);
+      evict(at, false);
     }
   }
   Entry& e = entries_[at];

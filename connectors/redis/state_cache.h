@@ -80,7 +80,8 @@ class StateCache {
     std::uint32_t bytes = 0;  // its state's heap as last accounted
     bool free = false;        // released for want of memory: holds no key, reused first
   };
-  // Charged per entry besides its state's heap.
+  // Charged per entry besides its state's heap: the entry, two 16-byte index
+  // slots (the index is at most half full), 32 bytes of evicted-key memory.
   static constexpr std::size_t kEntryBytes = sizeof(Entry) + 2 * 16 + 32;
 
   explicit StateCache(std::size_t capacity, std::size_t budget_bytes = 0);
@@ -118,8 +119,9 @@ class StateCache {
   void insert_slot(std::uint64_t key, std::uint32_t entry);
   void erase_slot(const Digest& d);
   std::uint32_t victim(std::uint64_t pinned);  // kEmpty: none
-  // Drops the key of entry `at` (remembered as evicted) and trims its buffers.
-  void evict(std::uint32_t at);
+  // Drops the key of entry `at` (remembered as evicted) and trims its buffers
+  // to kReusedKeepBuckets for the next key, or releases them (`release`).
+  void evict(std::uint32_t at, bool release);
   bool over_budget(std::size_t extra) const { return budget_ > 0 && bytes() + extra > budget_; }
   // The evicted digests' memory (see above).
   void remember_evicted(const Digest& d);
