@@ -7,6 +7,7 @@ namespace fraud {
 StateCache::StateCache(std::size_t capacity, std::size_t budget_bytes)
     : capacity_(std::min<std::size_t>(capacity, kEmpty - 1)), budget_(budget_bytes) {
   entries_.reserve(capacity_);
+  if (capacity_ > 0) grow_index();  // now, not in the first apply (tens of ms for a million keys)
 }
 
 std::size_t StateCache::state_bytes(const WindowState& s) {
@@ -49,7 +50,6 @@ void StateCache::evict(std::uint32_t at, bool release) {
 
 StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned) {
   if (capacity_ == 0) return nullptr;
-  if (index_.empty()) grow_index();
   for (std::size_t i = home(d[0]);; i = (i + 1) & mask_) {
     const Slot& s = index_[i];
     if (s.entry == kEmpty) break;
@@ -102,8 +102,17 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
   return &e;
 }
 
+std::size_t StateCache::most_keys() const {
+  return budget_ > 0 ? std::min(capacity_, budget_ / kEntryBytes + 1) : capacity_;
+}
+
 void StateCache::grow_index() {
-  std::size_t size = std::max<std::size_t>(1024, index_.size() * 2);
+  // Sized at once for the most keys the cache can hold: rebuilding the index
+  // as it fills would stall the apply in progress (~25-50 ms at 262,144 -
+  // 524,288 entries, random writes into a 16-32 MB table).
+  std::size_t size = 1024;
+  while (size < 2 * std::max(most_keys(), entries_.size())) size *= 2;
+  if (size <= index_.size()) size = index_.size() * 2;
   index_.assign(size, Slot{});
   mask_ = size - 1;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
@@ -148,10 +157,7 @@ std::array<std::uint64_t, 2> StateCache::probes(const Digest& d, std::uint64_t m
 }
 
 void StateCache::remember_evicted(const Digest& d) {
-  // Sized by the most keys the cache can hold: its capacity, or what the
-  // budget holds at the fixed charge alone.
-  const std::size_t most = budget_ > 0 ? std::min(capacity_, budget_ / kEntryBytes + 1) : capacity_;
-  const std::size_t per_generation = 8 * most;
+  const std::size_t per_generation = 8 * most_keys();
   if (evicted_bits_[0].empty()) {
     std::size_t bits = 1024;
     while (bits < 16 * per_generation) bits *= 2;

@@ -5,8 +5,10 @@
 //
 // Layout, for lookups that touch one cache line of the index and then the
 // entry: a flat open-addressing index (linear probing on the digest's first
-// word, which is uniformly random, at most half full) over a fixed array of
-// entries whose addresses never change. When the cache is full, CLOCK
+// word, which is uniformly random, at most half full; allocated up front
+// for the most keys the cache can hold, 2-4 16-byte slots per key, so it is
+// not rebuilt as the cache fills) over a fixed array of entries whose
+// addresses never change. When the cache is full, CLOCK
 // eviction picks the entry to reuse: a hand sweeps the entries, clearing
 // each one's `referenced` bit, and takes the first it finds clear (an entry
 // not looked up since the hand last passed). An entry reused for another
@@ -115,6 +117,9 @@ class StateCache {
   };
 
   std::size_t home(std::uint64_t key) const { return static_cast<std::size_t>(key) & mask_; }
+  // The most keys the cache can hold: its capacity, or what the budget holds
+  // at the fixed charge alone.
+  std::size_t most_keys() const;
   void grow_index();
   void insert_slot(std::uint64_t key, std::uint32_t entry);
   void erase_slot(const Digest& d);
