@@ -68,26 +68,24 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
     entries_[v].free = true;
     free_.push_back(v);
   }
-  std::uint32_t at;
+  std::uint32_t at = kEmpty;
+  const bool room = entries_.size() < capacity_;
   if (!free_.empty()) {
     at = free_.back();
     free_.pop_back();
     entries_[at].free = false;
-  } else if (entries_.size() < capacity_ && !over_budget(kEntryBytes)) {
-    at = static_cast<std::uint32_t>(entries_.size());
-    entries_.emplace_back();
   } else {
-    at = victim(pinned);
-    if (at == kEmpty) {
-      if (entries_.size() < capacity_) {  // over budget, but every entry is in use by this apply
-        at = static_cast<std::uint32_t>(entries_.size());
-        entries_.emplace_back();
-      } else {
-        remember_evicted(d);  // no room: the store sends it to the script, which may store it
-        return nullptr;
-      }
-    } else {
+    // Full, or over budget: reuse a victim. A new entry when there is none
+    // but room (over budget, every entry in use by this apply).
+    if (!room || over_budget(kEntryBytes)) at = victim(pinned);
+    if (at != kEmpty) {
       evict(at, false);
+    } else if (room) {
+      at = static_cast<std::uint32_t>(entries_.size());
+      entries_.emplace_back();
+    } else {
+      remember_evicted(d);  // no room: the store sends it to the script, which may store it
+      return nullptr;
     }
   }
   Entry& e = entries_[at];

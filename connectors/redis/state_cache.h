@@ -104,7 +104,6 @@ class StateCache {
   // Entries holding a key.
   std::size_t size() const { return entries_.size() - free_.size(); }
   std::size_t capacity() const { return capacity_; }
-  std::size_t budget_bytes() const { return budget_; }
   // The memory charged to the keys held (see above): what the budget bounds.
   std::size_t bytes() const { return size() * kEntryBytes + state_bytes_; }
   std::uint64_t evictions() const { return evictions_; }
