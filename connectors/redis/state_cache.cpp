@@ -1,6 +1,10 @@
 #include "connectors/redis/state_cache.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
 
 namespace fraud {
 
@@ -59,22 +63,16 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
       return &e;
     }
   }
-  // Over budget: release a few victims' memory first (their entries wait on
-  // free_ for new keys).
+  // Over budget: release a few victims' memory first.
   for (std::size_t i = 0; i < kShrinkPerAdd && over_budget(0); ++i) {
     std::uint32_t v = victim(pinned);
     if (v == kEmpty) break;
-    evict(v, true);
-    entries_[v].free = true;
-    free_.push_back(v);
+    release(v, pinned);
   }
-  std::uint32_t at = kEmpty;
+  return_pages();
   const bool room = entries_.size() < capacity_;
-  if (!free_.empty()) {
-    at = free_.back();
-    free_.pop_back();
-    entries_[at].free = false;
-  } else {
+  std::uint32_t at = take_free();
+  if (at == kEmpty) {
     // Full, or over budget: reuse a victim. A new entry when there is none
     // but room (over budget, every entry in use by this apply).
     if (!room || over_budget(kEntryBytes)) at = victim(pinned);
@@ -98,6 +96,64 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
     insert_slot(d[0], at);
   }
   return &e;
+}
+
+void StateCache::release(std::uint32_t at, std::uint64_t pinned) {
+  evict(at, true);
+  entries_[at].free = true;
+  free_.push_back(at);
+  ++free_count_;
+  auto drop_released_tail = [&] {
+    while (!entries_.empty() && entries_.back().free) {
+      entries_.pop_back();
+      --free_count_;
+    }
+  };
+  drop_released_tail();
+  if (at < entries_.size() && entries_.back().batch != pinned) {
+    // Fill the slot with the last entry (held: the released ones at the end
+    // are gone), re-pointing its index slot; the slot's index in free_ goes
+    // stale.
+    const auto last = static_cast<std::uint32_t>(entries_.size() - 1);
+    for (std::size_t i = home(entries_[last].digest[0]);; i = (i + 1) & mask_) {
+      if (index_[i].entry == last) {
+        index_[i].entry = at;
+        break;
+      }
+    }
+    entries_[at] = std::move(entries_[last]);
+    --free_count_;
+    entries_.pop_back();
+    drop_released_tail();
+  }
+  if (free_count_ == 0) free_.clear();  // only stale indexes left
+  if (hand_ >= entries_.size()) hand_ = 0;
+}
+
+std::uint32_t StateCache::take_free() {
+  while (free_count_ > 0) {
+    std::uint32_t at = free_.back();
+    free_.pop_back();
+    if (at >= entries_.size() || !entries_[at].free) continue;  // stale
+    entries_[at].free = false;
+    --free_count_;
+    return at;
+  }
+  free_.clear();
+  return kEmpty;
+}
+
+void StateCache::return_pages() {
+  if (entries_.size() > touched_) touched_ = entries_.size();
+  if ((touched_ - entries_.size()) * sizeof(Entry) < kReturnBytes) return;
+  // Whole pages strictly past the last entry: no object lives there.
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto from = reinterpret_cast<std::uintptr_t>(entries_.data() + entries_.size());
+  auto to = reinterpret_cast<std::uintptr_t>(entries_.data() + touched_);
+  from = (from + page - 1) / page * page;
+  to = to / page * page;
+  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+  touched_ = entries_.size();
 }
 
 std::size_t StateCache::most_keys() const {

@@ -7,8 +7,9 @@
 // entry: a flat open-addressing index (linear probing on the digest's first
 // word, which is uniformly random, at most half full; allocated up front
 // for the most keys the cache can hold, 2-4 16-byte slots per key, so it is
-// not rebuilt as the cache fills) over a fixed array of entries whose
-// addresses never change. When the cache is full, CLOCK
+// not rebuilt as the cache fills) over an array of entries reserved to the
+// capacity (an entry moves only when memory is released, see below, and
+// never while the apply in progress holds it). When the cache is full, CLOCK
 // eviction picks the entry to reuse: a hand sweeps the entries, clearing
 // each one's `referenced` bit, and takes the first it finds clear (an entry
 // not looked up since the hand last passed). An entry reused for another
@@ -28,13 +29,18 @@
 // add frees up to kShrinkPerAdd more victims, whose buffers are released,
 // so the cache shrinks back as its states grow (a long window's buckets, a
 // hot key's distinct values) and its memory follows the budget, not the
-// number of keys times the biggest state. A released entry keeps its slot
-// in the array (sizeof(Entry) and its index slots, no buffers; reused
-// first): the cache's memory stays under about twice the budget (1 + 184 /
-// 216: the budget plus the slots of the most keys it ever held).
+// number of keys times the biggest state. A released victim's slot in the
+// array is filled by the array's last entry (moved; unless the apply in
+// progress holds it, then the slot waits on a free list and is reused
+// first), and the array's pages past its end go back to the system, so the
+// array shrinks with the keys held. Every slot of the array, held or
+// released, is charged its fixed part: the charge is the memory the copies
+// really take (2026-11-29: charging only held keys, a soak's cache kept
+// ~200,000 released slots, 30 MB the budget did not see, and RSS grew
+// while the charge stayed flat).
 //
 // Entries grouped by the apply in progress (`batch == pinned`) are never
-// evicted: pointers handed out during one apply stay valid for that apply.
+// evicted or moved: pointers handed out during one apply stay valid for that apply.
 //
 // Evicted keys are remembered, approximately (and so are keys refused for
 // want of room: the store settles those without a copy, and they may be
@@ -102,10 +108,13 @@ class StateCache {
   static std::size_t state_bytes(const WindowState& s);
 
   // Entries holding a key.
-  std::size_t size() const { return entries_.size() - free_.size(); }
+  std::size_t size() const { return entries_.size() - free_count_; }
+  // Slots of the array: entries holding a key and released ones.
+  std::size_t slots() const { return entries_.size(); }
   std::size_t capacity() const { return capacity_; }
-  // The memory charged to the keys held (see above): what the budget bounds.
-  std::size_t bytes() const { return size() * kEntryBytes + state_bytes_; }
+  // The memory charged to the array's slots and their states (see above):
+  // what the budget bounds.
+  std::size_t bytes() const { return entries_.size() * kEntryBytes + state_bytes_; }
   std::uint64_t evictions() const { return evictions_; }
 
  private:
@@ -126,6 +135,16 @@ class StateCache {
   // Drops the key of entry `at` (remembered as evicted) and trims its buffers
   // to kReusedKeepBuckets for the next key, or releases them (`release`).
   void evict(std::uint32_t at, bool release);
+  // Releases entry `at` for want of memory: evicts it with its buffers and
+  // fills its slot with the array's last entry, or puts it on the free list
+  // when that one is held by the apply `pinned`.
+  void release(std::uint32_t at, std::uint64_t pinned);
+  // A released entry to reuse, kEmpty if none.
+  std::uint32_t take_free();
+  // Gives the pages of the array past its end back to the system once they
+  // add up to kReturnBytes.
+  void return_pages();
+  static constexpr std::size_t kReturnBytes = std::size_t{1} << 20;
   bool over_budget(std::size_t extra) const { return budget_ > 0 && bytes() + extra > budget_; }
   // The evicted digests' memory (see above).
   void remember_evicted(const Digest& d);
@@ -135,8 +154,12 @@ class StateCache {
   std::size_t capacity_;
   std::size_t budget_;
   std::size_t state_bytes_ = 0;     // sum of entries' `bytes`
-  std::vector<std::uint32_t> free_;  // entries released for want of memory
+  // Entries released for want of memory, and how many (free_ may also hold
+  // stale indexes: slots since dropped from the end or reused).
+  std::vector<std::uint32_t> free_;
+  std::size_t free_count_ = 0;
   std::vector<Entry> entries_;  // reserved to capacity: addresses stable
+  std::size_t touched_ = 0;     // slots whose pages may be resident (high-water since the last return)
   std::vector<Slot> index_;
   std::size_t mask_ = 0;
   std::size_t hand_ = 0;

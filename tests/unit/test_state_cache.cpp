@@ -179,6 +179,47 @@ TEST(StateCache, ABudgetInBytesBoundsTheMemoryAsStatesGrow) {
   EXPECT_GT(most_keys, 2000u);
   EXPECT_LT(cache.size(), most_keys / 3);
   EXPECT_GT(cache.bytes(), kBudget / 2);  // shrinks to the budget, not far below it
+  // The released slots left the array (their entries' fixed part is charged
+  // too): it holds the keys, not the most keys it ever held.
+  EXPECT_EQ(cache.slots(), cache.size());
+}
+
+TEST(StateCache, ReleasingMemoryMovesEntriesButNotThoseOfTheApplyInProgress) {
+  // A budget of ~600 entries; each apply holds 200 keys while states grow,
+  // so releases must fill slots from the end of the array but may not move
+  // an entry the apply holds.
+  constexpr std::size_t kBudget = 600 * StateCache::kEntryBytes;
+  StateCache cache(100000, kBudget);
+  std::mt19937_64 rng(9);
+  std::map<std::uint64_t, std::size_t> buckets;  // key -> its state's buckets, while cached
+  for (std::uint64_t apply = 1; apply <= 300; ++apply) {
+    std::vector<std::pair<std::uint64_t, StateCache::Entry*>> held;
+    std::set<std::uint64_t> keys;
+    while (keys.size() < 200) keys.insert(rng() % 3000);
+    for (std::uint64_t k : keys) {
+      auto* e = cache.find_or_add(digest(k), apply);
+      ASSERT_NE(e, nullptr);
+      e->batch = apply;
+      // A copy found is the one left there: a moved entry took its state along.
+      if (!e->stamp.empty() && e->stamp != "?") {
+        ASSERT_EQ(e->stamp, std::to_string(k));
+        ASSERT_EQ(e->state.buckets.size(), buckets[k]) << k;
+      }
+      e->stamp = std::to_string(k);
+      e->state.buckets.push_back({static_cast<std::int64_t>(apply), 1, 0, 0, 0, 0});
+      buckets[k] = e->state.buckets.size();
+      cache.account(*e);
+      held.emplace_back(k, e);
+    }
+    // Everything this apply holds is still where it was handed out.
+    for (auto& [k, e] : held) {
+      ASSERT_EQ(e->digest, digest(k)) << apply;
+      ASSERT_EQ(e->stamp, std::to_string(k));
+    }
+    ASSERT_LE(cache.bytes(), kBudget + kBudget / 8) << apply;
+  }
+  EXPECT_LT(cache.size(), 600u);
+  EXPECT_LE(cache.slots(), cache.size() + 200);  // at most what one apply pinned waits released
 }
 
 TEST(StateCache, ItsChargeIsTheFixedPartPlusEachStatesBuffers) {
