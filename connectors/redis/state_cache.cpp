@@ -15,8 +15,12 @@ StateCache::StateCache(std::size_t capacity, std::size_t budget_bytes)
 }
 
 std::size_t StateCache::state_bytes(const WindowState& s) {
-  std::size_t n = s.buckets.capacity() * sizeof(WindowBucket) + s.applied.capacity() * sizeof(s.applied[0]);
-  if (s.distinct) n += sizeof(*s.distinct) + s.distinct->bucket_count() * sizeof(void*) + s.distinct->size() * kDistinctValueBytes;
+  std::size_t n = chunk_bytes(s.buckets.capacity() * sizeof(WindowBucket)) +
+                  chunk_bytes(s.applied.capacity() * sizeof(s.applied[0]));
+  if (s.distinct) {
+    n += chunk_bytes(sizeof(*s.distinct)) + chunk_bytes(s.distinct->bucket_count() * sizeof(void*)) +
+         s.distinct->size() * kDistinctValueBytes;
+  }
   return n;
 }
 
@@ -75,7 +79,7 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
   if (at == kEmpty) {
     // Full, or over budget: reuse a victim. A new entry when there is none
     // but room (over budget, every entry in use by this apply).
-    if (!room || over_budget(kEntryBytes)) at = victim(pinned);
+    if (!room || over_budget(sizeof(Entry))) at = victim(pinned);
     if (at != kEmpty) {
       evict(at, false);
     } else if (room) {
@@ -156,8 +160,14 @@ void StateCache::return_pages() {
   touched_ = entries_.size();
 }
 
+std::size_t StateCache::evicted_bits() const {
+  std::size_t bits = 1024;
+  while (bits < 16 * 8 * most_keys()) bits *= 2;  // 16 bits per digest, 8 x the keys per generation
+  return bits;
+}
+
 std::size_t StateCache::most_keys() const {
-  return budget_ > 0 ? std::min(capacity_, budget_ / kEntryBytes + 1) : capacity_;
+  return budget_ > 0 ? std::min(capacity_, budget_ / kKeyBytes + 1) : capacity_;
 }
 
 void StateCache::grow_index() {
@@ -169,6 +179,7 @@ void StateCache::grow_index() {
   if (size <= index_.size()) size = index_.size() * 2;
   index_.assign(size, Slot{});
   mask_ = size - 1;
+  fixed_bytes_ = index_.size() * sizeof(Slot) + 2 * evicted_bits() / 8;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     if (!entries_[i].free) insert_slot(entries_[i].digest[0], static_cast<std::uint32_t>(i));
   }
@@ -213,8 +224,7 @@ std::array<std::uint64_t, 2> StateCache::probes(const Digest& d, std::uint64_t m
 void StateCache::remember_evicted(const Digest& d) {
   const std::size_t per_generation = 8 * most_keys();
   if (evicted_bits_[0].empty()) {
-    std::size_t bits = 1024;
-    while (bits < 16 * per_generation) bits *= 2;
+    const std::size_t bits = evicted_bits();
     evicted_bits_[0].assign(bits / 64, 0);
     evicted_bits_[1].assign(bits / 64, 0);
     evicted_mask_ = bits - 1;

@@ -20,24 +20,28 @@
 // keeps its capacity.
 //
 // Memory budget: besides `capacity` (entries), the cache may be bounded in
-// bytes (`budget_bytes`, 0: entries only). Each entry is charged a fixed
-// kEntryBytes (the entry, its index slots, its share of the evicted-key
-// memory) plus an estimate of its state's heap (buffers by capacity;
-// distinct values at kDistinctValueBytes each). The store calls `account`
-// after it changes a copy; a new key that would take the cache over budget
-// reuses a CLOCK victim instead of a new entry, and while over budget each
-// add frees up to kShrinkPerAdd more victims, whose buffers are released,
-// so the cache shrinks back as its states grow (a long window's buckets, a
-// hot key's distinct values) and its memory follows the budget, not the
-// number of keys times the biggest state. A released victim's slot in the
-// array is filled by the array's last entry (moved; unless the apply in
-// progress holds it, then the slot waits on a free list and is reused
-// first), and the array's pages past its end go back to the system, so the
-// array shrinks with the keys held. Every slot of the array, held or
-// released, is charged its fixed part: the charge is the memory the copies
-// really take (2026-11-29: charging only held keys, a soak's cache kept
-// ~200,000 released slots, 30 MB the budget did not see, and RSS grew
-// while the charge stayed flat).
+// bytes (`budget_bytes`, 0: entries only). The charge is the memory the
+// copies really take: the index and the evicted-key memory (fixed, sized up
+// front for the most keys the budget can hold: budget / kKeyBytes), every
+// slot of the entry array (sizeof(Entry)), and an estimate of each state's
+// heap (buffers by capacity, as the allocator's chunks: 8 bytes of header,
+// rounded up to 16, at least 32; distinct values at kDistinctValueBytes
+// each). The store calls `account` after it changes a copy; a new key that
+// would take the cache over budget reuses a CLOCK victim instead of a new
+// entry, and while over budget each add frees up to kShrinkPerAdd more
+// victims, whose buffers are released, so the cache shrinks back as its
+// states grow (a long window's buckets, a hot key's distinct values) and its
+// memory follows the budget, not the number of keys times the biggest
+// state. A released victim's slot in the array is filled by the array's
+// last entry (moved; unless the apply in progress holds it, then the slot
+// waits on a free list and is reused first), and the array's pages past its
+// end go back to the system, so the array shrinks with the keys held.
+// (2026-11-29: charging each key held a flat 216 bytes for its entry, index
+// slots and evicted-key memory, released slots nothing and states their
+// bare sizes, a soak's charge stayed flat while RSS grew by a third: as
+// states grew and keys were released, the index and the evicted-key memory
+// stayed, released slots stayed, and the allocator's share of the small
+// buffers that replaced them was not counted.)
 //
 // Entries grouped by the apply in progress (`batch == pinned`) are never
 // evicted or moved: pointers handed out during one apply stay valid for that apply.
@@ -53,11 +57,12 @@
 // capacity evictions; when the newer one is full the older one is cleared
 // and takes its place, so the last 8-16 x capacity evictions are remembered.
 // With a byte budget, "capacity" here is the most keys the budget can hold
-// (budget / kEntryBytes) when that is fewer.
+// (budget / kKeyBytes) when that is fewer.
 // A wrong guess either way costs the store a script computation, never a
 // wrong value.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -88,9 +93,15 @@ class StateCache {
     std::uint32_t bytes = 0;  // its state's heap as last accounted
     bool free = false;        // released for want of memory: holds no key, reused first
   };
-  // Charged per entry besides its state's heap: the entry, two 16-byte index
-  // slots (the index is at most half full), 32 bytes of evicted-key memory.
-  static constexpr std::size_t kEntryBytes = sizeof(Entry) + 2 * 16 + 32;
+  // What a key with an empty state takes in all: its entry, two 16-byte
+  // index slots (the index is at most half full), 32 bytes of evicted-key
+  // memory. Sizes the index and the evicted-key memory for a budget.
+  static constexpr std::size_t kKeyBytes = sizeof(Entry) + 2 * 16 + 32;
+  // A buffer of `n` bytes as the allocator holds it (glibc: 8 bytes of
+  // header, 16-byte granules, 32 bytes at least).
+  static constexpr std::size_t chunk_bytes(std::size_t n) {
+    return n == 0 ? 0 : std::max<std::size_t>(32, (n + 8 + 15) / 16 * 16);
+  }
 
   explicit StateCache(std::size_t capacity, std::size_t budget_bytes = 0);
 
@@ -112,9 +123,10 @@ class StateCache {
   // Slots of the array: entries holding a key and released ones.
   std::size_t slots() const { return entries_.size(); }
   std::size_t capacity() const { return capacity_; }
-  // The memory charged to the array's slots and their states (see above):
-  // what the budget bounds.
-  std::size_t bytes() const { return entries_.size() * kEntryBytes + state_bytes_; }
+  // The memory charged (see above): what the budget bounds.
+  std::size_t bytes() const { return fixed_bytes_ + entries_.size() * sizeof(Entry) + state_bytes_; }
+  // Of which the index and the evicted-key memory.
+  std::size_t fixed_bytes() const { return fixed_bytes_; }
   std::uint64_t evictions() const { return evictions_; }
 
  private:
@@ -129,6 +141,7 @@ class StateCache {
   // at the fixed charge alone.
   std::size_t most_keys() const;
   void grow_index();
+  std::size_t evicted_bits() const;  // bits per generation of the evicted-key memory
   void insert_slot(std::uint64_t key, std::uint32_t entry);
   void erase_slot(const Digest& d);
   std::uint32_t victim(std::uint64_t pinned);  // kEmpty: none
@@ -154,6 +167,7 @@ class StateCache {
   std::size_t capacity_;
   std::size_t budget_;
   std::size_t state_bytes_ = 0;     // sum of entries' `bytes`
+  std::size_t fixed_bytes_ = 0;     // index and evicted-key memory, allocated or to be
   // Entries released for want of memory, and how many (free_ may also hold
   // stale indexes: slots since dropped from the end or reused).
   std::vector<std::uint32_t> free_;

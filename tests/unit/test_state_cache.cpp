@@ -185,10 +185,10 @@ TEST(StateCache, ABudgetInBytesBoundsTheMemoryAsStatesGrow) {
 }
 
 TEST(StateCache, ReleasingMemoryMovesEntriesButNotThoseOfTheApplyInProgress) {
-  // A budget of ~600 entries; each apply holds 200 keys while states grow,
-  // so releases must fill slots from the end of the array but may not move
-  // an entry the apply holds.
-  constexpr std::size_t kBudget = 600 * StateCache::kEntryBytes;
+  // A budget of ~600 keys; each apply holds 200 keys while states grow, so
+  // releases must fill slots from the end of the array but may not move an
+  // entry the apply holds.
+  constexpr std::size_t kBudget = 600 * StateCache::kKeyBytes;
   StateCache cache(100000, kBudget);
   std::mt19937_64 rng(9);
   std::map<std::uint64_t, std::size_t> buckets;  // key -> its state's buckets, while cached
@@ -222,21 +222,29 @@ TEST(StateCache, ReleasingMemoryMovesEntriesButNotThoseOfTheApplyInProgress) {
   EXPECT_LE(cache.slots(), cache.size() + 200);  // at most what one apply pinned waits released
 }
 
-TEST(StateCache, ItsChargeIsTheFixedPartPlusEachStatesBuffers) {
+TEST(StateCache, ItsChargeIsTheFixedPartPlusEachSlotAndEachStatesBuffers) {
   StateCache cache(16, 0);
+  // The index (16 keys: 1,024 slots at least) and the evicted-key memory.
+  const std::size_t fixed = cache.fixed_bytes();
+  EXPECT_GE(fixed, 1024 * 16u);
+  EXPECT_EQ(cache.bytes(), fixed);
   auto* a = cache.find_or_add(digest(1), 1);
   auto* b = cache.find_or_add(digest(2), 1);
-  EXPECT_EQ(cache.bytes(), 2 * StateCache::kEntryBytes);
+  const std::size_t slots = 2 * sizeof(StateCache::Entry);
+  EXPECT_EQ(cache.bytes(), fixed + slots);
   a->state.buckets.resize(10);
   b->state.distinct = std::make_unique<WindowState::DistinctValues>();
   (*b->state.distinct)["v"] = {1};
   cache.account(*a);
   cache.account(*b);
-  EXPECT_EQ(cache.bytes(), 2 * StateCache::kEntryBytes + StateCache::state_bytes(a->state) +
-                               StateCache::state_bytes(b->state));
-  EXPECT_GE(StateCache::state_bytes(a->state), 10 * sizeof(WindowBucket));
+  EXPECT_EQ(cache.bytes(), fixed + slots + StateCache::state_bytes(a->state) + StateCache::state_bytes(b->state));
+  // A buffer is charged as the allocator's chunk: 10 buckets of 40 bytes
+  // take 416.
+  EXPECT_EQ(StateCache::state_bytes(a->state), 416u);
+  EXPECT_EQ(StateCache::chunk_bytes(1), 32u);
+  EXPECT_EQ(StateCache::chunk_bytes(24), 32u);
+  EXPECT_EQ(StateCache::chunk_bytes(40), 48u);
   EXPECT_GE(StateCache::state_bytes(b->state), StateCache::kDistinctValueBytes);
   cache.forget(*a, "?");  // forgetting keeps small buffers but charges what is left
-  EXPECT_EQ(cache.bytes(), 2 * StateCache::kEntryBytes + StateCache::state_bytes(a->state) +
-                               StateCache::state_bytes(b->state));
+  EXPECT_EQ(cache.bytes(), fixed + slots + StateCache::state_bytes(a->state) + StateCache::state_bytes(b->state));
 }
