@@ -552,7 +552,7 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
 void RedisFeatureStore::engine_state_stored(Group& g, std::int64_t sent_ms) {
   ++engine_computed_;
   if (!g.cached || g.state.size() <= kStampSize) return;  // nothing was written
-  g.cached->stamp.assign(g.state, 0, kStampSize);
+  g.cached->stamp = std::string_view(g.state).substr(0, kStampSize);
   if (!g.keep_ttl) g.cached->ttl_sent_ms = sent_ms;
 }
 

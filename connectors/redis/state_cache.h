@@ -66,8 +66,10 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "connectors/redis/window_codec.h"
 #include "engine/window_state.h"
 
 namespace fraud {
@@ -80,19 +82,42 @@ class StateCache {
   static constexpr std::size_t kDistinctValueBytes = 144;  // node, value, its bucket list, allocator slack
   static constexpr std::size_t kShrinkPerAdd = 2;
 
+  // A stored value's stamp as last seen (window_codec.h: kStampSize bytes),
+  // "" (no value) or "?" (unknown), held inline: a std::string would take
+  // 32 bytes of every entry for 9.
+  class Stamp {
+   public:
+    Stamp& operator=(std::string_view s) {
+      size_ = static_cast<std::uint8_t>(std::min(s.size(), sizeof bytes_));
+      std::copy_n(s.data(), size_, bytes_);
+      return *this;
+    }
+    void assign(std::string_view s) { *this = s; }
+    std::string_view view() const { return {bytes_, size_}; }
+    operator std::string_view() const { return view(); }
+    bool empty() const { return size_ == 0; }
+    friend bool operator==(const Stamp& a, std::string_view b) { return a.view() == b; }
+
+   private:
+    char bytes_[kStampSize];
+    std::uint8_t size_ = 0;
+  };
+
+  // Fields ordered for packing: 128 bytes.
   struct Entry {
     Digest digest{};
-    std::string stamp;  // the stored value's stamp as last seen; "": no value; "?": unknown
     WindowState state;
     std::uint64_t batch = 0;  // the apply that last grouped it, and its group there
-    std::uint32_t group = 0;
-    bool referenced = false;  // looked up since the CLOCK hand last passed
     // When the store last sent a write of the stored value that set its TTL
     // (steady clock, ms; kTtlUnknown: not since the copy was taken).
     std::int64_t ttl_sent_ms = kTtlUnknown;
+    std::uint32_t group = 0;
     std::uint32_t bytes = 0;  // its state's heap as last accounted
+    Stamp stamp;              // the stored value's stamp as last seen
+    bool referenced = false;  // looked up since the CLOCK hand last passed
     bool free = false;        // released for want of memory: holds no key, reused first
   };
+  static_assert(sizeof(Entry) <= 128, "an entry is charged to the budget for every key held");
   // What a key with an empty state takes in all: its entry, two 16-byte
   // index slots (the index is at most half full), 32 bytes of evicted-key
   // memory. Sizes the index and the evicted-key memory for a budget.
