@@ -197,7 +197,7 @@ class StateCache {
   // stale indexes: slots since dropped from the end or reused).
   std::vector<std::uint32_t> free_;
   std::size_t free_count_ = 0;
-  std::vector<Entry> entries_;  // reserved to capacity: addresses stable
+  std::vector<Entry> entries_;  // reserved to capacity: never reallocated (entries move only in release())
   std::size_t touched_ = 0;     // slots whose pages may be resident (high-water since the last return)
   std::vector<Slot> index_;
   std::size_t mask_ = 0;
