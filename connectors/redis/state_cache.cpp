@@ -24,17 +24,31 @@ std::size_t StateCache::state_bytes(const WindowState& s) {
   return n;
 }
 
-void StateCache::account(Entry& e) {
+void StateCache::charge(Entry& e) {
   auto now = static_cast<std::uint32_t>(std::min<std::size_t>(state_bytes(e.state), UINT32_MAX));
   state_bytes_ = state_bytes_ - e.bytes + now;
   e.bytes = now;
+}
+
+void StateCache::account(Entry& e) {
+  charge(e);
+  // Copies grow between adds too (keys seen again): shrink here as well, so
+  // the budget holds without new keys.
+  bool released = false;
+  for (std::size_t i = 0; i < kShrinkPerAdd && over_budget(0); ++i) {
+    std::uint32_t v = victim(e.batch);
+    if (v == kEmpty) break;
+    release(v, e.batch);
+    released = true;
+  }
+  if (released) return_pages();
 }
 
 void StateCache::forget(Entry& e, const char* stamp) {
   e.stamp = stamp;
   window_clear(e.state);
   e.ttl_sent_ms = kTtlUnknown;
-  account(e);
+  charge(e);
 }
 
 void StateCache::evict(std::uint32_t at, bool release) {
@@ -50,7 +64,7 @@ void StateCache::evict(std::uint32_t at, bool release) {
     small.reserve(kReusedKeepBuckets);  // what most states need: no regrowth from empty
     old.state.buckets.swap(small);
   }
-  account(old);
+  charge(old);
   old.batch = 0;
   old.group = 0;
   ++evictions_;
@@ -158,6 +172,16 @@ void StateCache::return_pages() {
   to = to / page * page;
   if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
   touched_ = entries_.size();
+}
+
+bool StateCache::consistent() const {
+  std::size_t indexed = 0;
+  for (const Slot& s : index_) {
+    if (s.entry == kEmpty) continue;
+    if (s.entry >= entries_.size() || entries_[s.entry].free || entries_[s.entry].digest[0] != s.key) return false;
+    ++indexed;
+  }
+  return indexed == size();
 }
 
 std::size_t StateCache::evicted_bits() const {

@@ -138,7 +138,10 @@ class StateCache {
 
   // Forgets the copy: what Redis holds is now unknown ("?") or absent ("").
   void forget(Entry& e, const char* stamp);
-  // Charges `e` for its state's current heap (call after changing it).
+  // Charges `e` for its state's current heap (call after changing it). While
+  // that leaves the cache over budget, releases up to kShrinkPerAdd other
+  // copies, never one of the apply `e` belongs to (`e.batch`): a copy that
+  // grows takes the budget back even when no new key comes.
   void account(Entry& e);
   // An estimate of a state's heap (see above).
   static std::size_t state_bytes(const WindowState& s);
@@ -153,6 +156,9 @@ class StateCache {
   // Of which the index and the evicted-key memory.
   std::size_t fixed_bytes() const { return fixed_bytes_; }
   std::uint64_t evictions() const { return evictions_; }
+  // Invariant check for tests (O(index)): every index slot names a held
+  // entry with that key, and every held entry has one.
+  bool consistent() const;
 
  private:
   static constexpr std::uint32_t kEmpty = UINT32_MAX;
@@ -173,6 +179,7 @@ class StateCache {
   // Drops the key of entry `at` (remembered as evicted) and trims its buffers
   // to kReusedKeepBuckets for the next key, or releases them (`release`).
   void evict(std::uint32_t at, bool release);
+  void charge(Entry& e);  // account() without the shrinking
   // Releases entry `at` for want of memory: evicts it with its buffers and
   // fills its slot with the array's last entry, or puts it on the free list
   // when that one is held by the apply `pinned`.

@@ -220,6 +220,7 @@ TEST(StateCache, ReleasingMemoryMovesEntriesButNotThoseOfTheApplyInProgress) {
   }
   EXPECT_LT(cache.size(), 600u);
   EXPECT_LE(cache.slots(), cache.size() + 200);  // at most what one apply pinned waits released
+  EXPECT_TRUE(cache.consistent());
 }
 
 TEST(StateCache, ItsChargeIsTheFixedPartPlusEachSlotAndEachStatesBuffers) {
@@ -247,4 +248,49 @@ TEST(StateCache, ItsChargeIsTheFixedPartPlusEachSlotAndEachStatesBuffers) {
   EXPECT_GE(StateCache::state_bytes(b->state), StateCache::kDistinctValueBytes);
   cache.forget(*a, "?");  // forgetting keeps small buffers but charges what is left
   EXPECT_EQ(cache.bytes(), fixed + slots + StateCache::state_bytes(a->state) + StateCache::state_bytes(b->state));
+}
+
+TEST(StateCache, TheArraysPagesGoBackAndTheCopiesLeftAndAddedAfterwardAreIntact) {
+  // 40,000 keys fill 5 MB of entries; then their states grow (the keys are
+  // seen again: no new key comes) until most are released, so the array's
+  // end (well over 1 MB) goes back to the system; then new keys are added on
+  // those pages again.
+  constexpr std::size_t kBudget = 16 << 20;
+  StateCache cache(100000, kBudget);
+  std::map<std::uint64_t, std::size_t> buckets;  // key -> its state's buckets
+  std::uint64_t apply = 1;
+  auto touch = [&](std::uint64_t k, std::size_t want) {
+    auto* e = cache.find_or_add(digest(k), apply);
+    ASSERT_NE(e, nullptr);
+    e->batch = apply++;  // grouped by this apply, as the store marks them
+    auto it = buckets.find(k);
+    if (it != buckets.end() && e->stamp == std::to_string(k)) {
+      ASSERT_EQ(e->state.buckets.size(), it->second) << k;
+      for (std::size_t b = 0; b < it->second; ++b) ASSERT_EQ(e->state.buckets[b].bucket, static_cast<std::int64_t>(k + b));
+    }
+    e->stamp = std::to_string(k);
+    e->state.buckets.clear();
+    for (std::size_t b = 0; b < want; ++b) e->state.buckets.push_back({static_cast<std::int64_t>(k + b), 1, 0, 0, 0, 0});
+    e->state.buckets.shrink_to_fit();  // a state that shrinks gives its memory back (as a fresh decode would)
+    cache.account(*e);
+    buckets[k] = want;
+  };
+  for (std::uint64_t k = 0; k < 40000; ++k) touch(k, 1);
+  const std::size_t full = cache.slots();
+  EXPECT_GT(full, 30000u);
+  for (std::uint64_t k = 0; k < 40000; ++k) touch(k, 40);  // 40 buckets: ~1.7 KB a state
+  EXPECT_LT(cache.slots(), full / 3);
+  EXPECT_EQ(cache.slots(), cache.size());
+  EXPECT_TRUE(cache.consistent());  // no copy lost its entry to the pages given back
+  // The keys left shrink back to one bucket, and new keys come: the array
+  // regrows over the pages it gave back.
+  for (std::uint64_t k = 0; k < 40000; ++k) {
+    if (buckets[k] == 40) touch(k, 1);
+  }
+  for (std::uint64_t k = 40000; k < 80000; ++k) touch(k, 1);
+  EXPECT_GT(cache.slots(), full / 2);
+  EXPECT_TRUE(cache.consistent());
+  for (std::uint64_t k = 0; k < 80000; ++k) touch(k, 2);
+  EXPECT_LE(cache.bytes(), kBudget + kBudget / 64);
+  EXPECT_TRUE(cache.consistent());
 }
