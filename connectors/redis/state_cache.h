@@ -28,8 +28,8 @@
 // rounded up to 16, at least 32; distinct values at kDistinctValueBytes
 // each). The store calls `account` after it changes a copy; a new key that
 // would take the cache over budget reuses a CLOCK victim instead of a new
-// entry, and while over budget each add frees up to kShrinkPerAdd more
-// victims, whose buffers are released, so the cache shrinks back as its
+// entry, and while over budget each add (and each `account`) frees up to
+// kShrinkPerAdd more victims, whose buffers are released, so the cache shrinks back as its
 // states grow (a long window's buckets, a hot key's distinct values) and its
 // memory follows the budget, not the number of keys times the biggest
 // state. A released victim's slot in the array is filled by the array's
