@@ -534,7 +534,7 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
     if (stamp.empty() || !decode_window_state(body, rules.features[g.feature], c.state)) {
       cache_.forget(c, "?");  // not a value this engine can compute on: the script keeps computing it
     } else {
-      c.stamp.assign(stamp);
+      c.stamp = stamp;
       c.ttl_sent_ms = kTtlUnknown;  // the script may not have written it
       cache_.account(c);
     }

@@ -34,14 +34,16 @@ void StateCache::account(Entry& e) {
   charge(e);
   // Copies grow between adds too (keys seen again): shrink here as well, so
   // the budget holds without new keys.
-  bool released = false;
+  shrink(e.batch);
+}
+
+void StateCache::shrink(std::uint64_t pinned) {
   for (std::size_t i = 0; i < kShrinkPerAdd && over_budget(0); ++i) {
-    std::uint32_t v = victim(e.batch);
+    std::uint32_t v = victim(pinned);
     if (v == kEmpty) break;
-    release(v, e.batch);
-    released = true;
+    release(v, pinned);
   }
-  if (released) return_pages();
+  return_pages();
 }
 
 void StateCache::forget(Entry& e, const char* stamp) {
@@ -81,13 +83,7 @@ StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned
       return &e;
     }
   }
-  // Over budget: release a few victims' memory first.
-  for (std::size_t i = 0; i < kShrinkPerAdd && over_budget(0); ++i) {
-    std::uint32_t v = victim(pinned);
-    if (v == kEmpty) break;
-    release(v, pinned);
-  }
-  return_pages();
+  shrink(pinned);  // over budget: release a few victims' memory first
   const bool room = entries_.size() < capacity_;
   std::uint32_t at = take_free();
   if (at == kEmpty) {

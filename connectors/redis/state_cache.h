@@ -92,7 +92,6 @@ class StateCache {
       std::copy_n(s.data(), size_, bytes_);
       return *this;
     }
-    void assign(std::string_view s) { *this = s; }
     std::string_view view() const { return {bytes_, size_}; }
     operator std::string_view() const { return view(); }
     bool empty() const { return size_ == 0; }
@@ -180,6 +179,9 @@ class StateCache {
   // to kReusedKeepBuckets for the next key, or releases them (`release`).
   void evict(std::uint32_t at, bool release);
   void charge(Entry& e);  // account() without the shrinking
+  // While over budget, releases up to kShrinkPerAdd victims (never one held
+  // by the apply `pinned`), then returns the array's pages past its end.
+  void shrink(std::uint64_t pinned);
   // Releases entry `at` for want of memory: evicts it with its buffers and
   // fills its slot with the array's last entry, or puts it on the free list
   // when that one is held by the apply `pinned`.
