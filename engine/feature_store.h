@@ -71,6 +71,7 @@ struct FeatureStoreCounters {
   std::uint64_t keys_created = 0;          // new keys written without a script (engine computed, of those)
   std::uint64_t create_conflicts = 0;      // creates that found the key there (then script computed)
   std::uint64_t cache_bytes = 0;           // memory the copies are charged (not monotonic)
+  std::uint64_t keys_prefetched = 0;       // copies fetched ahead for a later batch (FeatureStore::prefetch)
 };
 
 class FeatureStore {
@@ -86,6 +87,11 @@ class FeatureStore {
   // can do it on parallel threads and keep it off the serial apply. Pure: any
   // thread, concurrently with apply. Default: nothing.
   virtual void digest(const RuleSet& /*rules*/, std::span<FeatureOp> /*ops*/) const {}
+  // Ops (digested) that a later apply will carry, announced as soon as they
+  // are known: a store may use an apply's round trip to fetch ahead what it
+  // will need for them. Only a hint: results never depend on it. Any thread,
+  // concurrently with apply. Default: nothing.
+  virtual void prefetch(const RuleSet& /*rules*/, std::span<const FeatureOp> /*ops*/) {}
   // Read between applies (same thread rules as apply).
   virtual FeatureStoreCounters counters() const { return {}; }
 };

@@ -60,7 +60,11 @@ EngineMetrics::EngineMetrics(std::string input_topic)
                               .Add({})),
       feature_cache_evictions(counter(*registry_, "fraud_feature_cache_evictions_total",
                                       "Copies of feature states dropped to make room (a dropped key's next batch is "
-                                      "computed by the Redis script)")
+                                      "computed by the Redis script, unless fetched ahead)")
+                                  .Add({})),
+      feature_keys_prefetched(counter(*registry_, "fraud_feature_keys_prefetched_total",
+                                      "Copies of evicted feature states fetched ahead (a GET riding on the previous "
+                                      "batch's round trip), so the engine computes them rather than the Redis script")
                                   .Add({})),
       feature_store_latency(histogram(*registry_, "fraud_feature_store_latency_seconds",
                                       "Duration of one feature store round trip")

@@ -75,6 +75,7 @@ class EngineMetrics {
   prometheus::Gauge& feature_cache_entries;
   prometheus::Gauge& feature_cache_bytes;
   prometheus::Counter& feature_cache_evictions;
+  prometheus::Counter& feature_keys_prefetched;
   prometheus::Histogram& feature_store_latency;
   prometheus::Gauge& batches_in_flight;
   prometheus::Counter& batches;

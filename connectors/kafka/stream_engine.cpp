@@ -444,6 +444,9 @@ struct StreamEngine::Impl {
     // here, in parallel, rather than in the serial features stage.
     b.processor.plan(*b.rules, b.ptrs, b.sources);
     store.digest(*b.rules, b.processor.ops_to_digest());
+    // While the features stage is behind, this batch's keys are known before
+    // the batches ahead of it are applied: the store may fetch ahead.
+    store.prefetch(*b.rules, b.processor.ops());
     metrics.stage_latency(EngineMetrics::kParse).Observe(seconds_since(t0));
   }
 
@@ -468,6 +471,7 @@ struct StreamEngine::Impl {
       metrics.feature_cache_entries.Set(static_cast<double>(now.cache_entries));
       metrics.feature_cache_bytes.Set(static_cast<double>(now.cache_bytes));
       metrics.feature_cache_evictions.Increment(static_cast<double>(now.cache_evictions - store_seen.cache_evictions));
+      metrics.feature_keys_prefetched.Increment(static_cast<double>(now.keys_prefetched - store_seen.keys_prefetched));
       metrics.feature_store_round_trips.Increment(static_cast<double>(now.round_trips - store_seen.round_trips));
       metrics.feature_store_script_calls.Increment(static_cast<double>(now.script_calls - store_seen.script_calls));
       counters.store_round_trips.store(now.round_trips);

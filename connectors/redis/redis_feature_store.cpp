@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <csignal>
@@ -324,6 +325,86 @@ void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) c
   }
 }
 
+std::uint64_t RedisFeatureStore::feature_fingerprint(const FeatureDef& f) {
+  return std::hash<std::string_view>{}(f.fingerprint);
+}
+
+void RedisFeatureStore::prefetch(const RuleSet& rules, std::span<const FeatureOp> ops) {
+  if (options_.mode != RedisCallMode::kPerBatch || cache_.capacity() == 0 || ops.empty()) return;
+  std::vector<std::uint64_t> fingerprints;
+  fingerprints.reserve(rules.features.size());
+  for (const FeatureDef& f : rules.features) fingerprints.push_back(feature_fingerprint(f));
+  std::lock_guard lock(announced_mu_);
+  for (const FeatureOp& op : ops) {
+    if (announced_.size() >= kMaxPrefetch) break;
+    if (op.key_digest == Digest{}) continue;  // not digested: its key is not known here
+    announced_.push_back({op.key_digest, op.feature, fingerprints[op.feature], ops.data()});
+  }
+}
+
+void RedisFeatureStore::plan_fetches(const RuleSet& rules, std::span<const FeatureOp> ops, std::vector<Call>& calls,
+                                     std::span<const int> call_of_node) {
+  fetches_.clear();
+  taken_.clear();
+  {
+    std::lock_guard lock(announced_mu_);
+    taken_.swap(announced_);
+  }
+  if (taken_.empty()) return;
+  std::vector<std::uint64_t> fingerprints;
+  fingerprints.reserve(rules.features.size());
+  for (const FeatureDef& f : rules.features) fingerprints.push_back(feature_fingerprint(f));
+  for (const Announced& a : taken_) {
+    if (a.ops == ops.data()) continue;  // this very batch's (announced after it was planned, applied now)
+    // Only keys Redis likely holds and this cache does not: new keys are
+    // created, held ones computed on (this batch's keys are held by now).
+    if (a.feature >= fingerprints.size() || fingerprints[a.feature] != a.fingerprint) continue;  // another pack's
+    if (!cache_.evicted_recently(a.digest) || cache_.holds(a.digest)) continue;
+    Fetch& f = fetches_.emplace_back();
+    f.digest = a.digest;
+    f.feature = a.feature;
+  }
+  // Once each (a key announced by several ops or batches).
+  std::sort(fetches_.begin(), fetches_.end(), [](const Fetch& a, const Fetch& b) { return a.digest < b.digest; });
+  fetches_.erase(std::unique(fetches_.begin(), fetches_.end(),
+                             [](const Fetch& a, const Fetch& b) { return a.digest == b.digest; }),
+                 fetches_.end());
+  for (std::uint32_t i = 0; i < fetches_.size(); ++i) {
+    Fetch& f = fetches_[i];
+    f.key.assign("fs:{");
+    append_hex(f.key, f.digest.data(), sizeof f.digest);
+    f.key.push_back('}');
+    int node = cluster_ ? slot_node_[redis_key_slot(f.key)] : 0;
+    // Only on a node this apply sends to anyway: no round trip of its own.
+    if (node < 0 || static_cast<std::size_t>(node) >= call_of_node.size() || call_of_node[node] < 0) continue;
+    calls[call_of_node[node]].fetches.push_back(i);
+  }
+}
+
+void RedisFeatureStore::install_fetches(const RuleSet& rules) {
+  for (const Fetch& f : fetches_) {
+    if (!f.answered) continue;
+    CachedState* c = cache_.find_or_add(f.digest, apply_seq_);
+    if (!c || c->stamp != "?") continue;  // no room, or known otherwise by now
+    c->batch = apply_seq_;  // not released while the other fetches are installed
+    ++keys_prefetched_;
+    if (!f.exists) {  // Redis holds nothing (expired): the later apply creates it
+      c->stamp = "";
+      continue;
+    }
+    std::string_view stamp, body;
+    split_stored_state(f.value, stamp, body);
+    if (stamp.empty() || !decode_window_state(body, rules.features[f.feature], c->state)) {
+      cache_.forget(*c, "?");  // not a value this engine can compute on: the script keeps computing it
+      continue;
+    }
+    c->stamp = stamp;
+    c->ttl_sent_ms = kTtlUnknown;
+    cache_.account(*c);
+  }
+  fetches_.clear();
+}
+
 void RedisFeatureStore::Group::recycle() {
   auto trim = [](auto& buffer) {
     if (buffer.capacity() * sizeof(buffer[0]) > kGroupKeepBytes) {
@@ -565,6 +646,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
   static const std::string kSet = "SET";
   static const std::string kNx = "NX";
   static const std::string kPx = "PX";
+  static const std::string kGet = "GET";
   const bool want_state = options_.mode == RedisCallMode::kPerBatch && options_.cache_keys > 0;
   StoreStatus status = StoreStatus::success();
   std::vector<bool> sent(calls.size(), false);
@@ -646,6 +728,11 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       arg(std::to_string(options_.wait_replicas));
       arg(std::to_string(options_.timeout_ms / 2));
     }
+    for (std::uint32_t f : call.fetches) {
+      command(2);
+      arg(kGet);
+      arg(fetches_[f].key);
+    }
     redisAppendFormattedCommand(node.ctx, out.data(), out.size());
     // Hand it to Redis now (the socket is blocking: this returns once written).
     int written = 0;
@@ -685,8 +772,18 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     Reply r = !lost && !call.script.empty() ? next() : nullptr;
     lost = lost || (!call.script.empty() && !r);
     Reply wait = !lost && options_.wait_replicas > 0 ? next() : nullptr;
+    lost = lost || (options_.wait_replicas > 0 && !wait);
+    for (std::size_t i = 0; !lost && i < call.fetches.size(); ++i) {
+      Reply fetched = next();
+      lost = !fetched;
+      if (lost) break;
+      Fetch& f = fetches_[call.fetches[i]];
+      f.exists = fetched->type == REDIS_REPLY_STRING;
+      f.answered = f.exists || fetched->type == REDIS_REPLY_NIL;  // else an error: left to the script
+      if (f.exists) f.value.assign(fetched->str, fetched->len);
+    }
     std::string where = describe(node);
-    if (lost || (options_.wait_replicas > 0 && !wait)) {
+    if (lost) {
       if (status.ok) status = StoreStatus::failure(where + ": " + node.ctx->errstr);
       broken[call.node] = 1;
       continue;
@@ -802,6 +899,8 @@ StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const Featu
   create_this_apply_ = creating() || probe;
   const std::uint64_t created_before = keys_created_, conflicts_before = create_conflicts_;
   StoreStatus st = apply_locked(rules, ops, results);
+  if (st.ok) install_fetches(rules);
+  fetches_.clear();
   const auto created = static_cast<double>(keys_created_ - created_before);
   const auto conflicts = static_cast<double>(create_conflicts_ - conflicts_before);
   if (created + conflicts > 0) {
@@ -907,6 +1006,7 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
     }
     return StoreStatus::success();
   }
+  plan_fetches(rules, ops, calls, call_of_node);
   return run_until_settled(rules, ops, results, std::move(calls));
 }
 

@@ -72,16 +72,22 @@ void StateCache::evict(std::uint32_t at, bool release) {
   ++evictions_;
 }
 
-StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned) {
-  if (capacity_ == 0) return nullptr;
+std::uint32_t StateCache::find(const Digest& d) const {
+  if (index_.empty()) return kEmpty;
   for (std::size_t i = home(d[0]);; i = (i + 1) & mask_) {
     const Slot& s = index_[i];
-    if (s.entry == kEmpty) break;
-    if (s.key == d[0] && entries_[s.entry].digest == d) {
-      Entry& e = entries_[s.entry];
-      e.referenced = true;
-      return &e;
-    }
+    if (s.entry == kEmpty || (s.key == d[0] && entries_[s.entry].digest == d)) return s.entry;
+  }
+}
+
+bool StateCache::holds(const Digest& d) const { return find(d) != kEmpty; }
+
+StateCache::Entry* StateCache::find_or_add(const Digest& d, std::uint64_t pinned) {
+  if (capacity_ == 0) return nullptr;
+  if (std::uint32_t found = find(d); found != kEmpty) {
+    Entry& e = entries_[found];
+    e.referenced = true;
+    return &e;
   }
   shrink(pinned);  // over budget: release a few victims' memory first
   const bool room = entries_.size() < capacity_;

@@ -134,6 +134,11 @@ class StateCache {
   // (capacity 0) or every entry is pinned by the apply `pinned` (more keys in
   // one batch than the capacity).
   Entry* find_or_add(const Digest& d, std::uint64_t pinned);
+  // Whether `d` has a copy here (no lookup side effects: the CLOCK bit stays).
+  bool holds(const Digest& d) const;
+  // Whether `d` was evicted (or refused for want of room) recently, so Redis
+  // likely holds a value this cache no longer knows (approximate, see above).
+  bool evicted_recently(const Digest& d) const;
 
   // Forgets the copy: what Redis holds is now unknown ("?") or absent ("").
   void forget(Entry& e, const char* stamp);
@@ -172,6 +177,7 @@ class StateCache {
   std::size_t most_keys() const;
   void grow_index();
   std::size_t evicted_bits() const;  // bits per generation of the evicted-key memory
+  std::uint32_t find(const Digest& d) const;  // its entry, kEmpty if none
   void insert_slot(std::uint64_t key, std::uint32_t entry);
   void erase_slot(const Digest& d);
   std::uint32_t victim(std::uint64_t pinned);  // kEmpty: none
@@ -195,7 +201,6 @@ class StateCache {
   bool over_budget(std::size_t extra) const { return budget_ > 0 && bytes() + extra > budget_; }
   // The evicted digests' memory (see above).
   void remember_evicted(const Digest& d);
-  bool evicted_recently(const Digest& d) const;
   static std::array<std::uint64_t, 2> probes(const Digest& d, std::uint64_t mask);
 
   std::size_t capacity_;

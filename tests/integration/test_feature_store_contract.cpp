@@ -71,24 +71,43 @@ std::shared_ptr<const RuleSet> pack() {
 // every event as text (read_all_features).
 // `retry`: a failed batch is tried again (as the engine's `pause` policy
 // does) for up to a minute instead of failing the test.
+// `announce`: before each batch is applied, the batch `announce` batches
+// later in `lines` (even past `last`) is planned and announced to the store
+// (FeatureStore::prefetch), as the engine does while its features stage is
+// behind.
 std::vector<std::string> run(FeatureStore& store, const RuleSet& rules, const std::vector<std::string>& lines,
                              std::size_t batch, bool idempotent, std::int32_t partition = 0, bool retry = false,
-                             std::size_t first = 0, std::size_t last = SIZE_MAX) {
+                             std::size_t first = 0, std::size_t last = SIZE_MAX, std::size_t announce = 0) {
   BatchProcessor p(BatchProcessor::Options{.read_all_features = true, .idempotent = idempotent});
   EventParser parser(rules.fields);
   std::vector<std::string> out;
   last = std::min(last, lines.size());
-  for (std::size_t start = first; start < last; start += batch) {
-    std::size_t n = std::min(batch, last - start);
-    std::vector<Event> events(n);
-    std::vector<const Event*> ptrs;
-    std::vector<SourceRef> src;
+  auto parse = [&](std::size_t start, std::size_t n, std::vector<Event>& events, std::vector<const Event*>& ptrs,
+                   std::vector<SourceRef>& src) {
+    events.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
       EventError err;
       EXPECT_TRUE(parser.parse(lines[start + i], events[i], err)) << err.detail;
       ptrs.push_back(&events[i]);
       src.push_back({"t", partition, static_cast<std::int64_t>(start + i)});
     }
+  };
+  for (std::size_t start = first; start < last; start += batch) {
+    std::size_t n = std::min(batch, last - start);
+    if (std::size_t later = start + announce * batch; announce > 0 && later < lines.size()) {
+      std::vector<Event> events;
+      std::vector<const Event*> ptrs;
+      std::vector<SourceRef> src;
+      parse(later, std::min(batch, lines.size() - later), events, ptrs, src);
+      BatchProcessor ahead(BatchProcessor::Options{.read_all_features = true, .idempotent = idempotent});
+      ahead.plan(rules, ptrs, src);
+      store.digest(rules, ahead.ops_to_digest());
+      store.prefetch(rules, ahead.ops());
+    }
+    std::vector<Event> events;
+    std::vector<const Event*> ptrs;
+    std::vector<SourceRef> src;
+    parse(start, n, events, ptrs, src);
     std::vector<Verdict> v(n);
     StoreStatus st = p.process(rules, store, ptrs, src, v);
     for (int tries = 0; retry && !st.ok && tries < 300; ++tries) {
@@ -200,6 +219,43 @@ TEST_F(FeatureStoreContract, EvictedKeysSkipTheCreateAndStayInOneRoundTrip) {
   EXPECT_GT(small->counters().keys_created, 0u);
   EXPECT_EQ(small->counters().create_conflicts, 0u);
   EXPECT_EQ(small->round_trips(), lines.size() / 100);
+}
+
+// Keys of the next batch that were evicted are fetched with a GET riding on
+// this batch's round trip, so the engine computes them rather than the
+// script; a copy fetched ahead is still a guess (another writer between the
+// fetch and the apply makes the script compute), so values stay exact.
+TEST_F(FeatureStoreContract, EvictedKeysOfTheNextBatchAreFetchedAheadInTheSameRoundTrip) {
+  auto rules = pack();
+  auto lines = stream(41, 3000, 30);
+  MemoryFeatureStore memory;
+  auto want = run(memory, *rules, lines, 10, true);
+  auto plain = redis_with("ahead-off", RedisStoreOptions{.cache_keys = 96});
+  EXPECT_EQ(want, run(*plain, *rules, lines, 10, true));
+  auto ahead = redis_with("ahead-on", RedisStoreOptions{.cache_keys = 96});
+  EXPECT_EQ(want, run(*ahead, *rules, lines, 10, true, 0, false, 0, SIZE_MAX, 1));
+  EXPECT_EQ(plain->counters().keys_prefetched, 0u);
+  EXPECT_GT(ahead->counters().keys_prefetched, 0u);
+  // The GETs took no round trip of their own (a batch takes a second one
+  // only when a create finds its key there: a key evicted longer ago than
+  // the cache remembers).
+  EXPECT_LE(ahead->round_trips(), lines.size() / 10 + ahead->counters().create_conflicts);
+  EXPECT_GT(plain->counters().keys_script_computed, 0u);
+  EXPECT_LT(ahead->counters().keys_script_computed, plain->counters().keys_script_computed / 2)
+      << "prefetched " << ahead->counters().keys_prefetched;
+
+  // Two engines taking turns on the same keys, each announced its next
+  // batch (two batches on): the other one writes in between, so what was
+  // fetched is stale by then and the stamp check sends it to the script.
+  auto a = redis_with("ahead-turns", RedisStoreOptions{.cache_keys = 96});
+  auto b = redis_with("ahead-turns", RedisStoreOptions{.cache_keys = 96});
+  std::vector<std::string> got;
+  for (std::size_t first = 0; first < lines.size(); first += 10) {
+    auto part = run(first / 10 % 2 ? *b : *a, *rules, lines, 10, true, 0, false, first, first + 10, 2);
+    got.insert(got.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(want, got);
+  EXPECT_GT(a->counters().keys_prefetched + b->counters().keys_prefetched, 0u);
 }
 
 // An engine that forgot every key (a restart; or a working set far larger
@@ -498,11 +554,13 @@ class FeatureStoreOnCluster : public ::testing::Test {
     delete cluster_;
     cluster_ = nullptr;
   }
-  std::unique_ptr<RedisFeatureStore> store(const std::string& salt, int wait_replicas = 0) {
+  std::unique_ptr<RedisFeatureStore> store(const std::string& salt, int wait_replicas = 0,
+                                           std::size_t cache_keys = RedisStoreOptions{}.cache_keys) {
     for (int port : cluster_->masters()) freeReplyObject(RedisCluster::command(port, {"FLUSHALL"}));
     auto seeds = parse_redis_seeds(cluster_->url());
     EXPECT_TRUE(seeds);
-    auto s = std::make_unique<RedisFeatureStore>(*seeds, salt, RedisStoreOptions{.wait_replicas = wait_replicas});
+    auto s = std::make_unique<RedisFeatureStore>(
+        *seeds, salt, RedisStoreOptions{.wait_replicas = wait_replicas, .cache_keys = cache_keys});
     EXPECT_TRUE(s->connect().ok);
     return s;
   }
@@ -555,6 +613,20 @@ TEST_F(FeatureStoreOnCluster, SameValuesAsMemoryWithOneCallPerNodePerBatch) {
   EXPECT_LE(c->round_trips(), batches * 3);  // at most one per node per batch
   EXPECT_GT(c->round_trips(), batches);      // the keys really are spread
   EXPECT_EQ(c->redirects(), 0u);
+}
+
+// Keys fetched ahead are read from the node owning their slot, in the round
+// trip that node gets anyway.
+TEST_F(FeatureStoreOnCluster, KeysFetchedAheadComeFromTheNodeOwningThem) {
+  auto rules = pack();
+  auto lines = stream(41, 3000, 30);
+  MemoryFeatureStore memory;
+  auto c = store("cluster-ahead", 0, 96);
+  EXPECT_EQ(run(memory, *rules, lines, 10, true), run(*c, *rules, lines, 10, true, 0, false, 0, SIZE_MAX, 1));
+  EXPECT_GT(c->keys_prefetched(), 0u);
+  EXPECT_GT(c->keys_prefetched(), c->script_computed());
+  EXPECT_EQ(c->redirects(), 0u);
+  EXPECT_LE(c->round_trips(), 3 * (lines.size() / 10 + c->create_conflicts()));
 }
 
 TEST_F(FeatureStoreOnCluster, SlotMigrationMidStreamFollowsAskAndMoved) {
