@@ -186,7 +186,7 @@ class RedisFeatureStore final : public FeatureStore {
   // Copies fetched ahead for announced keys (see above), and the most
   // announced keys that may wait for an apply.
   std::uint64_t keys_prefetched() const { return keys_prefetched_; }
-  static constexpr std::size_t kMaxPrefetch = 16384;
+  static constexpr std::size_t kMaxPrefetch = 65536;
   // Whether the next apply creates new keys with SET NX (see above).
   bool creating() const { return conflict_share_ <= kMaxConflictShare; }
   static constexpr double kMaxConflictShare = 0.1;
