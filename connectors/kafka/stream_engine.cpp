@@ -191,7 +191,12 @@ struct StreamEngine::Impl {
   rd_kafka_topic_partition_list_t* subscription = nullptr;
 
   tbb::concurrent_bounded_queue<Batch*> queue;
-  BatchPool pool{config.max_in_flight + 2};
+  // Batches polled and not yet retired: at most max_batches() (the poll
+  // thread waits for room), so memory is bounded even when the broker is
+  // slow to acknowledge verdicts; the pool keeps that many (and the one being
+  // filled), so none is freed and allocated again.
+  std::size_t max_batches() const { return 2 * config.max_in_flight + 2; }
+  BatchPool pool{max_batches() + 1};
   std::atomic<std::int64_t> in_flight{0};  // batches polled and not yet retired
   std::atomic<std::int64_t> before_store{0};  // batches submitted that have not left the features stage
   std::mutex ack_mu;
@@ -371,9 +376,21 @@ struct StreamEngine::Impl {
     }
   }
 
+  // Waits until fewer than max_batches() are in flight (or the engine
+  // stops), showing the watchdog we are alive.
+  void wait_for_room() {
+    std::unique_lock lock(ack_mu);
+    while (in_flight.load() >= static_cast<std::int64_t>(max_batches()) && !stopping.load() && !fatal.load()) {
+      counters.poll_heartbeat_ms.store(steady_ms());
+      ack_cv.wait_for(lock, std::chrono::milliseconds(50));
+    }
+  }
+
   void poll_loop() {
     while (!stopping.load() && !fatal.load()) {
       counters.poll_heartbeat_ms.store(steady_ms());
+      wait_for_room();
+      if (stopping.load() || fatal.load()) break;
       filling = new_batch();
       Batch*& b = filling;
       auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.batch_wait_ms);
