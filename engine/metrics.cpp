@@ -69,7 +69,14 @@ EngineMetrics::EngineMetrics(std::string input_topic)
       feature_store_latency(histogram(*registry_, "fraud_feature_store_latency_seconds",
                                       "Duration of one feature store round trip")
                                 .Add({}, latency_buckets())),
-      batches_in_flight(gauge(*registry_, "fraud_batches_in_flight", "Batches between poll and offset store").Add({})),
+      batches_in_flight(gauge(*registry_, "fraud_batches_in_flight",
+                              "Batches between poll and offset store (produced ones wait for the broker's "
+                              "acknowledgements holding only their offsets)")
+                            .Add({})),
+      batch_buffers(gauge(*registry_, "fraud_batch_buffers",
+                          "Batches with their events' buffers allocated (being filled, queued for the pipeline, in "
+                          "it, or pooled): at most 2 x pipeline.max_in_flight + 2 in the steady state")
+                        .Add({})),
       batches(counter(*registry_, "fraud_batches_total", "Batches processed").Add({})),
       rebalances(counter(*registry_, "fraud_rebalances_total", "Consumer group rebalances seen").Add({})),
       degraded_verdicts(counter(*registry_, "fraud_degraded_verdicts_total",

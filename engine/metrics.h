@@ -78,6 +78,7 @@ class EngineMetrics {
   prometheus::Counter& feature_keys_prefetched;
   prometheus::Histogram& feature_store_latency;
   prometheus::Gauge& batches_in_flight;
+  prometheus::Gauge& batch_buffers;
   prometheus::Counter& batches;
   prometheus::Counter& rebalances;
   prometheus::Counter& degraded_verdicts;

@@ -49,12 +49,25 @@ std::optional<StoreFailurePolicy> parse_failure_policy(std::string_view s) {
 // records over ~1 MB unless configured otherwise).
 constexpr std::size_t kMaxDlqPayload = 900 * 1024;
 
-struct Batch;
+struct Acks;
 
-// One produced record: which batch it belongs to and when its source was written.
+// One produced record: whose acknowledgements it counts in and when its
+// source was written.
 struct OutputSlot {
-  Batch* batch = nullptr;
+  Acks* acks = nullptr;
   std::int64_t source_ts_ms = -1;
+};
+
+// What a produced batch leaves behind until the broker has acknowledged all
+// its records: one slot per record, the source offsets to store, a count.
+// The batch itself goes back to the pool once it is produced (librdkafka
+// holds copies of the records), so a broker slow to acknowledge holds ~16
+// bytes per record here, not the batch's events and buffers.
+struct Acks {
+  std::vector<OutputSlot> slots;
+  std::vector<std::pair<std::int32_t, std::int64_t>> next_offsets;  // partition -> last offset + 1
+  std::atomic<std::int64_t> pending{0};
+  std::atomic<bool> failed{false};
 };
 
 // Strings and event arenas bigger than this are released when a batch is
@@ -77,9 +90,6 @@ struct Batch {
   StoreStatus store_status;
   std::vector<Verdict> verdicts;
   std::vector<std::string> encoded;
-  std::vector<OutputSlot> slots;
-  std::atomic<std::int64_t> pending{0};
-  std::atomic<bool> produced_all{false};
   std::atomic<bool> failed{false};
   bool degraded = false;  // evaluated without features (fail_open / fail_closed)
   // Kept across uses: the parser (bound to the FieldTable of `parser_rules`),
@@ -104,7 +114,6 @@ struct Batch {
     valid.clear();
     ptrs.clear();
     sources.clear();
-    slots.clear();
     store_status = StoreStatus{};
     for (Event& e : events) {
       if (e.arena.capacity() > kKeepBufferBytes) std::string().swap(e.arena);
@@ -115,8 +124,6 @@ struct Batch {
     for (EventError& e : errors) {
       if (e.detail.capacity() > kKeepBufferBytes) std::string().swap(e.detail);
     }
-    pending.store(0);
-    produced_all.store(false);
     failed.store(false);
     degraded = false;
   }
@@ -136,7 +143,7 @@ struct Batch {
 // as can be in flight are kept; the rest are freed.
 class BatchPool {
  public:
-  explicit BatchPool(std::size_t keep) : keep_(keep) {}
+  BatchPool(std::size_t keep, prometheus::Gauge& allocated) : keep_(keep), allocated_(allocated) {}
   ~BatchPool() {
     for (Batch* b : spare_) delete b;
   }
@@ -152,6 +159,7 @@ class BatchPool {
         return b;
       }
     }
+    allocated_.Increment();
     return new Batch();
   }
 
@@ -164,11 +172,13 @@ class BatchPool {
         return;
       }
     }
+    allocated_.Decrement();
     delete b;
   }
 
  private:
   std::size_t keep_;
+  prometheus::Gauge& allocated_;
   std::mutex mu_;
   std::vector<Batch*> spare_;
 };
@@ -191,17 +201,15 @@ struct StreamEngine::Impl {
   rd_kafka_topic_partition_list_t* subscription = nullptr;
 
   tbb::concurrent_bounded_queue<Batch*> queue;
-  // Batches polled and not yet retired: at most max_batches() (the poll
-  // thread waits for room), so memory is bounded even when the broker is
-  // slow to acknowledge verdicts; the pool keeps that many (and the one being
-  // filled), so none is freed and allocated again.
-  std::size_t max_batches() const { return 2 * config.max_in_flight + 2; }
-  BatchPool pool{max_batches() + 1};
-  std::atomic<std::int64_t> in_flight{0};  // batches polled and not yet retired
+  // Batches alive: the one being filled, up to max_in_flight queued for the
+  // pipeline and max_in_flight in it (a produced batch is recycled at once,
+  // see Acks); the pool keeps that many, so none is freed and allocated again.
+  BatchPool pool{2 * config.max_in_flight + 2, metrics.batch_buffers};
+  std::atomic<std::int64_t> in_flight{0};  // batches polled and not yet retired (acknowledged and stored)
   std::atomic<std::int64_t> before_store{0};  // batches submitted that have not left the features stage
   std::mutex ack_mu;
   std::condition_variable ack_cv;
-  std::deque<Batch*> unacked;              // produced, in order
+  std::deque<Acks*> unacked;               // produced batches' acknowledgements, in order
   std::atomic<bool> fatal{false};
   std::atomic<bool> producer_poll_stop{false};
   // Set when a batch could not be produced: no later offset may be stored,
@@ -376,21 +384,9 @@ struct StreamEngine::Impl {
     }
   }
 
-  // Waits until fewer than max_batches() are in flight (or the engine
-  // stops), showing the watchdog we are alive.
-  void wait_for_room() {
-    std::unique_lock lock(ack_mu);
-    while (in_flight.load() >= static_cast<std::int64_t>(max_batches()) && !stopping.load() && !fatal.load()) {
-      counters.poll_heartbeat_ms.store(steady_ms());
-      ack_cv.wait_for(lock, std::chrono::milliseconds(50));
-    }
-  }
-
   void poll_loop() {
     while (!stopping.load() && !fatal.load()) {
       counters.poll_heartbeat_ms.store(steady_ms());
-      wait_for_room();
-      if (stopping.load() || fatal.load()) break;
       filling = new_batch();
       Batch*& b = filling;
       auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.batch_wait_ms);
@@ -576,21 +572,31 @@ struct StreamEngine::Impl {
       return;
     }
     std::size_t n = b.messages.size();
-    b.slots.resize(n);
-    b.pending.store(static_cast<std::int64_t>(n) + 1);  // +1 until all are handed over
+    auto* acks = new Acks();
+    acks->slots.resize(n);
+    for (const auto* m : b.messages) {
+      auto at = std::find_if(acks->next_offsets.begin(), acks->next_offsets.end(),
+                             [&](const auto& po) { return po.first == m->partition; });
+      if (at == acks->next_offsets.end()) {
+        acks->next_offsets.emplace_back(m->partition, m->offset + 1);
+      } else {
+        at->second = std::max(at->second, m->offset + 1);
+      }
+    }
+    acks->pending.store(static_cast<std::int64_t>(n) + 1);  // +1 until all are handed over
     {
       std::lock_guard lock(ack_mu);
-      unacked.push_back(&b);
+      unacked.push_back(acks);
     }
     std::size_t v = 0;
     for (std::size_t i = 0; i < n; ++i) {
       const rd_kafka_message_t* m = b.messages[i];
       rd_kafka_timestamp_type_t tstype;
-      b.slots[i] = {&b, rd_kafka_message_timestamp(m, &tstype)};
+      acks->slots[i] = {acks, rd_kafka_message_timestamp(m, &tstype)};
       bool ok;
       if (b.valid[i]) {
         const std::string& json = b.encoded[v++];
-        ok = produce_one(config.output_topic, m, json.data(), json.size(), nullptr, &b.slots[i]);
+        ok = produce_one(config.output_topic, m, json.data(), json.size(), nullptr, &acks->slots[i]);
         counters.verdicts.fetch_add(1, std::memory_order_relaxed);
       } else {
         std::size_t len = m->payload ? m->len : 0;
@@ -603,20 +609,22 @@ struct StreamEngine::Impl {
           rd_kafka_header_add(headers, "dlq.original.size", -1, size.data(), static_cast<ssize_t>(size.size()));
           len = kMaxDlqPayload;
         }
-        ok = produce_one(config.dlq_topic, m, m->payload, len, headers, &b.slots[i]);
+        ok = produce_one(config.dlq_topic, m, m->payload, len, headers, &acks->slots[i]);
         metrics.dlq(b.errors[i].reason).Increment();
         counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
       }
       if (!ok) {
-        b.failed.store(true);
+        acks->failed.store(true);
         fatal.store(true);
-        finish_one(&b);
+        finish_one(acks);
       }
     }
+    // librdkafka holds copies of the records: the batch is free for the next.
+    pool.give_back(&b);
     metrics.stage_latency(EngineMetrics::kProduce).Observe(seconds_since(t0));
     metrics.batches.Increment();
     counters.batches.fetch_add(1, std::memory_order_relaxed);
-    finish_one(&b);  // the +1
+    finish_one(acks);  // the +1
   }
 
   rd_kafka_headers_t* dlq_headers(const Batch& b, std::size_t i) {
@@ -647,7 +655,7 @@ struct StreamEngine::Impl {
     if (msg->err) {
       spdlog::error("delivery failed: {}", rd_kafka_err2str(msg->err));
       metrics.produce_errors.Increment();
-      slot->batch->failed.store(true);
+      slot->acks->failed.store(true);
       fatal.store(true);
     } else {
       counters.acked.fetch_add(1, std::memory_order_relaxed);
@@ -659,13 +667,13 @@ struct StreamEngine::Impl {
         }
       }
     }
-    finish_one(slot->batch);
+    finish_one(slot->acks);
   }
 
-  void finish_one(Batch* b) {
-    if (b->pending.fetch_sub(1) != 1) return;
+  void finish_one(Acks* a) {
+    if (a->pending.fetch_sub(1) != 1) return;
     // This batch is complete; retire every complete batch at the front.
-    std::vector<Batch*> done;
+    std::vector<Acks*> done;
     {
       std::lock_guard lock(ack_mu);
       while (!unacked.empty() && unacked.front()->pending.load() == 0) {
@@ -673,24 +681,26 @@ struct StreamEngine::Impl {
         unacked.pop_front();
       }
     }
-    for (Batch* d : done) retire(d);
+    for (Acks* d : done) retire(d);
   }
 
-  void retire(Batch* b) {
-    if (b->failed.load()) offsets_frozen.store(true);
-    if (!offsets_frozen.load()) store_offsets(*b);
-    release(b);
+  void retire(Acks* a) {
+    if (a->failed.load()) offsets_frozen.store(true);
+    if (!offsets_frozen.load()) store_offsets(a->next_offsets);
+    delete a;
+    finished();
   }
 
   void retire_unproduced(Batch* b) {
     // Not produced (store failure while stopping): offsets stay behind it,
     // so the batch is consumed again after restart.
     offsets_frozen.store(true);
-    release(b);
+    pool.give_back(b);
+    finished();
   }
 
-  void release(Batch* b) {
-    pool.give_back(b);
+  // A polled batch is done with (acknowledged, or never produced).
+  void finished() {
     metrics.batches_in_flight.Decrement();
     {
       std::lock_guard lock(ack_mu);
@@ -699,12 +709,7 @@ struct StreamEngine::Impl {
     ack_cv.notify_all();
   }
 
-  void store_offsets(const Batch& b) {
-    std::map<std::int32_t, std::int64_t> next;
-    for (const auto* m : b.messages) {
-      auto& o = next[m->partition];
-      o = std::max(o, m->offset + 1);
-    }
+  void store_offsets(const std::vector<std::pair<std::int32_t, std::int64_t>>& next) {
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
     for (const auto& [p, o] : next) rd_kafka_topic_partition_list_add(list, config.input_topic.c_str(), p)->offset = o;
     rd_kafka_offsets_store(consumer.get(), list);

@@ -14,10 +14,12 @@
 //   ack tracker      when the broker acknowledged every record of a batch and
 //                    of all batches before it, the batch's offsets are stored
 //                    (auto-commit sends them; a final commit on stop).
-// Memory: at most 2 x max_in_flight + 2 batches are polled and not yet
-// retired (in the pipeline, queued for it, or waiting for acknowledgements);
-// the poll thread waits for room beyond that, so a broker slow to
-// acknowledge slows consumption instead of piling up batches.
+// Memory: a batch is recycled as soon as it is produced (librdkafka holds
+// copies of the records); until the broker acknowledges them only its
+// offsets and one 16-byte slot per record wait. So at most 2 x max_in_flight
+// + 2 batches hold events' buffers (being filled, queued for the pipeline,
+// in it), however slow the acknowledgements; those are bounded by the
+// producer's queue (queue.buffering.max.messages).
 //
 // Guarantees: every consumed message ends as one verdict or one DLQ record
 // before its offset can be committed. Feature updates carry the source
@@ -71,7 +73,7 @@ struct StreamConfig {
   // walks its partition log (longer as it fills) on each: the bench's short
   // fixed-rate windows use 2, the demo keeps 10.
   int fetch_wait_ms = 10;
-  std::size_t max_in_flight = 4;  // batches in the pipeline at once (2x + 2 polled and not yet retired)
+  std::size_t max_in_flight = 4;  // batches in the pipeline at once (and queued for it)
   int threads = 0;  // pipeline worker threads (oneTBB); 0: one per core
   std::size_t max_event_bytes = 1 << 20;
   int statistics_interval_ms = 5000;  // librdkafka statistics (consumer lag)

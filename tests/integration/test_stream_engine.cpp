@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -282,4 +286,43 @@ TEST(StreamEngine, FailurePoliciesWhenRedisIsUnreachable) {
     std::string second = policy == "fail_open" ? "\"decision\":\"allow\"" : "\"decision\":\"decline\"";
     EXPECT_NE(verdicts[1].value.find(second), std::string::npos) << policy << ": " << verdicts[1].value;
   }
+}
+
+// A broker slow to acknowledge verdicts (every response 300 ms late):
+// produced batches wait for their acknowledgements holding only offsets,
+// while at most 2 x max_in_flight + 2 batches hold events' buffers; every
+// verdict still arrives.
+TEST(StreamEngine, ABrokerSlowToAcknowledgeDoesNotPileUpBatchBuffers) {
+  RedisServer redis;
+  EmbeddedKafka kafka(1, {{"in", 2}, {"out", 2}, {"dlq", 1}});
+  auto events = make_stream(4000, 21);
+  produce_all(kafka.bootstrap(), "in", events);
+  std::size_t invalid = 0;
+  for (const auto& [k, v] : events) invalid += v[0] != '{' || v.find("\"ts\"") == std::string::npos;
+  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 300);
+  int port = free_tcp_port();
+  ::setenv("FRAUDSTREAM_PIPELINE_MAX_IN_FLIGHT", "2", 1);  // at most 6 batches with buffers
+  ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis",
+                       "redis://127.0.0.1:" + std::to_string(redis.port()), "--input-topic", "in", "--output-topic",
+                       "out", "--dlq-topic", "dlq", "--group", "slow-acks", "--metrics-port", std::to_string(port),
+                       "--batch-size", "50"});
+  ::unsetenv("FRAUDSTREAM_PIPELINE_MAX_IN_FLIGHT");
+  std::atomic<bool> done{false};
+  double most_in_flight = 0, most_buffers = 0;
+  std::thread sampler([&] {
+    while (!done.load()) {
+      std::string page = http_get(port, "/metrics");
+      most_in_flight = std::max(most_in_flight, metric_value(page, "fraud_batches_in_flight"));
+      most_buffers = std::max(most_buffers, metric_value(page, "fraud_batch_buffers"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  auto verdicts = consume(kafka.bootstrap(), "out", events.size() - invalid, std::chrono::seconds(120));
+  done.store(true);
+  sampler.join();
+  EXPECT_EQ(engine.stop(SIGTERM), 0);
+  EXPECT_EQ(verdicts.size(), events.size() - invalid);
+  EXPECT_GT(most_in_flight, 6.0) << "acknowledgements lagged behind";
+  EXPECT_GT(most_buffers, 0.0);
+  EXPECT_LE(most_buffers, 6.0);
 }
