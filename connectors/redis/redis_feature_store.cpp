@@ -325,15 +325,22 @@ void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) c
   }
 }
 
-std::uint64_t RedisFeatureStore::feature_fingerprint(const FeatureDef& f) {
-  return std::hash<std::string_view>{}(f.fingerprint);
+void RedisFeatureStore::key_text(const Digest& d, std::string& out) {
+  out.assign("fs:{");
+  append_hex(out, d.data(), sizeof d);
+  out.push_back('}');
+}
+
+std::vector<std::uint64_t> RedisFeatureStore::feature_fingerprints(const RuleSet& rules) {
+  std::vector<std::uint64_t> out;
+  out.reserve(rules.features.size());
+  for (const FeatureDef& f : rules.features) out.push_back(std::hash<std::string_view>{}(f.fingerprint));
+  return out;
 }
 
 void RedisFeatureStore::prefetch(const RuleSet& rules, std::span<const FeatureOp> ops) {
   if (options_.mode != RedisCallMode::kPerBatch || cache_.capacity() == 0 || ops.empty()) return;
-  std::vector<std::uint64_t> fingerprints;
-  fingerprints.reserve(rules.features.size());
-  for (const FeatureDef& f : rules.features) fingerprints.push_back(feature_fingerprint(f));
+  const std::vector<std::uint64_t> fingerprints = feature_fingerprints(rules);
   std::lock_guard lock(announced_mu_);
   for (const FeatureOp& op : ops) {
     if (announced_.size() >= kMaxPrefetch) break;
@@ -344,16 +351,13 @@ void RedisFeatureStore::prefetch(const RuleSet& rules, std::span<const FeatureOp
 
 void RedisFeatureStore::plan_fetches(const RuleSet& rules, std::span<const FeatureOp> ops, std::vector<Call>& calls,
                                      std::span<const int> call_of_node) {
-  fetches_.clear();
-  taken_.clear();
+  taken_.clear();  // (fetches_ is empty: apply() clears it after every apply)
   {
     std::lock_guard lock(announced_mu_);
     taken_.swap(announced_);
   }
   if (taken_.empty()) return;
-  std::vector<std::uint64_t> fingerprints;
-  fingerprints.reserve(rules.features.size());
-  for (const FeatureDef& f : rules.features) fingerprints.push_back(feature_fingerprint(f));
+  const std::vector<std::uint64_t> fingerprints = feature_fingerprints(rules);
   for (const Announced& a : taken_) {
     if (a.ops == ops.data()) continue;  // this very batch's (announced after it was planned, applied now)
     // Only keys Redis likely holds and this cache does not: new keys are
@@ -371,9 +375,7 @@ void RedisFeatureStore::plan_fetches(const RuleSet& rules, std::span<const Featu
                  fetches_.end());
   for (std::uint32_t i = 0; i < fetches_.size(); ++i) {
     Fetch& f = fetches_[i];
-    f.key.assign("fs:{");
-    append_hex(f.key, f.digest.data(), sizeof f.digest);
-    f.key.push_back('}');
+    key_text(f.digest, f.key);
     int node = cluster_ ? slot_node_[redis_key_slot(f.key)] : 0;
     // Only on a node this apply sends to anyway: no round trip of its own.
     if (node < 0 || static_cast<std::size_t>(node) >= call_of_node.size() || call_of_node[node] < 0) continue;
@@ -388,21 +390,26 @@ void RedisFeatureStore::install_fetches(const RuleSet& rules) {
     if (!c || c->stamp != "?") continue;  // no room, or known otherwise by now
     c->batch = apply_seq_;  // not released while the other fetches are installed
     ++keys_prefetched_;
-    if (!f.exists) {  // Redis holds nothing (expired): the later apply creates it
-      c->stamp = "";
-      continue;
-    }
-    std::string_view stamp, body;
-    split_stored_state(f.value, stamp, body);
-    if (stamp.empty() || !decode_window_state(body, rules.features[f.feature], c->state)) {
-      cache_.forget(*c, "?");  // not a value this engine can compute on: the script keeps computing it
-      continue;
-    }
-    c->stamp = stamp;
-    c->ttl_sent_ms = kTtlUnknown;
-    cache_.account(*c);
+    // Nil: Redis holds nothing (expired), so the later apply creates it.
+    adopt_stored(*c, rules.features[f.feature],
+                 f.exists ? std::optional<std::string_view>(f.value) : std::nullopt);
   }
-  fetches_.clear();
+}
+
+void RedisFeatureStore::adopt_stored(CachedState& c, const FeatureDef& f, std::optional<std::string_view> stored) {
+  if (!stored) {
+    cache_.forget(c, "");
+    return;
+  }
+  std::string_view stamp, body;
+  split_stored_state(*stored, stamp, body);
+  if (stamp.empty() || !decode_window_state(body, f, c.state)) {
+    cache_.forget(c, "?");  // not a value this engine can compute on: the script keeps computing it
+    return;
+  }
+  c.stamp = stamp;
+  c.ttl_sent_ms = kTtlUnknown;  // whoever wrote it, when its TTL was set is not known here
+  cache_.account(c);
 }
 
 void RedisFeatureStore::Group::recycle() {
@@ -442,9 +449,7 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
     Group& g = new_group();
     g.feature = feature;
     g.ops.push_back(static_cast<std::uint32_t>(op));
-    g.key.assign("fs:{");
-    append_hex(g.key, d.data(), sizeof d);
-    g.key.push_back('}');
+    key_text(d, g.key);
     return g;
   };
   for (std::size_t i = 0; i < ops.size(); ++i) {
@@ -604,21 +609,10 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
     }
     left -= static_cast<std::uint32_t>(reads);
     if (!g.cached) continue;
-    // Take over what the script stored.
-    CachedState& c = *g.cached;
-    if (stored->kind != msgpack::Scalar::kString) {  // no stored value
-      cache_.forget(c, "");
-      continue;
-    }
-    std::string_view stamp, body;
-    split_stored_state(stored->text, stamp, body);
-    if (stamp.empty() || !decode_window_state(body, rules.features[g.feature], c.state)) {
-      cache_.forget(c, "?");  // not a value this engine can compute on: the script keeps computing it
-    } else {
-      c.stamp = stamp;
-      c.ttl_sent_ms = kTtlUnknown;  // the script may not have written it
-      cache_.account(c);
-    }
+    // Take over what the script stored (false: no stored value).
+    adopt_stored(*g.cached, rules.features[g.feature],
+                 stored->kind == msgpack::Scalar::kString ? std::optional<std::string_view>(stored->text)
+                                                          : std::nullopt);
   }
   script_computed_ += static_cast<std::uint64_t>(std::count(by_script.begin(), by_script.end(), 1));
   for (std::size_t at = 0; at < call.script.size(); ++at) {

@@ -303,12 +303,20 @@ class RedisFeatureStore final : public FeatureStore {
   StoreStatus decode(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results, const Call& call,
                      const redisReply* r);
   static std::uint64_t fingerprint(std::span<const FeatureOp> ops);
-  static std::uint64_t feature_fingerprint(const FeatureDef& f);
+  // A state key's name, `fs:{<hex digest>}`, into `out`.
+  static void key_text(const Digest& d, std::string& out);
+  // Per feature of `rules`, a hash of its fingerprint.
+  static std::vector<std::uint64_t> feature_fingerprints(const RuleSet& rules);
+  // Takes over a stored value (the script's answer, or a GET's; nullopt: Redis
+  // holds none) as the copy `c` of feature `f`: decoded with its stamp, or
+  // forgotten ("?") when it is not a value this engine can compute on.
+  void adopt_stored(CachedState& c, const FeatureDef& f, std::optional<std::string_view> stored);
   // Picks the announced keys worth fetching and adds their GETs to the
   // calls, on nodes that get a call anyway.
   void plan_fetches(const RuleSet& rules, std::span<const FeatureOp> ops, std::vector<Call>& calls,
                     std::span<const int> call_of_node);
-  // Makes the answered fetches copies (after a successful apply).
+  // Makes the answered fetches copies (after a successful apply; apply()
+  // clears fetches_ either way).
   void install_fetches(const RuleSet& rules);
   // Runs `calls`, then the resends they ask for (redirects), up to 8 rounds.
   StoreStatus run_until_settled(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,

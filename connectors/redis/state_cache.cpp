@@ -72,12 +72,15 @@ void StateCache::evict(std::uint32_t at, bool release) {
   ++evictions_;
 }
 
-std::uint32_t StateCache::find(const Digest& d) const {
-  if (index_.empty()) return kEmpty;
+std::size_t StateCache::find_slot(const Digest& d) const {
   for (std::size_t i = home(d[0]);; i = (i + 1) & mask_) {
     const Slot& s = index_[i];
-    if (s.entry == kEmpty || (s.key == d[0] && entries_[s.entry].digest == d)) return s.entry;
+    if (s.entry == kEmpty || (s.key == d[0] && entries_[s.entry].digest == d)) return i;
   }
+}
+
+std::uint32_t StateCache::find(const Digest& d) const {
+  return index_.empty() ? kEmpty : index_[find_slot(d)].entry;
 }
 
 bool StateCache::holds(const Digest& d) const { return find(d) != kEmpty; }
@@ -218,12 +221,8 @@ void StateCache::insert_slot(std::uint64_t key, std::uint32_t entry) {
 }
 
 void StateCache::erase_slot(const Digest& d) {
-  std::size_t p = home(d[0]);
-  for (;; p = (p + 1) & mask_) {
-    const Slot& s = index_[p];
-    if (s.entry == kEmpty) return;  // not indexed
-    if (s.key == d[0] && entries_[s.entry].digest == d) break;
-  }
+  std::size_t p = find_slot(d);
+  if (index_[p].entry == kEmpty) return;  // not indexed
   // Backward-shift deletion: pull later slots of the run into the hole when
   // their home does not lie cyclically in (hole, slot].
   index_[p] = Slot{};

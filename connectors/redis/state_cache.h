@@ -177,6 +177,9 @@ class StateCache {
   std::size_t most_keys() const;
   void grow_index();
   std::size_t evicted_bits() const;  // bits per generation of the evicted-key memory
+  // The index slot holding `d`, or the empty slot ending its probe run (the
+  // index must not be empty).
+  std::size_t find_slot(const Digest& d) const;
   std::uint32_t find(const Digest& d) const;  // its entry, kEmpty if none
   void insert_slot(std::uint64_t key, std::uint32_t entry);
   void erase_slot(const Digest& d);
