@@ -6,11 +6,19 @@
 // process sets `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` and re-executes itself
 // once, before doing anything else. Nothing happens when GLIBC_TUNABLES is
 // already set (the operator's choice wins) or FRAUDSTREAM_NO_HUGE_PAGES is.
+//
+// Only the one-shot commands (replay, diff) use it. A long-running engine
+// frees and reallocates states all day, and with 2 MB pages the heap's
+// holes stay resident: in 400 s soaks at 20,000 events/s (bench_e2e --only
+// soak --soak 400, 2026-11-29) RSS went 351 -> 398 -> 413 MB at 123/307/375 s
+// with huge pages and 345 -> 378 -> 380 without, while the `full` drain ran
+// as fast without them (three alternating pairs: 78,670/78,509,
+// 73,948/77,553, 77,225/83,779 events/s).
 #pragma once
 
 namespace fraud {
 
-// Call first thing in main(); returns only if no re-exec happened.
+// Call before anything starts a thread; returns only if no re-exec happened.
 void use_huge_page_heap(char** argv);
 
 }  // namespace fraud

@@ -161,7 +161,6 @@ int cmd_generate(std::uint64_t count, const SyntheticOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  fraud::use_huge_page_heap(argv);
   CLI::App app{"fraudstream: real-time fraud engine for lending platforms"};
   app.require_subcommand(1);
 
@@ -239,6 +238,9 @@ int main(int argc, char** argv) {
   demo->add_option("--metrics-port", demo_opts.metrics_port, "Port of /metrics (0: off)");
 
   CLI11_PARSE(app, argc, argv);
+  // One-shot evaluations build millions of states in one go; the long-running
+  // engine (run, demo) keeps the default heap (see huge_pages.h).
+  if (*replay || *diff) fraud::use_huge_page_heap(argv);
   try {
     if (*kafka) return cmd_kafka(brokers, topics);
     if (*demo) return cmd_demo(demo_opts);

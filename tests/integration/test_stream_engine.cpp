@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -208,6 +209,53 @@ TEST(KafkaCommand, PrintsBootstrapAndServesTopics) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// The environment a running process sees (its /proc entry), one variable
+// per line; empty once it has gone.
+std::string environment_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::replace(env.begin(), env.end(), '\0', '\n');
+  return env;
+}
+
+// huge_pages.h: one-shot evaluations back the heap with 2 MB pages (fewer
+// page faults); the long-running engine keeps the default heap, whose holes
+// go back to the system as states are freed.
+TEST(ProcessHeap, ReplayUsesHugePagesAndTheLongRunningEngineDoesNot) {
+  ::unsetenv("GLIBC_TUNABLES");
+  ::unsetenv("FRAUDSTREAM_NO_HUGE_PAGES");
+  const std::string kHugePages = "GLIBC_TUNABLES=glibc.malloc.hugetlb=1";
+
+  // replay reads its events from a FIFO, so it waits, re-executed, until we write.
+  std::string fifo = ::testing::TempDir() + "/replay-events-" + std::to_string(::getpid());
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ChildProcess replay({FRAUD_BINARY, "replay", "--rules", rules_dir(), "--events", fifo, "--out", "/dev/null"});
+  std::string env;
+  for (int i = 0; i < 200 && env.find(kHugePages) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    env = environment_of(replay.pid());
+  }
+  EXPECT_NE(env.find(kHugePages), std::string::npos) << env;
+  {
+    std::ofstream events(fifo);
+    events << R"({"event_id":"a","event_type":"repayment","ts":1})" << "\n";
+  }
+  EXPECT_EQ(replay.stop(0), 0);
+  ::unlink(fifo.c_str());
+
+  EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
+  produce_all(kafka.bootstrap(), "in", {{"k1", R"({"event_id":"a","event_type":"repayment","ts":1})"}});
+  ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory",
+                       "--input-topic", "in", "--output-topic", "out", "--dlq-topic", "dlq", "--group", "heap",
+                       "--metrics-port", "0"});
+  ASSERT_EQ(consume(kafka.bootstrap(), "out", 1).size(), 1u);  // running, well past any re-exec
+  env = environment_of(engine.pid());
+  EXPECT_NE(env.find("FRAUDSTREAM_KAFKA_PROPERTIES_SESSION_TIMEOUT_MS"), std::string::npos) << env;
+  EXPECT_EQ(env.find("GLIBC_TUNABLES"), std::string::npos) << env;
+  EXPECT_EQ(engine.stop(SIGTERM), 0);
 }
 
 TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
