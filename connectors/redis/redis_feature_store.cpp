@@ -429,20 +429,16 @@ void RedisFeatureStore::Group::recycle() {
 }
 
 RedisFeatureStore::Group& RedisFeatureStore::new_group() {
-  if (spare_groups_.empty()) return groups_.emplace_back();
-  groups_.push_back(std::move(spare_groups_.back()));
-  spare_groups_.pop_back();
-  return groups_.back();
+  if (group_count_ == groups_.size()) groups_.emplace_back();
+  Group& g = groups_[group_count_++];
+  g.recycle();
+  return g;
 }
 
 void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> ops) {
   ++apply_seq_;
   group_of_.clear();
-  for (auto& g : groups_) {
-    g.recycle();
-    spare_groups_.push_back(std::move(g));
-  }
-  groups_.clear();
+  group_count_ = 0;
   const bool per_batch = options_.mode == RedisCallMode::kPerBatch;
   const bool caching = cache_.capacity() > 0;
   auto start = [&](std::uint32_t feature, std::size_t op, const Digest& d) -> Group& {
@@ -453,7 +449,7 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
     return g;
   };
   for (std::size_t i = 0; i < ops.size(); ++i) {
-    auto index = static_cast<std::uint32_t>(groups_.size());
+    std::uint32_t index = group_count_;
     Digest d = key_digest(rules, ops[i]);
     CachedState* c = caching ? cache_.find_or_add(d, apply_seq_) : nullptr;
     if (c) {
@@ -906,14 +902,14 @@ StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const Featu
   if (!st.ok) {
     // Copies computed on for groups that did not finish may be ahead of
     // Redis or behind it: the script computes those keys next time.
-    for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+    for (std::uint32_t g = 0; g < group_count_; ++g) {
       if (done_[g] || !groups_[g].cached) continue;
       cache_.forget(*groups_[g].cached, "?");
     }
   }
   // Only idempotent batches (source positions) can be recognised on retry.
   bool idempotent = !ops.empty() && ops.front().partition >= 0;
-  if (st.ok || groups_.empty() || !idempotent) {
+  if (st.ok || group_count_ == 0 || !idempotent) {
     resume_fingerprint_ = 0;
     unreplicated_.clear();
     return st;
@@ -929,13 +925,13 @@ StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const Featu
 StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<const FeatureOp> ops,
                                             std::span<Value> results) {
   group(rules, ops);
-  if (groups_.empty()) return StoreStatus::success();
-  done_.assign(groups_.size(), 0);
-  if (resume_fingerprint_ != 0 && resume_done_.size() == groups_.size() && resume_results_.size() == ops.size() &&
+  if (group_count_ == 0) return StoreStatus::success();
+  done_.assign(group_count_, 0);
+  if (resume_fingerprint_ != 0 && resume_done_.size() == group_count_ && resume_results_.size() == ops.size() &&
       fingerprint(ops) == resume_fingerprint_) {
     // The retry of a batch that failed part-way: keep what succeeded.
     done_ = resume_done_;
-    for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+    for (std::uint32_t g = 0; g < group_count_; ++g) {
       if (!done_[g]) continue;
       for (std::uint32_t i : groups_[g].ops) results[i] = resume_results_[i];
     }
@@ -973,7 +969,7 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
   // trip per node), or one call per group (naive mode).
   std::vector<Call> calls;
   std::vector<int> call_of_node(nodes_.size(), -1);
-  for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+  for (std::uint32_t g = 0; g < group_count_; ++g) {
     if (done_[g]) continue;
     int node = 0;
     if (cluster_) {  // (a plain node needs no slots)

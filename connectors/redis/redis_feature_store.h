@@ -357,9 +357,11 @@ class RedisFeatureStore final : public FeatureStore {
   std::uint64_t stamp_counter_ = 0;
   // Per batch, reused.
   std::unordered_map<Digest, std::uint32_t, DigestHash> group_of_;  // without cache
-  std::vector<Group> spare_groups_;
   std::uint64_t apply_seq_ = 0;
+  // The apply's groups are the first group_count_; the rest wait for reuse
+  // (in place: a Group is five buffers, not moved from batch to batch).
   std::vector<Group> groups_;
+  std::uint32_t group_count_ = 0;
   std::vector<char> done_;  // per group: values received
   std::vector<std::string> value_hashes_;  // per op of the group being prepared
   std::vector<TtlArgs> ttl_args_;           // per feature, rebuilt when the pack's windows change
