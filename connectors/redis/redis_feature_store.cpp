@@ -448,7 +448,18 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
     key_text(d, g.key);
     return g;
   };
+  // The cache's index slot and entry of keys a few ops ahead are fetched
+  // into the CPU cache while this one is looked up (digested keys only).
+  constexpr std::size_t kSlotAhead = 16, kEntryAhead = 8;
   for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (caching) {
+      if (i + kSlotAhead < ops.size() && ops[i + kSlotAhead].key_digest != Digest{}) {
+        cache_.prefetch_slot(ops[i + kSlotAhead].key_digest);
+      }
+      if (i + kEntryAhead < ops.size() && ops[i + kEntryAhead].key_digest != Digest{}) {
+        cache_.prefetch_entry(ops[i + kEntryAhead].key_digest);
+      }
+    }
     std::uint32_t index = group_count_;
     Digest d = key_digest(rules, ops[i]);
     CachedState* c = caching ? cache_.find_or_add(d, apply_seq_) : nullptr;
