@@ -60,6 +60,15 @@ std::vector<std::pair<std::string, std::string>> make_stream(int n, std::uint64_
   return out;
 }
 
+// The environment a running process sees (its /proc entry), one variable
+// per line; empty once it has gone.
+std::string environment_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::replace(env.begin(), env.end(), '\0', '\n');
+  return env;
+}
+
 }  // namespace
 
 TEST(StreamEngine, VerdictsEqualReplayAndBadRecordsGoToTheDlq) {
@@ -211,18 +220,9 @@ TEST(KafkaCommand, PrintsBootstrapAndServesTopics) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-// The environment a running process sees (its /proc entry), one variable
-// per line; empty once it has gone.
-std::string environment_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::replace(env.begin(), env.end(), '\0', '\n');
-  return env;
-}
-
 // huge_pages.h: one-shot evaluations back the heap with 2 MB pages (fewer
-// page faults); the long-running engine keeps the default heap, whose holes
-// go back to the system as states are freed.
+// page faults); the long-running engine keeps the default heap, where the
+// holes left by freed states do not keep whole 2 MB pages resident.
 TEST(ProcessHeap, ReplayUsesHugePagesAndTheLongRunningEngineDoesNot) {
   ::unsetenv("GLIBC_TUNABLES");
   ::unsetenv("FRAUDSTREAM_NO_HUGE_PAGES");
@@ -239,10 +239,16 @@ TEST(ProcessHeap, ReplayUsesHugePagesAndTheLongRunningEngineDoesNot) {
     env = environment_of(replay.pid());
   }
   EXPECT_NE(env.find(kHugePages), std::string::npos) << env;
-  {
-    std::ofstream events(fifo);
-    events << R"({"event_id":"a","event_type":"repayment","ts":1})" << "\n";
+  // Non-blocking: if replay never opens the FIFO, fail rather than hang.
+  int fd = -1;
+  for (int i = 0; i < 200 && fd < 0; ++i) {
+    fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  ASSERT_GE(fd, 0) << "replay never opened its events";
+  const std::string line = R"({"event_id":"a","event_type":"repayment","ts":1})" "\n";
+  EXPECT_EQ(::write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  ::close(fd);
   EXPECT_EQ(replay.stop(0), 0);
   ::unlink(fifo.c_str());
 
