@@ -837,7 +837,7 @@ int main(int argc, char** argv) {
           "heap's holes resident with them (`malloc_info` 380 s into a soak: 46 MB free inside two arenas of "
           "112 MB; `malloc_trim` gave back 5 MB). `fraudstream run` now keeps glibc's default heap (huge pages stay "
           "for the one-shot `replay` and `diff`): 400 s soaks gave 351, 398 and 413 MB at 123, 307 and 375 s with "
-          "huge pages and 345, 378 and 380 without, and the `full` drain was as fast without them (three "
+          "huge pages and 345, 378 and 386 at 123, 308 and 370 s without, and the `full` drain was as fast without them (three "
           "alternating pairs). States still grow under a flat charge (810,000 small states give way to 466,000 "
           "bigger ones) and a lag spell still adds ~20 MB for a while. A produced batch now goes back to the pool at once (its acknowledgements wait in a small "
           "record: offsets and 16 bytes per verdict), so at most 2 x `pipeline.max_in_flight` + 2 batches ever "
