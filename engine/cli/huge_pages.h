@@ -11,9 +11,9 @@
 // frees and reallocates states all day, and with 2 MB pages the heap's
 // holes stay resident: in 400 s soaks at 20,000 events/s (bench_e2e --only
 // soak --soak 400, 2026-11-29) RSS went 351 -> 398 -> 413 MB at 123/307/375 s
-// with huge pages and 345 -> 378 -> 386 at 123/308/370 s without, while the `full` drain ran
-// as fast without them (three alternating pairs: 78,670/78,509,
-// 73,948/77,553, 77,225/83,779 events/s).
+// with huge pages and 345 -> 378 -> 386 at 123/308/370 s without, while the
+// `full` drain ran as fast without them (three alternating pairs:
+// 78,670/78,509, 73,948/77,553, 77,225/83,779 events/s).
 #pragma once
 
 namespace fraud {
