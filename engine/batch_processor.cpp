@@ -51,7 +51,7 @@ void BatchProcessor::plan(const RuleSet& rules, std::span<const Event* const> ev
       for (auto slot : f.by_slots) null_key |= ev.fields[slot].is_null();
       if (null_key) continue;  // value null, no update
       bool update = !f.where_node || holds(ctx, *f.where_node);
-      bool read = plan.feature_read[k] != 0;
+      bool read = value_needed(plan, k, [&](std::uint32_t node) { return holds(ctx, node); });
       if (!update && !read) continue;
       PendingText p{ops_.size(), arena_.size(), 0, 0, 0};
       if (f.by_slots.size() == 1) {

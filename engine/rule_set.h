@@ -127,7 +127,36 @@ struct TypePlan {
   std::vector<std::uint32_t> rules;
   std::vector<std::uint32_t> features;       // planned: key computed, maybe updated
   std::vector<std::uint8_t> feature_read;    // per entry of `features`: value needed
+  // Per entry of `features`: when its value is needed. A rule `A and B and
+  // f > 1` whose conjuncts A and B read no feature cannot match an event
+  // they do not hold for, so f's value is needed only for events where they
+  // do (a verdict lists the features of matched rules only). Each guard is
+  // one reading rule's feature-free conjuncts (node ids; those the event
+  // type already implies are left out): the value is needed when every node
+  // of one guard holds. Empty: needed whenever `feature_read` says so (some
+  // reading rule has no feature-free conjunct). An event that neither needs
+  // the value nor passes the feature's `where` costs no store operation.
+  std::vector<std::vector<std::vector<std::uint32_t>>> read_guards;
 };
+
+// Whether an event needs the value of a planned feature (see TypePlan).
+template <typename Holds>
+bool value_needed(const TypePlan& plan, std::size_t entry, Holds&& holds) {
+  if (plan.feature_read[entry] == 0) return false;
+  const auto& guards = plan.read_guards[entry];
+  if (guards.empty()) return true;
+  for (const auto& guard : guards) {
+    bool all = true;
+    for (std::uint32_t node : guard) {
+      if (!holds(node)) {
+        all = false;
+        break;
+      }
+    }
+    if (all) return true;
+  }
+  return false;
+}
 
 class RuleSet {
  public:

@@ -251,6 +251,59 @@ rules:
   EXPECT_EQ(rs->plan_for("other").rules, (std::vector<std::uint32_t>{2}));
 }
 
+TEST(PackLoader, ReadGuardsAreTheReadingRulesFeatureFreeConjuncts) {
+  auto rs = compile_ok(R"(features:
+  - name: f
+    agg: count
+    by: k
+    window: 1h
+  - name: g
+    agg: count
+    by: k
+    window: 1h
+  - name: h
+    agg: count
+    by: k
+    window: 1h
+macros:
+  - name: app
+    condition: event_type == "app"
+  - name: big
+    condition: app and amount >= 100
+rules:
+  - name: guarded
+    when: big and f > 1 and channel == "web"
+  - name: big_f
+    when: big and f > 2
+  - name: same_guard
+    when: f > 3 and big
+  - name: other_guard
+    when: amount < 5 and f + g > 3
+  - name: unguarded
+    when: app and h > 1
+  - name: or_is_one_conjunct
+    when: (amount > 7 or h > 2) and g > 0
+)");
+  ASSERT_TRUE(rs);
+  const TypePlan& plan = rs->plan_for("app");
+  ASSERT_EQ(plan.features, (std::vector<std::uint32_t>{0, 1, 2}));
+  auto text = [&](std::size_t entry) {
+    std::vector<std::size_t> sizes;
+    for (const auto& guard : plan.read_guards[entry]) sizes.push_back(guard.size());
+    return sizes;
+  };
+  // f: `app` is implied by the type and left out; one guard per distinct
+  // set of conjunct nodes: (amount >= 100, channel == "web"), the macro's
+  // (amount >= 100) once for two rules, then (amount < 5).
+  EXPECT_EQ(text(0), (std::vector<std::size_t>{2, 1, 1}));
+  // g: read by other_guard, and by a rule whose only other conjunct reads h.
+  EXPECT_TRUE(plan.read_guards[1].empty());
+  EXPECT_TRUE(plan.read_guards[2].empty());  // unguarded: `app` alone is implied
+  // Another type plans only the rules that can match it.
+  EXPECT_EQ(rs->plan_for("pay").read_guards[0].size(), 1u);  // (amount < 5)
+  EXPECT_TRUE(rs->full_plan_for("app").read_guards[0].empty());  // rule tests read everything
+}
+
 TEST(PackLoader, DisabledRuleIsCheckedButNotRun) {
   auto rs = compile_ok("rules:\n  - name: r\n    when: 'true'\n    enabled: false\n    reason: x\n");
   ASSERT_TRUE(rs);
