@@ -395,18 +395,30 @@ struct StreamEngine::Impl {
       // latency at low load); while batches queue for it, it fills for up to
       // batch_wait_ms or batch_size (bigger batches when busy).
       auto idle = [&] { return before_store.load(std::memory_order_relaxed) == 0; };
+      // While messages keep coming the loop reads no clock: right after a
+      // message it polls without waiting, and only an empty poll checks the
+      // deadline (then waits for what is left of it) and beats the heart,
+      // as does every 256th message.
+      bool got_one = false;
+      std::uint32_t since_beat = 0;
       while (b->messages.size() < config.batch_size && !stopping.load()) {
-        int wait = b->messages.empty() ? 100
-                   : idle()            ? 0
-                                       : static_cast<int>(std::max<std::int64_t>(
-                                             0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                    deadline - std::chrono::steady_clock::now())
-                                                    .count()));
+        int wait = b->messages.empty()   ? 100
+                   : got_one || idle() ? 0
+                                         : static_cast<int>(std::max<std::int64_t>(
+                                               0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                      deadline - std::chrono::steady_clock::now())
+                                                      .count()));
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), wait);
-        counters.poll_heartbeat_ms.store(steady_ms());
         if (!m) {
+          counters.poll_heartbeat_ms.store(steady_ms());
+          got_one = false;
           if (!b->messages.empty() && (idle() || std::chrono::steady_clock::now() >= deadline)) break;
           continue;
+        }
+        got_one = true;
+        if (++since_beat == 256) {
+          counters.poll_heartbeat_ms.store(steady_ms());
+          since_beat = 0;
         }
         if (m->err) {
           if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
