@@ -72,6 +72,8 @@ struct FeatureStoreCounters {
   std::uint64_t create_conflicts = 0;      // creates that found the key there (then script computed)
   std::uint64_t cache_bytes = 0;           // memory the copies are charged (not monotonic)
   std::uint64_t keys_prefetched = 0;       // copies fetched ahead for a later batch (FeatureStore::prefetch)
+  std::uint64_t keys_checked_absent = 0;   // keys only read, confirmed absent without a script (engine computed, of those)
+  std::uint64_t absence_conflicts = 0;     // such checks that found the key there (then script computed)
 };
 
 class FeatureStore {

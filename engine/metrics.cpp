@@ -52,6 +52,13 @@ EngineMetrics::EngineMetrics(std::string input_topic)
                                   "it or this one forgot it; the script computes it in a second round trip)")),
       feature_keys_created(feature_key_creates.Add({{"result", "created"}})),
       feature_create_conflicts(feature_key_creates.Add({{"result", "conflict"}})),
+      feature_absence_checks(counter(*registry_, "fraud_feature_absence_checks_total",
+                                     "(feature, entity) keys a batch only reads and the engine holds no stored value "
+                                     "of, checked with a plain EXISTS instead of the script, by result: absent (the "
+                                     "engine's reads stand), or present (the key was there after all; the script "
+                                     "computes it in a second round trip)")),
+      feature_keys_checked_absent(feature_absence_checks.Add({{"result", "absent"}})),
+      feature_absence_conflicts(feature_absence_checks.Add({{"result", "present"}})),
       feature_cache_entries(gauge(*registry_, "fraud_feature_cache_entries",
                                   "Feature states the engine keeps a copy of to compute on (at most redis.cache_keys)")
                                 .Add({})),

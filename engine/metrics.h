@@ -72,6 +72,9 @@ class EngineMetrics {
   prometheus::Family<prometheus::Counter>& feature_key_creates;  // by result: created | conflict
   prometheus::Counter& feature_keys_created;
   prometheus::Counter& feature_create_conflicts;
+  prometheus::Family<prometheus::Counter>& feature_absence_checks;  // by result: absent | present
+  prometheus::Counter& feature_keys_checked_absent;
+  prometheus::Counter& feature_absence_conflicts;
   prometheus::Gauge& feature_cache_entries;
   prometheus::Gauge& feature_cache_bytes;
   prometheus::Counter& feature_cache_evictions;

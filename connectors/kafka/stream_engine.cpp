@@ -493,6 +493,9 @@ struct StreamEngine::Impl {
       metrics.feature_keys_script_computed.Increment(static_cast<double>(now.keys_script_computed - store_seen.keys_script_computed));
       metrics.feature_keys_created.Increment(static_cast<double>(now.keys_created - store_seen.keys_created));
       metrics.feature_create_conflicts.Increment(static_cast<double>(now.create_conflicts - store_seen.create_conflicts));
+      metrics.feature_keys_checked_absent.Increment(
+          static_cast<double>(now.keys_checked_absent - store_seen.keys_checked_absent));
+      metrics.feature_absence_conflicts.Increment(static_cast<double>(now.absence_conflicts - store_seen.absence_conflicts));
       metrics.feature_cache_entries.Set(static_cast<double>(now.cache_entries));
       metrics.feature_cache_bytes.Set(static_cast<double>(now.cache_bytes));
       metrics.feature_cache_evictions.Increment(static_cast<double>(now.cache_evictions - store_seen.cache_evictions));

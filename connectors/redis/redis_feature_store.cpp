@@ -545,6 +545,7 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
     hash_values(rules, ops, g);
     next_stamp(g.state);
     g.create = false;
+    g.absent = false;
     // The key's TTL still covers a write now (sent at most `timeout` before
     // Redis runs it) if this store set it within the slack.
     const TtlArgs& ttl = ttl_args_[g.feature];
@@ -577,7 +578,9 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
     // (the script only if that finds the key there after all).
     g.create = create_this_apply_ && dirty && g.expect.empty();
     if (g.create) g.keep_ttl = false;  // SET NX always sets the TTL (PX)
-    if (!g.create) encode_ops(f, ops, g);
+    // Only read, and no stored value by the copy: EXISTS confirms it.
+    g.absent = create_this_apply_ && !dirty && g.expect.empty();
+    if (!g.create && !g.absent) encode_ops(f, ops, g);
   }
 }
 
@@ -648,6 +651,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
   static const std::string kNx = "NX";
   static const std::string kPx = "PX";
   static const std::string kGet = "GET";
+  static const std::string kExists = "EXISTS";
   const bool want_state = options_.mode == RedisCallMode::kPerBatch && options_.cache_keys > 0;
   StoreStatus status = StoreStatus::success();
   std::vector<bool> sent(calls.size(), false);
@@ -675,8 +679,11 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
                        .count();
     prepare(rules, ops, results, call.groups, call.sent_ms);
     call.creates.clear();
+    call.absents.clear();
     call.script.clear();
-    for (std::uint32_t g : call.groups) (groups_[g].create ? call.creates : call.script).push_back(g);
+    for (std::uint32_t g : call.groups) {
+      (groups_[g].create ? call.creates : groups_[g].absent ? call.absents : call.script).push_back(g);
+    }
     // The call's commands, formatted straight into one RESP buffer (no
     // per-command formatting in hiredis) and handed over at once.
     std::string& out = resp_;
@@ -700,6 +707,11 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       arg(kNx);
       arg(kPx);
       arg(ttl_args_[grp.feature].set);
+    }
+    for (std::uint32_t g : call.absents) {
+      command(2);
+      arg(kExists);
+      arg(groups_[g].key);
     }
     if (!call.script.empty()) {
       // Several groups: keys travel in ARGV (a script may then touch keys of
@@ -761,12 +773,13 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       if (redisGetReply(node.ctx, &raw) != REDIS_OK) return nullptr;
       return Reply(static_cast<redisReply*>(raw));
     };
-    // Replies in the order written: ASKING, the SET NX writes, the script, WAIT.
+    // Replies in the order written: ASKING, the SET NX writes, the EXISTS
+    // checks, the script, WAIT, the GETs.
     Reply asking = call.asking ? next() : nullptr;
     bool lost = call.asking && !asking;
     std::vector<Reply> created;
-    created.reserve(call.creates.size());
-    for (std::size_t i = 0; !lost && i < call.creates.size(); ++i) {
+    created.reserve(call.creates.size() + call.absents.size());
+    for (std::size_t i = 0; !lost && i < call.creates.size() + call.absents.size(); ++i) {
       created.push_back(next());
       lost = !created.back();
     }
@@ -791,28 +804,38 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     }
     bool wrote = false;  // some key of the call is done: its write must reach the replicas
     std::vector<std::uint32_t> conflicts;
-    for (std::size_t i = 0; i < call.creates.size(); ++i) {
-      std::uint32_t gi = call.creates[i];
+    const std::size_t n_creates = call.creates.size();
+    for (std::size_t i = 0; i < created.size(); ++i) {
+      const bool check = i >= n_creates;  // an EXISTS (else a SET NX)
+      std::uint32_t gi = check ? call.absents[i - n_creates] : call.creates[i];
       Group& g = groups_[gi];
       const redisReply* cr = created[i].get();
-      if (cr->type == REDIS_REPLY_STATUS) {  // OK: created with the engine's state
+      if (!check && cr->type == REDIS_REPLY_STATUS) {  // OK: created with the engine's state
         done_[gi] = 1;
         wrote = true;
         ++keys_created_;
         engine_state_stored(g, call.sent_ms);
         continue;
       }
+      if (check && cr->type == REDIS_REPLY_INTEGER && cr->integer == 0) {  // still absent: the reads stand
+        done_[gi] = 1;
+        ++keys_checked_absent_;
+        engine_state_stored(g, call.sent_ms);  // (nothing was written)
+        continue;
+      }
       if (cr->type == REDIS_REPLY_ERROR && !routing_error(cr)) {
         if (status.ok) status = StoreStatus::failure(where + ": " + std::string(cr->str, cr->len));
         continue;
       }
-      // The key is there after all (nil), or lives elsewhere (a routing
-      // error): the script settles it, one key per call after a redirect.
+      // The key is there after all (SET NX: nil; EXISTS: 1), or lives
+      // elsewhere (a routing error): the script settles it, one key per call
+      // after a redirect.
       g.create = false;
+      g.absent = false;
       hash_values(rules, ops, g);
       encode_ops(rules.features[g.feature], ops, g);
-      if (cr->type == REDIS_REPLY_NIL) {
-        ++create_conflicts_;
+      if (cr->type != REDIS_REPLY_ERROR) {
+        ++(check ? absence_conflicts_ : create_conflicts_);
         conflicts.push_back(gi);
       } else {
         ++redirects_;
@@ -894,16 +917,17 @@ std::uint64_t RedisFeatureStore::fingerprint(std::span<const FeatureOp> ops) {
 
 StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
   std::lock_guard lock(mu_);
-  // Creates while few of them conflict; else only every kCreateProbeEvery-th
-  // apply, to notice when they would pay again.
+  // Creates (and absence checks) while few of them conflict; else only every
+  // kCreateProbeEvery-th apply, to notice when they would pay again.
   const bool probe = !creating() && ++applies_without_creates_ % kCreateProbeEvery == 0;
   create_this_apply_ = creating() || probe;
-  const std::uint64_t created_before = keys_created_, conflicts_before = create_conflicts_;
+  const std::uint64_t created_before = keys_created_ + keys_checked_absent_;
+  const std::uint64_t conflicts_before = create_conflicts_ + absence_conflicts_;
   StoreStatus st = apply_locked(rules, ops, results);
   if (st.ok) install_fetches(rules);
   fetches_.clear();
-  const auto created = static_cast<double>(keys_created_ - created_before);
-  const auto conflicts = static_cast<double>(create_conflicts_ - conflicts_before);
+  const auto created = static_cast<double>(keys_created_ + keys_checked_absent_ - created_before);
+  const auto conflicts = static_cast<double>(create_conflicts_ + absence_conflicts_ - conflicts_before);
   if (created + conflicts > 0) {
     double share = conflicts / (created + conflicts);
     // A probe is a fresh measurement; otherwise a moving average.

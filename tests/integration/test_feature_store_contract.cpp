@@ -201,6 +201,33 @@ TEST_F(FeatureStoreContract, SameValuesAsMemoryOnARandomStream) {
   EXPECT_GT(r->counters().keys_created, 0u);
   EXPECT_LT(r->counters().keys_created, r->counters().keys_engine_computed);  // later batches: the script's stamp check
   EXPECT_EQ(r->counters().create_conflicts, 0u);
+  EXPECT_EQ(r->counters().absence_conflicts, 0u);
+}
+
+// A key one engine only reads and holds no value of, which another engine
+// has written meanwhile: the EXISTS finds it, and the script computes it in
+// a second round trip, so the read is the other engine's value.
+TEST_F(FeatureStoreContract, AbsenceChecksThatFindTheKeyLetTheScriptCompute) {
+  auto rules = pack();
+  const std::vector<std::string> lines = {
+      R"({"event_id":"a","event_type":"pay","ts":1772000000000,"k":"x","v":"id1"})",  // reads uniq: none yet
+      R"({"event_id":"b","event_type":"app","ts":1772000001000,"k":"x","v":"id2"})",  // the other engine adds id2
+      R"({"event_id":"c","event_type":"pay","ts":1772000002000,"k":"x","v":"id3"})",  // reads uniq: 1
+  };
+  MemoryFeatureStore memory;
+  auto want = run(memory, *rules, lines, 1, true);
+  auto a = redis("absence");
+  auto b = redis("absence");
+  std::vector<std::string> got = run(*a, *rules, lines, 1, true, 0, false, 0, 1);
+  auto part = run(*b, *rules, lines, 1, true, 0, false, 1, 2);
+  got.insert(got.end(), part.begin(), part.end());
+  const auto round_trips = a->round_trips();
+  part = run(*a, *rules, lines, 1, true, 0, false, 2, 3);
+  got.insert(got.end(), part.begin(), part.end());
+  EXPECT_EQ(want, got);
+  EXPECT_EQ(a->absence_conflicts(), 1u);  // uniq of x; the other features a updates itself
+  EXPECT_GE(a->keys_checked_absent(), 1u);
+  EXPECT_EQ(a->round_trips() - round_trips, 2u);  // the check, then the script
 }
 
 // A key this store evicted goes to the script at once (its cache remembers
