@@ -131,11 +131,13 @@ struct TypePlan {
   // f > 1` whose conjuncts A and B read no feature cannot match an event
   // they do not hold for, so f's value is needed only for events where they
   // do (a verdict lists the features of matched rules only). Each guard is
-  // one reading rule's feature-free conjuncts (node ids; those the event
-  // type already implies are left out): the value is needed when every node
-  // of one guard holds. Empty: needed whenever `feature_read` says so (some
-  // reading rule has no feature-free conjunct). An event that neither needs
-  // the value nor passes the feature's `where` costs no store operation.
+  // one reading rule's feature-free conjuncts (node ids; those that only
+  // test the event type, and can hold for this one, are left out: leaving a
+  // conjunct out can only make the value needed more often): the value is
+  // needed when every node of one guard holds. Empty: needed whenever
+  // `feature_read` says so (some reading rule has no feature-free
+  // conjunct). An event that neither needs the value nor passes the
+  // feature's `where` costs no store operation.
   std::vector<std::vector<std::vector<std::uint32_t>>> read_guards;
 };
 

@@ -287,7 +287,7 @@ rules:
   ASSERT_TRUE(rs);
   const TypePlan& plan = rs->plan_for("app");
   ASSERT_EQ(plan.features, (std::vector<std::uint32_t>{0, 1, 2}));
-  auto text = [&](std::size_t entry) {
+  auto guard_sizes = [&](std::size_t entry) {
     std::vector<std::size_t> sizes;
     for (const auto& guard : plan.read_guards[entry]) sizes.push_back(guard.size());
     return sizes;
@@ -295,7 +295,7 @@ rules:
   // f: `app` is implied by the type and left out; one guard per distinct
   // set of conjunct nodes: (amount >= 100, channel == "web"), the macro's
   // (amount >= 100) once for two rules, then (amount < 5).
-  EXPECT_EQ(text(0), (std::vector<std::size_t>{2, 1, 1}));
+  EXPECT_EQ(guard_sizes(0), (std::vector<std::size_t>{2, 1, 1}));
   // g: read by other_guard, and by a rule whose only other conjunct reads h.
   EXPECT_TRUE(plan.read_guards[1].empty());
   EXPECT_TRUE(plan.read_guards[2].empty());  // unguarded: `app` alone is implied
