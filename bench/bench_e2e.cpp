@@ -874,8 +874,13 @@ int main(int argc, char** argv) {
           "after (`--only full`, `batch-4000`, a batch-8000 scenario, `--repeat 1`) gave 109,945 / 109,161 / "
           "109,437 events/s and then 91,130 / 92,112 / 87,340: batch size does not move throughput on this box, "
           "8000 only costs memory (457-473 MB peak RSS against 323-329). In both runs of 15:09 and 15:50 one "
-          "`passthrough` run of three drained at ~320,000 events/s instead of 730,000-930,000 (not explained; "
-          "the median hides it), and `memory-store` spread from 178,401 to 325,452.\n";
+          "`passthrough` run of three drained at ~320,000 events/s instead of 730,000-930,000, and `memory-store` "
+          "spread from 178,401 to 325,452: acknowledgements sampled every 10 ms (a traced run of 321,389 events/s "
+          "at 16:25) stop for ~0.7 s at 357,065 of 400,000 and then resume. librdkafka 2.0.2 backs a fetch off "
+          "for 1 s when the consumer's queue passes `queued.max.messages.kbytes` (16 MB here; `fetch.queue.backoff.ms`, "
+          "which shortens the backoff, came in a later librdkafka), and in a drain as fast as passthrough the "
+          "fetches fill that queue; a traced `full` drain had no stop over 50 ms. The median hides it; a ceiling measured over "
+          "a 0.3-1.4 s drain stays rough (1,443,785 to 291,246 events/s in six runs in a row at 16:05).\n";
     md << "\n## All scenarios\n\nThroughput rows drain a preloaded backlog flat out (events/s between the first and last "
           "acknowledged verdict); `rate-N` rows offer N events/s for 10 s after 3 s of warm-up. Latency is the Kafka "
           "timestamp of the event to the broker's acknowledgement of its verdict, from the engine's exact histogram. "
