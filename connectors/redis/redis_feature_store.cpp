@@ -574,13 +574,14 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
       cache_.account(*g.cached);
       encode_window_state(s, f, g.state);
     }
-    // No stored value by the copy, and something to store: a plain SET NX
-    // (the script only if that finds the key there after all).
-    g.create = create_this_apply_ && dirty && g.expect.empty();
+    // No stored value by the copy: with something to store, a plain SET NX;
+    // only read, an EXISTS confirms it (the script only if either finds the
+    // key there after all).
+    const bool no_value = create_this_apply_ && g.expect.empty();
+    g.create = no_value && dirty;
+    g.absent = no_value && !dirty;
     if (g.create) g.keep_ttl = false;  // SET NX always sets the TTL (PX)
-    // Only read, and no stored value by the copy: EXISTS confirms it.
-    g.absent = create_this_apply_ && !dirty && g.expect.empty();
-    if (!g.create && !g.absent) encode_ops(f, ops, g);
+    if (!no_value) encode_ops(f, ops, g);
   }
 }
 
