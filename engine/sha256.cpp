@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <cstdint>
 #include <new>
 #include <stdexcept>
 
@@ -56,6 +57,29 @@ void append_hex(std::string& out, const void* data, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     p[2 * i] = kHex[bytes[i] >> 4];
     p[2 * i + 1] = kHex[bytes[i] & 15];
+  }
+}
+
+void append_base64url(std::string& out, const void* data, std::size_t n) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  std::size_t at = out.size();
+  out.resize(at + (4 * n + 2) / 3);
+  char* p = out.data() + at;
+  std::size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    std::uint32_t w = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
+    *p++ = kAlphabet[w >> 18];
+    *p++ = kAlphabet[(w >> 12) & 63];
+    *p++ = kAlphabet[(w >> 6) & 63];
+    *p++ = kAlphabet[w & 63];
+  }
+  if (i < n) {  // one or two bytes left: two or three characters
+    std::uint32_t w = std::uint32_t{bytes[i]} << 16;
+    if (i + 1 < n) w |= std::uint32_t{bytes[i + 1]} << 8;
+    *p++ = kAlphabet[w >> 18];
+    *p++ = kAlphabet[(w >> 12) & 63];
+    if (i + 1 < n) *p++ = kAlphabet[(w >> 6) & 63];
   }
 }
 

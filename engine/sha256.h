@@ -1,4 +1,5 @@
-// SHA-256 digests (OpenSSL's libcrypto), as bytes or lowercase hex.
+// SHA-256 digests (OpenSSL's libcrypto), as bytes or lowercase hex, and the
+// text forms of digest bytes (hex, base64url).
 //
 // The digest implementation is fetched from OpenSSL once per process; a
 // fetch per digest (what passing EVP_sha256() to each init does in OpenSSL
@@ -33,6 +34,10 @@ std::string sha256_hex(std::string_view data);
 
 // Appends `n` bytes at `data` as lowercase hex (two characters per byte).
 void append_hex(std::string& out, const void* data, std::size_t n);
+// Appends `n` bytes at `data` as unpadded base64url (RFC 4648 section 5:
+// A-Z a-z 0-9 - _, four characters per three bytes, 22 for 16 bytes): the
+// shortest printable form, for digests that travel and are stored often.
+void append_base64url(std::string& out, const void* data, std::size_t n);
 
 // The digest of the concatenation of `parts`, with a context kept per thread
 // (no allocation): for digests on the data path.

@@ -327,7 +327,7 @@ void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) c
 
 void RedisFeatureStore::key_text(const Digest& d, std::string& out) {
   out.assign("fs:{");
-  append_hex(out, d.data(), sizeof d);
+  append_base64url(out, d.data(), sizeof d);
   out.push_back('}');
 }
 
@@ -502,7 +502,7 @@ void RedisFeatureStore::hash_values(const RuleSet& rules, std::span<const Featur
     const FeatureOp& op = ops[g.ops[j]];
     if (op.update && !op.of.is_null()) {
       Digest v = value_digest(op);
-      append_hex(value_hashes_[j], v.data(), sizeof v);
+      append_base64url(value_hashes_[j], v.data(), sizeof v);
     }
   }
 }

@@ -1,5 +1,6 @@
 // SHA-256: known vectors (Redis key names are digests, so they must never
-// change), the per-thread context of sha256_of, and reuse after reset().
+// change), the per-thread context of sha256_of, reuse after reset(), and the
+// base64url text of digest bytes (RFC 4648 vectors).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -44,6 +45,30 @@ TEST(Sha256, ResetStartsANewDigest) {
   h.update("ab");
   h.update("c");
   EXPECT_EQ(h.hex_digest(), kAbc);
+}
+
+std::string base64url(std::string_view bytes) {
+  std::string out = "=";  // appends after what is there
+  append_base64url(out, bytes.data(), bytes.size());
+  return out.substr(1);
+}
+
+TEST(Sha256, Base64urlIsRfc4648Section5Unpadded) {
+  // RFC 4648 section 10's vectors, without padding.
+  EXPECT_EQ(base64url(""), "");
+  EXPECT_EQ(base64url("f"), "Zg");
+  EXPECT_EQ(base64url("fo"), "Zm8");
+  EXPECT_EQ(base64url("foo"), "Zm9v");
+  EXPECT_EQ(base64url("foob"), "Zm9vYg");
+  EXPECT_EQ(base64url("fooba"), "Zm9vYmE");
+  EXPECT_EQ(base64url("foobar"), "Zm9vYmFy");
+  // The URL alphabet: 62 is '-' and 63 is '_' (standard base64: '+' and '/').
+  EXPECT_EQ(base64url("\xfb\xff\xbf"), "-_-_");
+  // A 16-byte digest is 22 characters.
+  Sha256Digest d = sha256_of({"abc"});
+  std::string t;
+  append_base64url(t, d.data(), 16);
+  EXPECT_EQ(t, "ungWv48Bz-pBQUDeXa4iIw");
 }
 
 TEST(Sha256, ThreadsHaveTheirOwnContext) {
