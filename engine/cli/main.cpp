@@ -143,11 +143,21 @@ int cmd_paysim(const std::string& csv) {
   return bad ? 1 : 0;
 }
 
-int cmd_generate(std::uint64_t count, const SyntheticOptions& options) {
+// One event per line; `keyed`: its Kafka key (the customer id) and a tab
+// first, for `kcat -P -K '\t'`.
+int cmd_generate(std::uint64_t count, const SyntheticOptions& options, bool keyed) {
   SyntheticStream stream(options);
   std::string buf;
+  std::string event;
   for (std::uint64_t i = 0; i < count; ++i) {
-    stream.next(buf);
+    if (keyed) {
+      event.clear();
+      buf += stream.next(event);
+      buf.push_back('\t');
+      buf += event;
+    } else {
+      stream.next(buf);
+    }
     buf.push_back('\n');
     if (buf.size() > (1 << 16)) {
       std::cout.write(buf.data(), static_cast<std::streamsize>(buf.size()));
@@ -205,6 +215,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   generate->add_option("--step-ms", gen.step_ms, "Mean event-time step between events");
   generate->add_option("--customers", gen.customers, "Size of the customer population");
+  bool gen_keyed = false;
+  generate->add_flag("--keyed", gen_keyed,
+                     "Start each line with the event's Kafka key (its customer id) and a tab: kcat -P -K '\\t'");
 
   int brokers = 1;
   std::vector<std::string> topics;
@@ -254,7 +267,7 @@ int main(int argc, char** argv) {
     std::cerr << "fraudstream: " << e.what() << "\n";
     return 2;
   }
-  if (*generate) return cmd_generate(gen_count, gen);
+  if (*generate) return cmd_generate(gen_count, gen, gen_keyed);
   if (*check) return cmd_check(dir, format);
   if (*test) return cmd_test(test_dir);
   if (*paysim) return cmd_paysim(paysim_csv);
