@@ -10,10 +10,11 @@
 // or phone number is ever written to Redis. The 128 bits are written as 22
 // characters of base64url, so a key has 27 characters (37 with hex, before
 // 2026-11-29): Redis spent ~0.4 us less per SET NX PX on such keys
-// (redis-benchmark, 1M fresh keys) and a key costs it ~20 bytes less. A key lives window + resolution
-// after its last write, and up to 1/8 longer: a write within that slack of
-// the last one that set the TTL keeps it (SET KEEPTTL, no expiry bookkeeping
-// in Redis); the script's own writes always set it.
+// (redis-benchmark, 1M fresh keys) and a key costs it ~20 bytes less.
+// A key lives window + resolution after its last write, and up to 1/8
+// longer: a write within that slack of the last one that set the TTL keeps
+// it (SET KEEPTTL, no expiry bookkeeping in Redis); the script's own writes
+// always set it.
 //
 // Who computes: the engine. The store keeps a copy of the states it last saw
 // (up to `cache_keys` in about `cache_bytes`, evicted by CLOCK:
