@@ -231,12 +231,13 @@ TEST_P(ReferenceStream, EngineEqualsNaiveReference) {
       // Every value read is exact; without read_all, a value no matched
       // rule reads may be left unread (null).
       std::set<std::uint32_t> matched_reads;
-      for (std::size_t h = 0; h < verdicts[i].hit_count; ++h) {
-        for (auto id : rules->rules[verdicts[i].hits[h].rule].features_read) matched_reads.insert(id);
-      }
-      for (std::size_t h = 0; h < verdicts[i].shadow_count; ++h) {
-        for (auto id : rules->rules[verdicts[i].shadow_hits[h].rule].features_read) matched_reads.insert(id);
-      }
+      auto add_reads = [&](const std::vector<RuleHit>& hits, std::size_t count) {
+        for (std::size_t h = 0; h < count; ++h) {
+          for (auto id : rules->rules[hits[h].rule].features_read) matched_reads.insert(id);
+        }
+      };
+      add_reads(verdicts[i].hits, verdicts[i].hit_count);
+      add_reads(verdicts[i].shadow_hits, verdicts[i].shadow_count);
       auto vals = processor.features_of(i);
       for (const auto& s : kSpecs) {
         const std::uint32_t id = *rules->feature_index(s.name);
