@@ -68,6 +68,7 @@ struct Event {
 // the DLQ header and a metrics label); `detail` is for humans.
 struct EventError {
   std::string_view reason;  // too_large | invalid_json | not_object | missing_field | invalid_field
+                            // (the sink adds verdict_too_large | output_rejected)
   std::string detail;
 };
 

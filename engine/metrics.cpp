@@ -20,7 +20,8 @@ prometheus::Family<prometheus::Gauge>& gauge(prometheus::Registry& r, const char
   return prometheus::BuildGauge().Name(name).Help(help).Register(r);
 }
 
-const char* const kDlqReasons[] = {"too_large", "invalid_json", "not_object", "missing_field", "invalid_field"};
+const char* const kDlqReasons[] = {"too_large", "invalid_json", "not_object", "missing_field", "invalid_field",
+                               "verdict_too_large", "output_rejected"};
 
 }  // namespace
 

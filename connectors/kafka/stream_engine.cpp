@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "connectors/kafka/kafka_config.h"
+#include "connectors/kafka/output_fit.h"
 #include "engine/batch_processor.h"
 #include "engine/event.h"
 
@@ -45,10 +46,6 @@ std::optional<StoreFailurePolicy> parse_failure_policy(std::string_view s) {
   return std::nullopt;
 }
 
-// Dead letters larger than this keep only their first bytes (brokers reject
-// records over ~1 MB unless configured otherwise).
-constexpr std::size_t kMaxDlqPayload = 900 * 1024;
-
 struct Acks;
 
 // One produced record: whose acknowledgements it counts in and when its
@@ -56,6 +53,9 @@ struct Acks;
 struct OutputSlot {
   Acks* acks = nullptr;
   std::int64_t source_ts_ms = -1;
+  std::int64_t source_offset = -1;
+  std::int32_t source_partition = -1;
+  bool rerouted = false;  // rejected for good and sent to the DLQ instead (once)
 };
 
 // What a produced batch leaves behind until the broker has acknowledged all
@@ -212,6 +212,19 @@ struct StreamEngine::Impl {
   std::deque<Acks*> unacked;               // produced batches' acknowledgements, in order
   std::atomic<bool> fatal{false};
   std::atomic<bool> producer_poll_stop{false};
+  // The largest record produced (output_fit.h): from the producer's limit at
+  // once, lowered when the topics' limits arrive (poll thread writes).
+  std::atomic<std::size_t> output_budget{0};
+  std::size_t producer_record_limit = 0;
+  std::optional<TopicLimitQuery> topic_limits;  // poll thread only
+
+  void set_output_budget(std::size_t topic_limit) {
+    std::size_t b = output_record_budget(producer_record_limit, topic_limit);
+    if (config.max_record_bytes > 0) b = std::min(b, config.max_record_bytes);
+    output_budget.store(b);
+    spdlog::info("output records up to {} bytes (producer message.max.bytes {}, topics' max.message.bytes {})", b,
+                 producer_record_limit, topic_limit ? std::to_string(topic_limit) : "not known yet");
+  }
   // Set when a batch could not be produced: no later offset may be stored,
   // or the batch would be skipped after a restart.
   std::atomic<bool> offsets_frozen{false};
@@ -285,7 +298,11 @@ struct StreamEngine::Impl {
     rd_kafka_conf_t* pconf = make_kafka_conf(pprops);
     rd_kafka_conf_set_opaque(pconf, this);
     rd_kafka_conf_set_dr_msg_cb(pconf, &Impl::on_delivery);
+    std::size_t producer_limit = conf_message_max_bytes(pconf);
     producer = make_kafka_client(RD_KAFKA_PRODUCER, pconf);
+    producer_record_limit = producer_limit;
+    set_output_budget(0);
+    topic_limits.emplace(producer.get(), std::vector<std::string>{config.output_topic, config.dlq_topic}, 10'000);
 
     auto cprops = common;
     cprops["group.id"] = config.group;
@@ -387,6 +404,7 @@ struct StreamEngine::Impl {
   void poll_loop() {
     while (!stopping.load() && !fatal.load()) {
       counters.poll_heartbeat_ms.store(steady_ms());
+      if (std::size_t limit = topic_limits ? topic_limits->poll() : 0) set_output_budget(limit);
       filling = new_batch();
       Batch*& b = filling;
       auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.batch_wait_ms);
@@ -426,7 +444,7 @@ struct StreamEngine::Impl {
             char reason[512];
             if (rd_kafka_fatal_error(consumer.get(), reason, sizeof reason)) {
               spdlog::error("fatal consumer error: {}", reason);
-              fatal.store(true);
+              fail("fatal consumer error");
             }
           }
           rd_kafka_message_destroy(m);
@@ -562,22 +580,86 @@ struct StreamEngine::Impl {
     metrics.stage_latency(EngineMetrics::kEvaluate).Observe(seconds_since(t0));
   }
 
-  bool produce_one(const std::string& topic, const rd_kafka_message_t* src, const void* value, std::size_t len,
-                   rd_kafka_headers_t* headers, OutputSlot* slot) {
+  // Hands one record to librdkafka (which takes `headers` on success and
+  // copies the rest). Returns the error of a refused record; `headers` are
+  // destroyed then. `may_block`: wait out a full queue (not from a delivery
+  // callback).
+  rd_kafka_resp_err_t produce_one(const std::string& topic, const void* key, std::size_t key_len, const void* value,
+                                  std::size_t len, rd_kafka_headers_t* headers, OutputSlot* slot,
+                                  bool may_block = true) {
     while (true) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(src->key, src->key_len),
+          producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key, key_len),
           RD_KAFKA_V_VALUE(const_cast<void*>(value), len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
-      if (!err) return true;
-      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      if (!err) return err;
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && may_block) {
         rd_kafka_poll(producer.get(), 10);
         continue;
       }
       spdlog::error("produce to {}: {}", topic, rd_kafka_err2str(err));
       if (headers) rd_kafka_headers_destroy(headers);
-      return false;
+      return err;
     }
+  }
+
+  // The serialized size of a message's own headers (0 if none).
+  static std::size_t original_headers_len(const rd_kafka_message_t* m) {
+    rd_kafka_headers_t* h = nullptr;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR || !h) return 0;
+    std::size_t total = 0;
+    const char* name;
+    const void* value;
+    size_t size;
+    for (size_t i = 0; rd_kafka_header_get_all(h, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      total += header_bytes(std::strlen(name), size);
+    }
+    return total;
+  }
+
+  // A dead letter for `m` (its bytes, key and headers, cut to fit the output
+  // budget as output_fit.h says, plus the dlq.* headers). False if
+  // librdkafka refused it.
+  bool produce_dead_letter(const rd_kafka_message_t* m, std::string_view reason, std::string detail,
+                           OutputSlot* slot) {
+    if (detail.size() > 1024) detail.resize(1024);
+    std::vector<std::pair<std::string_view, std::string>> dlq = {
+        {"dlq.reason", std::string(reason)},
+        {"dlq.error", std::move(detail)},
+        {"dlq.source.topic", config.input_topic},
+        {"dlq.source.partition", std::to_string(m->partition)},
+        {"dlq.source.offset", std::to_string(m->offset)}};
+    std::size_t dlq_len = 0;
+    for (const auto& [n, v] : dlq) dlq_len += header_bytes(n.size(), v.size());
+    dlq_len += 4 * header_bytes(24, 20);  // room for the headers that report a cut
+    std::size_t key_len = m->key ? m->key_len : 0;
+    std::size_t len = m->payload ? m->len : 0;
+    DeadLetterCut cut = cut_dead_letter(output_budget.load(), key_len, len, original_headers_len(m), dlq_len);
+    rd_kafka_headers_t* original = nullptr;
+    rd_kafka_headers_t* h = nullptr;
+    if (cut.keep_original_headers && rd_kafka_message_headers(m, &original) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        original) {
+      h = rd_kafka_headers_copy(original);
+    } else {
+      h = rd_kafka_headers_new(8);
+    }
+    auto add = [&](std::string_view name, std::string_view value) {
+      rd_kafka_header_add(h, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                          static_cast<ssize_t>(value.size()));
+    };
+    for (const auto& [n, v] : dlq) add(n, v);
+    if (!cut.keep_original_headers) add("dlq.headers.dropped", "true");
+    if (cut.key_cut) {
+      add("dlq.key.truncated", "true");
+      add("dlq.original.key.size", std::to_string(key_len));
+    }
+    if (cut.value_cut) {
+      add("dlq.truncated", "true");
+      add("dlq.original.size", std::to_string(len));
+    }
+    metrics.dlq(reason).Increment();
+    counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
+    return !produce_one(config.dlq_topic, m->key, cut.key_len, m->payload, cut.value_len, h, slot);
   }
 
   void produce(Batch& b) {
@@ -607,30 +689,35 @@ struct StreamEngine::Impl {
     for (std::size_t i = 0; i < n; ++i) {
       const rd_kafka_message_t* m = b.messages[i];
       rd_kafka_timestamp_type_t tstype;
-      acks->slots[i] = {acks, rd_kafka_message_timestamp(m, &tstype)};
+      OutputSlot* slot = &acks->slots[i];
+      *slot = {acks, rd_kafka_message_timestamp(m, &tstype), m->offset, m->partition};
       bool ok;
       if (b.valid[i]) {
         const std::string& json = b.encoded[v++];
-        ok = produce_one(config.output_topic, m, json.data(), json.size(), nullptr, &acks->slots[i]);
-        counters.verdicts.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        std::size_t len = m->payload ? m->len : 0;
-        rd_kafka_headers_t* headers = dlq_headers(b, i);
-        if (len > kMaxDlqPayload) {
-          // Bigger than any broker takes by default: keep the head of the
-          // original bytes and say so.
-          rd_kafka_header_add(headers, "dlq.truncated", -1, "true", 4);
-          std::string size = std::to_string(len);
-          rd_kafka_header_add(headers, "dlq.original.size", -1, size.data(), static_cast<ssize_t>(size.size()));
-          len = kMaxDlqPayload;
+        std::size_t key_len = m->key ? m->key_len : 0;
+        if (!record_fits(output_budget.load(), key_len, json.size(), 0)) {
+          ok = produce_dead_letter(m, "verdict_too_large",
+                                   "a verdict of " + std::to_string(json.size()) + " bytes with a key of " +
+                                       std::to_string(key_len) + " bytes exceeds the output limit of " +
+                                       std::to_string(output_budget.load()) + " bytes",
+                                   slot);
+        } else {
+          rd_kafka_resp_err_t err =
+              produce_one(config.output_topic, m->key, key_len, json.data(), json.size(), nullptr, slot);
+          if (err && is_permanent_record_error(err)) {
+            ok = produce_dead_letter(m, "output_rejected", std::string("verdict refused: ") + rd_kafka_err2str(err),
+                                     slot);
+          } else {
+            ok = !err;
+            counters.verdicts.fetch_add(1, std::memory_order_relaxed);
+          }
         }
-        ok = produce_one(config.dlq_topic, m, m->payload, len, headers, &acks->slots[i]);
-        metrics.dlq(b.errors[i].reason).Increment();
-        counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        ok = produce_dead_letter(m, b.errors[i].reason, b.errors[i].detail, slot);
       }
       if (!ok) {
         acks->failed.store(true);
-        fatal.store(true);
+        fail("a record could not be produced");
         finish_one(acks);
       }
     }
@@ -642,36 +729,19 @@ struct StreamEngine::Impl {
     finish_one(acks);  // the +1
   }
 
-  rd_kafka_headers_t* dlq_headers(const Batch& b, std::size_t i) {
-    const rd_kafka_message_t* m = b.messages[i];
-    rd_kafka_headers_t* original = nullptr;
-    rd_kafka_headers_t* h = nullptr;
-    if (rd_kafka_message_headers(m, &original) == RD_KAFKA_RESP_ERR_NO_ERROR && original) {
-      h = rd_kafka_headers_copy(original);
-    } else {
-      h = rd_kafka_headers_new(5);
-    }
-    auto add = [&](const char* name, const std::string& value) {
-      rd_kafka_header_add(h, name, -1, value.data(), static_cast<ssize_t>(value.size()));
-    };
-    add("dlq.reason", std::string(b.errors[i].reason));
-    add("dlq.error", b.errors[i].detail);
-    add("dlq.source.topic", config.input_topic);
-    add("dlq.source.partition", std::to_string(m->partition));
-    add("dlq.source.offset", std::to_string(m->offset));
-    return h;
-  }
-
   // ---- acknowledgements ---------------------------------------------------
 
   void delivered(const rd_kafka_message_t* msg) {
     auto* slot = static_cast<OutputSlot*>(msg->_private);
     if (!slot) return;
+    if (msg->err && is_permanent_record_error(msg->err) && !slot->rerouted && reroute(msg, slot)) {
+      return;  // the slot now waits for the dead letter's delivery
+    }
     if (msg->err) {
       spdlog::error("delivery failed: {}", rd_kafka_err2str(msg->err));
       metrics.produce_errors.Increment();
       slot->acks->failed.store(true);
-      fatal.store(true);
+      fail("a record was not delivered");
     } else {
       counters.acked.fetch_add(1, std::memory_order_relaxed);
       if (slot->source_ts_ms > 0) {
@@ -683,6 +753,43 @@ struct StreamEngine::Impl {
       }
     }
     finish_one(slot->acks);
+  }
+
+  // A record the broker refused for good (too large for the topic, invalid):
+  // its source goes to the DLQ as a header-only record with the key cut, so
+  // the same refusal cannot repeat. Runs in the delivery callback.
+  bool reroute(const rd_kafka_message_t* msg, OutputSlot* slot) {
+    metrics.produce_errors.Increment();
+    slot->rerouted = true;
+    std::string_view topic = rd_kafka_topic_name(msg->rkt);
+    spdlog::warn("{} refused a record of source offset {}:{} for good ({}); dead-lettering it", topic,
+                 slot->source_partition, slot->source_offset, rd_kafka_err2str(msg->err));
+    rd_kafka_headers_t* h = rd_kafka_headers_new(8);
+    auto add = [&](const char* name, const std::string& value) {
+      rd_kafka_header_add(h, name, -1, value.data(), static_cast<ssize_t>(value.size()));
+    };
+    add("dlq.reason", "output_rejected");
+    add("dlq.error", std::string(topic) + " refused the record: " + rd_kafka_err2str(msg->err));
+    add("dlq.source.topic", config.input_topic);
+    add("dlq.source.partition", std::to_string(slot->source_partition));
+    add("dlq.source.offset", std::to_string(slot->source_offset));
+    add("dlq.original.size", std::to_string(msg->len));
+    std::size_t key_len = std::min(msg->key ? msg->key_len : 0, kMaxCutKeyBytes);
+    if (key_len < (msg->key ? msg->key_len : 0)) add("dlq.key.truncated", "true");
+    add("dlq.truncated", "true");
+    bool to_dlq = topic == config.output_topic;
+    if (to_dlq) {
+      metrics.dlq("output_rejected").Increment();
+      counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
+      counters.verdicts.fetch_sub(1, std::memory_order_relaxed);
+    }
+    return !produce_one(config.dlq_topic, msg->key, key_len, nullptr, 0, h, slot, false);
+  }
+
+  // Something went wrong that stops the engine: /healthz turns red first.
+  void fail(std::string_view why) {
+    counters.failed.store(true);
+    if (!fatal.exchange(true)) spdlog::error("stopping: {}", why);
   }
 
   void finish_one(Acks* a) {

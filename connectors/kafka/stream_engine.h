@@ -76,6 +76,9 @@ struct StreamConfig {
   std::size_t max_in_flight = 4;  // batches in the pipeline at once (and queued for it)
   int threads = 0;  // pipeline worker threads (oneTBB); 0: one per core
   std::size_t max_event_bytes = 1 << 20;
+  // Largest record produced (key + value + headers); 0: the smaller of the
+  // producer's message.max.bytes and the topics' max.message.bytes.
+  std::size_t max_record_bytes = 0;
   int statistics_interval_ms = 5000;  // librdkafka statistics (consumer lag)
   int store_retry_ms = 500;  // wait between feature store retries (policy: pause)
   StoreFailurePolicy failure_policy = StoreFailurePolicy::kPause;
@@ -95,6 +98,7 @@ struct StreamCounters {
   std::atomic<std::int64_t> assigned_partitions{0};
   std::atomic<std::int64_t> poll_heartbeat_ms{0};  // steady-clock ms of the poll loop's last turn
   std::atomic<bool> store_ok{true};                // the last feature store round trip succeeded
+  std::atomic<bool> failed{false};                 // a fatal error: the engine is stopping (healthz red)
   LatencyRecorder end_to_end;  // Kafka timestamp -> verdict acknowledged
 };
 

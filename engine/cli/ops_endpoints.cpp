@@ -77,9 +77,10 @@ std::unique_ptr<HttpServer> serve_ops_endpoints(int port, EngineMetrics& metrics
     std::int64_t beat = engine.counters().poll_heartbeat_ms.load();
     double age = beat > 0 ? static_cast<double>(now - beat) / 1000.0 : 0.0;
     bool stuck = engine.running() && beat > 0 && age > stuck_after_s;
-    std::string body = std::string("{\"status\":\"") + (stuck ? "stuck" : "ok") +
+    bool failed = engine.counters().failed.load();
+    std::string body = std::string("{\"status\":\"") + (failed ? "failed" : stuck ? "stuck" : "ok") +
                        "\",\"poll_loop_age_seconds\":" + std::to_string(age) + "}\n";
-    return HttpResponse{stuck ? 503 : 200, "application/json", body};
+    return HttpResponse{stuck || failed ? 503 : 200, "application/json", body};
   };
   routes["/readyz"] = [&engine] {
     const auto& c = engine.counters();

@@ -16,7 +16,7 @@ namespace {
 const char* const kKeys[] = {
     "rules",
     "kafka.bootstrap", "kafka.group", "kafka.input_topic", "kafka.output_topic", "kafka.dlq_topic",
-    "kafka.fetch_wait_ms",
+    "kafka.fetch_wait_ms", "kafka.max_record_bytes",
     "redis.url", "redis.salt", "redis.salt_file", "redis.failure_policy", "redis.calls", "redis.wait_replicas",
     "redis.cache_keys",
     "redis.cache_mb",
@@ -165,6 +165,7 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
   if (flat.count("pipeline.max_in_flight")) c.stream.max_in_flight = static_cast<std::size_t>(to_int("pipeline.max_in_flight", flat["pipeline.max_in_flight"]));
   if (flat.count("pipeline.max_event_bytes")) c.stream.max_event_bytes = static_cast<std::size_t>(to_int("pipeline.max_event_bytes", flat["pipeline.max_event_bytes"]));
   if (flat.count("kafka.fetch_wait_ms")) c.stream.fetch_wait_ms = static_cast<int>(to_int("kafka.fetch_wait_ms", flat["kafka.fetch_wait_ms"]));
+  if (flat.count("kafka.max_record_bytes")) c.stream.max_record_bytes = static_cast<std::size_t>(to_int("kafka.max_record_bytes", flat["kafka.max_record_bytes"]));
   if (flat.count("metrics.port")) c.metrics_port = static_cast<int>(to_int("metrics.port", flat["metrics.port"]));
   c.stream.kafka_properties = properties;
   if (c.stream.batch_size == 0 || c.stream.max_in_flight == 0) throw std::runtime_error("config: batch_size and max_in_flight must be positive");

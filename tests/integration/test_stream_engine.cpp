@@ -320,6 +320,74 @@ TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
   }
 }
 
+// Records whose verdict or dead letter would exceed the output limit (Kafka's
+// 1,000,000-byte message.max.bytes): before, each made the produce fail, the
+// engine exit 1 without committing, and the restarted engine die on the same
+// record again. Now they are dead letters cut to fit, and the engine goes on.
+TEST(StreamEngine, RecordsTooLargeForTheOutputAreDeadLetteredNotACrashLoop) {
+  EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
+  auto p = make_kafka_client(RD_KAFKA_PRODUCER, make_kafka_conf({{"bootstrap.servers", kafka.bootstrap()},
+                                                                 {"message.max.bytes", "20000000"},
+                                                                 {"log_level", "3"}}));
+  auto produce = [&](const std::string& key, const std::string& value, rd_kafka_headers_t* headers = nullptr) {
+    ASSERT_EQ(rd_kafka_producev(p.get(), RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_KEY(key.data(), key.size()),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  };
+  auto event = [](const std::string& id) {
+    return R"({"event_id":")" + id + R"(","event_type":"repayment","ts":1772355600000,"amount":10})";
+  };
+  const std::string long_id(1'000'000, 'i');  // a valid event under the 1 MiB limit; its verdict is not
+  const std::string long_key(1'200'000, 'k');
+  produce("k0", event("ok-1"));
+  produce("k1", event(long_id));
+  produce(long_key, event("long-key"));
+  rd_kafka_headers_t* h = rd_kafka_headers_new(2);
+  std::string big_header(1'100'000, 'h');
+  rd_kafka_header_add(h, "trace", -1, big_header.data(), static_cast<ssize_t>(big_header.size()));
+  produce("k3", "not json", h);
+  produce("k4", event("ok-2"));
+  ASSERT_EQ(rd_kafka_flush(p.get(), 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  std::string log = ::testing::TempDir() + "/too_large_output.log";
+  ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory",
+                       "--input-topic", "in", "--output-topic", "out", "--dlq-topic", "dlq", "--group", "too-large",
+                       "--metrics-port", "0"},
+                      log);
+  auto verdicts = consume(kafka.bootstrap(), "out", 2);
+  auto dead = consume(kafka.bootstrap(), "dlq", 3);
+  EXPECT_TRUE(engine.alive()) << "the engine did not exit on a record it cannot produce";
+  EXPECT_EQ(engine.stop(SIGTERM), 0);
+  ASSERT_EQ(verdicts.size(), 2u);
+  EXPECT_NE(verdicts[0].value.find(R"("event_id":"ok-1")"), std::string::npos);
+  EXPECT_NE(verdicts[1].value.find(R"("event_id":"ok-2")"), std::string::npos);
+  ASSERT_EQ(dead.size(), 3u);
+  std::map<std::int64_t, Record> by_offset;
+  for (auto& d : dead) by_offset[std::stoll(d.headers["dlq.source.offset"])] = d;
+  ASSERT_EQ(by_offset.size(), 3u);
+  const Record& id = by_offset[1];
+  EXPECT_EQ(id.headers.at("dlq.reason"), "verdict_too_large");
+  EXPECT_EQ(id.key, "k1");
+  // 1,000,072 bytes: under the 1 MiB event limit, over the producer's 1,000,000.
+  EXPECT_EQ(id.headers.at("dlq.truncated"), "true");
+  EXPECT_EQ(id.headers.at("dlq.original.size"), std::to_string(event(long_id).size()));
+  EXPECT_GT(id.value.size(), 990'000u);
+  EXPECT_TRUE(event(long_id).starts_with(id.value)) << "the DLQ keeps the head of the original bytes";
+  const Record& key = by_offset[2];
+  EXPECT_EQ(key.headers.at("dlq.reason"), "verdict_too_large");
+  EXPECT_EQ(key.headers.at("dlq.key.truncated"), "true");
+  EXPECT_EQ(key.headers.at("dlq.original.key.size"), std::to_string(long_key.size()));
+  EXPECT_TRUE(key.key == long_key.substr(0, 1024)) << key.key.size();
+  EXPECT_EQ(key.value, event("long-key"));
+  const Record& headers = by_offset[3];
+  EXPECT_EQ(headers.headers.at("dlq.reason"), "invalid_json");
+  EXPECT_EQ(headers.headers.at("dlq.headers.dropped"), "true");
+  EXPECT_EQ(headers.headers.count("trace"), 0u);
+  EXPECT_EQ(headers.value, "not json");
+  auto committed_offsets = committed(kafka.bootstrap(), "too-large", "in", 1);
+  EXPECT_EQ(committed_offsets[0], 5) << "every record, the oversized ones too, is behind the committed offset";
+}
+
 TEST(StreamEngine, FailurePoliciesWhenRedisIsUnreachable) {
   for (std::string policy : {"fail_open", "fail_closed"}) {
     EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
