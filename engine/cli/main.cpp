@@ -1,5 +1,6 @@
 // The `fraudstream` command line: wires the engine library to its
 // connectors. Each subcommand lives in its own function below.
+#include <csignal>
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
@@ -171,6 +172,9 @@ int cmd_generate(std::uint64_t count, const SyntheticOptions& options, bool keye
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every write to a peer that went away (HTTP clients, Redis, brokers) must
+  // be an error value, never a signal that kills the process, in every mode.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"fraudstream: real-time fraud engine for lending platforms"};
   app.require_subcommand(1);
 
