@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "engine/cli/run_config.h"
 #include "engine/pack_loader.h"
@@ -112,6 +113,21 @@ TEST(HelmChart, DefaultValues) {
   EXPECT_TRUE(c["resources"]["requests"]["cpu"]);
   EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"].as<std::string>(), "/healthz");
   EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"].as<std::string>(), "/readyz");
+  EXPECT_GE(c["livenessProbe"]["timeoutSeconds"].as<int>(), 5) << "not Kubernetes' 1 s default";
+  EXPECT_GE(c["readinessProbe"]["timeoutSeconds"].as<int>(), 5);
+  // Its own ServiceAccount, no API token mounted (the engine never calls the API).
+  YAML::Node sa = one(r, "ServiceAccount");
+  EXPECT_EQ(pod["spec"]["serviceAccountName"].as<std::string>(), sa["metadata"]["name"].as<std::string>());
+  EXPECT_FALSE(pod["spec"]["automountServiceAccountToken"].as<bool>());
+  EXPECT_FALSE(sa["automountServiceAccountToken"].as<bool>());
+  // NetworkPolicy: the pods, ingress to the metrics port only, egress to Kafka and Redis ports.
+  YAML::Node np = one(r, "NetworkPolicy");
+  EXPECT_EQ(np["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/instance"].as<std::string>(), "rel");
+  ASSERT_EQ(np["spec"]["ingress"].size(), 1u);
+  EXPECT_EQ(np["spec"]["ingress"][0]["ports"][0]["port"].as<std::string>(), "metrics");
+  std::set<int> egress;
+  for (const auto& port : np["spec"]["egress"][0]["ports"]) egress.insert(port["port"].as<int>());
+  EXPECT_TRUE(egress.count(9092) && egress.count(6379) && egress.count(53));
   EXPECT_EQ(c["ports"][0]["name"].as<std::string>(), "metrics");
   EXPECT_FALSE(c["env"]) << "no secrets configured, no env";
   // Rules: the whole ConfigMap mounted as a directory (no subPath, so

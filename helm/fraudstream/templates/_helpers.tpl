@@ -29,3 +29,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s-rules" (include "fraudstream.fullname" .) -}}
 {{- end -}}
 {{- end -}}
+
+{{- define "fraudstream.serviceAccountName" -}}
+{{- if .Values.serviceAccount.name -}}
+{{- .Values.serviceAccount.name -}}
+{{- else if .Values.serviceAccount.create -}}
+{{- include "fraudstream.fullname" . -}}
+{{- else -}}
+default
+{{- end -}}
+{{- end -}}
