@@ -86,6 +86,14 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// `fraudstream run` with Redis needs a salt (no built-in one); the child
+// processes inherit it.
+const bool kTestSalt = [] {
+  ::setenv("FRAUDSTREAM_REDIS_SALT", "test-salt", 0);
+  return true;
+}();
+
+
 int kPartitions = 64;       // --partitions: backlog scenarios (the mock keeps ~5 MB each)
 int kRatePartitions = 4;   // --rate-partitions: fixed-rate scenarios
 int kSoakPartitions = 16;  // --soak-partitions: the soak (room for a backlog when it falls behind)

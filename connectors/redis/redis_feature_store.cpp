@@ -64,6 +64,17 @@ std::optional<std::vector<RedisEndpoint>> parse_redis_seeds(const std::string& u
   return seeds;
 }
 
+std::string redact_redis_url(const std::string& url) {
+  auto at = url.rfind('@');
+  auto start = url.find("://");
+  if (at == std::string::npos) return url;
+  start = start == std::string::npos ? 0 : start + 3;
+  if (at < start) return url;
+  auto colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at) return url.substr(0, start) + "***" + url.substr(at);  // a bare password
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
 std::optional<RedisEndpoint> parse_redis_url(const std::string& url) {
   auto seeds = parse_redis_seeds(url);
   if (!seeds) return std::nullopt;

@@ -132,6 +132,8 @@ struct RedisEndpoint {
 // Parses `redis://[user:pass@]host:port[,host:port...]` (port defaults to
 // 6379): one or more seed nodes sharing the credentials.
 std::optional<std::vector<RedisEndpoint>> parse_redis_seeds(const std::string& url);
+// `url` with any password replaced by "***", for messages and logs.
+std::string redact_redis_url(const std::string& url);
 // The first seed of `url`.
 std::optional<RedisEndpoint> parse_redis_url(const std::string& url);
 

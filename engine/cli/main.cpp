@@ -7,9 +7,11 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <spdlog/spdlog.h>
 
 #include "connectors/memory/memory_feature_store.h"
 #include "engine/cli/backtest_report.h"
+#include "connectors/redis/redis_feature_store.h"
 #include "engine/cli/huge_pages.h"
 #include "engine/cli/paysim.h"
 #include "engine/cli/replay.h"
@@ -265,6 +267,10 @@ int main(int argc, char** argv) {
       auto env = process_environment();
       // Flags win over env and file: pass them as the highest layer.
       for (const auto& [key, value] : flags) env[config_env_name(key)] = value;
+      if (auto url = flags.find("redis.url"); url != flags.end() && redact_redis_url(url->second) != url->second) {
+        spdlog::warn("--redis carries a password, which any user of this machine can read in the process list: "
+                     "use redis.password_file or FRAUDSTREAM_REDIS_PASSWORD");
+      }
       return cmd_run(load_run_config(config_file, env));
     }
   } catch (const std::exception& e) {

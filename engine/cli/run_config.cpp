@@ -17,7 +17,7 @@ const char* const kKeys[] = {
     "rules",
     "kafka.bootstrap", "kafka.group", "kafka.input_topic", "kafka.output_topic", "kafka.dlq_topic",
     "kafka.fetch_wait_ms", "kafka.max_record_bytes",
-    "redis.url", "redis.salt", "redis.salt_file", "redis.failure_policy", "redis.calls", "redis.wait_replicas",
+    "redis.url", "redis.salt", "redis.salt_file", "redis.password_file", "redis.failure_policy", "redis.calls", "redis.wait_replicas",
     "redis.cache_keys",
     "redis.cache_mb",
     "pipeline.batch_size", "pipeline.batch_wait_ms", "pipeline.max_in_flight", "pipeline.max_event_bytes",
@@ -120,14 +120,18 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
   get("kafka.dlq_topic", c.stream.dlq_topic);
   get("redis.url", c.redis_url);
   get("redis.salt", c.redis_salt);
-  if (flat.count("redis.salt_file")) {
-    std::ifstream in(flat["redis.salt_file"]);
-    if (!in) throw std::runtime_error("config redis.salt_file: cannot read " + flat["redis.salt_file"]);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    c.redis_salt = ss.str();
-    while (!c.redis_salt.empty() && (c.redis_salt.back() == '\n' || c.redis_salt.back() == '\r')) c.redis_salt.pop_back();
-  }
+  auto secret_file = [&](const char* key) {
+    std::ifstream in(flat[key]);
+    if (!in) throw std::runtime_error(std::string("config ") + key + ": cannot read " + flat[key]);
+    std::string out(4096, '\0');
+    in.read(out.data(), static_cast<std::streamsize>(out.size()));
+    out.resize(static_cast<std::size_t>(in.gcount()));
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+  };
+  if (flat.count("redis.salt_file")) c.redis_salt = secret_file("redis.salt_file");
+  if (auto pw = env.find("FRAUDSTREAM_REDIS_PASSWORD"); pw != env.end()) c.redis_password = pw->second;
+  if (flat.count("redis.password_file")) c.redis_password = secret_file("redis.password_file");
   if (flat.count("redis.failure_policy")) {
     auto p = parse_failure_policy(flat["redis.failure_policy"]);
     if (!p) throw std::runtime_error("config redis.failure_policy: '" + flat["redis.failure_policy"] + "' is not pause, fail_open or fail_closed");

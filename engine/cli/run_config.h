@@ -15,8 +15,10 @@
 //   redis:
 //     url: redis://user:pass@host:6379     FRAUDSTREAM_REDIS_URL ("memory": in-process;
 //                                          several seeds of a cluster: redis://h1:6379,h2:6379)
+//     password_file: /var/run/secrets/pw   FRAUDSTREAM_REDIS_PASSWORD_FILE, or FRAUDSTREAM_REDIS_PASSWORD
+//                                          (replaces a password in the url; keep it off command lines)
 //     salt: <secret>                       FRAUDSTREAM_REDIS_SALT
-//     salt_file: /var/run/secrets/salt     FRAUDSTREAM_REDIS_SALT_FILE
+//     salt_file: /var/run/secrets/salt     FRAUDSTREAM_REDIS_SALT_FILE (required with Redis: no built-in salt)
 //     failure_policy: pause                FRAUDSTREAM_REDIS_FAILURE_POLICY (pause | fail_open | fail_closed)
 //     wait_replicas: 0                     FRAUDSTREAM_REDIS_WAIT_REPLICAS (cluster with replicas: 1,
 //                                          so a master failover loses no feature update)
@@ -55,6 +57,7 @@ struct RunConfig {
   StreamConfig stream;
   std::string redis_url = "memory";
   std::string redis_salt;
+  std::string redis_password;  // redis.password_file / FRAUDSTREAM_REDIS_PASSWORD; empty: the url's
   RedisStoreOptions redis_options;  // redis.calls, redis.wait_replicas, redis.cache_keys, redis.cache_mb
   int metrics_port = 9464;
 };

@@ -40,15 +40,23 @@ void install_signal_handlers() {
   sigaction(SIGHUP, &hup, nullptr);
 }
 
-std::unique_ptr<FeatureStore> make_store(const std::string& url, std::string salt, RedisStoreOptions options = {}) {
+// `salt` must not be empty with a Redis store (only the demo passes its own).
+// `password`: replaces the url's password when not empty.
+std::unique_ptr<FeatureStore> make_store(const std::string& url, const std::string& salt,
+                                         RedisStoreOptions options = {}, const std::string& password = {}) {
   if (url == "memory") return std::make_unique<MemoryFeatureStore>();
   auto seeds = parse_redis_seeds(url);
   if (!seeds) {
-    throw std::runtime_error("bad redis url '" + url + "': use redis://[user:pass@]host:port[,host:port...] or memory");
+    throw std::runtime_error("bad redis url '" + redact_redis_url(url) +
+                             "': use redis://[user@]host:port[,host:port...] or memory");
   }
   if (salt.empty()) {
-    spdlog::warn("no redis.salt configured: entity keys are hashed with a built-in salt; set one in production");
-    salt = "fraudstream-default-salt";
+    throw std::runtime_error(
+        "no salt for Redis keys: set redis.salt_file (or FRAUDSTREAM_REDIS_SALT_FILE / FRAUDSTREAM_REDIS_SALT) to a "
+        "secret; it keeps raw ID and phone numbers out of Redis and cannot change without losing the features");
+  }
+  if (!password.empty()) {
+    for (auto& s : *seeds) s.password = password;
   }
   auto store = std::make_unique<RedisFeatureStore>(*seeds, salt, options);
   StoreStatus st = store->connect();
@@ -82,7 +90,7 @@ int cmd_run(const RunConfig& config) {
   install_signal_handlers();
   if (config.stream.bootstrap.empty()) throw std::runtime_error("no Kafka bootstrap: set --kafka, kafka.bootstrap or FRAUDSTREAM_KAFKA_BOOTSTRAP");
   auto rules = load_rules_or_throw(config.rules_dir);
-  auto store = make_store(config.redis_url, config.redis_salt, config.redis_options);
+  auto store = make_store(config.redis_url, config.redis_salt, config.redis_options, config.redis_password);
   EngineMetrics metrics(config.stream.input_topic);
   metrics.rules_reloads.Add({{"result", "success"}}).Increment();
   StreamEngine engine(config.stream, rules, *store, metrics);

@@ -5,6 +5,8 @@
 // event kcat sent, and nothing may go to the dead-letter topic (kcat split
 // each line into key and JSON at the tab; the engine's metrics count it).
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 #include <simdjson.h>
 
 #include <filesystem>
@@ -21,6 +23,14 @@ using namespace fraud;
 using namespace fraud::testing;
 
 namespace {
+
+// `fraudstream run` with Redis needs a salt (no built-in one); the child
+// processes inherit it.
+const bool kTestSalt = [] {
+  ::setenv("FRAUDSTREAM_REDIS_SALT", "test-salt", 0);
+  return true;
+}();
+
 
 int run_shell(const std::string& cmd) {
   int rc = std::system(cmd.c_str());

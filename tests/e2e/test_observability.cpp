@@ -4,6 +4,8 @@
 // loaded and evaluate without error, `promtool check rules` must accept the
 // alert file and `promtool check metrics` a scrape.
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 #include <simdjson.h>
 
 #include <filesystem>
@@ -22,6 +24,14 @@ using namespace fraud;
 using namespace fraud::testing;
 
 namespace {
+
+// `fraudstream run` with Redis needs a salt (no built-in one); the child
+// processes inherit it.
+const bool kTestSalt = [] {
+  ::setenv("FRAUDSTREAM_REDIS_SALT", "test-salt", 0);
+  return true;
+}();
+
 
 std::string url_encode(const std::string& s) {
   std::string out;

@@ -187,6 +187,7 @@ rules:
   existingConfigMap: team-rules
 redis:
   urlSecret: {name: redis-creds, key: url}
+  passwordSecret: {name: redis-pw, key: pw}
   saltSecret: {name: fraud-salt, key: salt}
 kafka:
   bootstrap: "b1:9093,b2:9093"
@@ -210,6 +211,8 @@ podDisruptionBudget:
   EXPECT_EQ(env["FRAUDSTREAM_REDIS_URL"]["valueFrom"]["secretKeyRef"]["name"].as<std::string>(), "redis-creds");
   EXPECT_EQ(env["FRAUDSTREAM_KAFKA_PROPERTIES_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"].as<std::string>(),
             "kafka-creds");
+  EXPECT_EQ(env["FRAUDSTREAM_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"].as<std::string>(), "pw");
+  for (const auto& a : pod["containers"][0]["args"]) EXPECT_EQ(a.as<std::string>().find("redis://"), std::string::npos);
   EXPECT_EQ(env["FRAUDSTREAM_REDIS_SALT_FILE"]["value"].as<std::string>(), "/var/run/secrets/fraudstream/salt/salt");
   bool rules_from_team = false, salt = false;
   for (const auto& v : pod["volumes"]) {

@@ -3,6 +3,8 @@
 // broken pack that must not replace the running one, and SIGHUP.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <filesystem>
 #include <fstream>
 
@@ -15,6 +17,14 @@ using namespace fraud;
 using namespace fraud::testing;
 
 namespace {
+
+// `fraudstream run` with Redis needs a salt (no built-in one); the child
+// processes inherit it.
+const bool kTestSalt = [] {
+  ::setenv("FRAUDSTREAM_REDIS_SALT", "test-salt", 0);
+  return true;
+}();
+
 
 const char* kPackV1 = R"(rules:
   - name: big_amount

@@ -4,6 +4,8 @@
 // librdkafka clients.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <librdkafka/rdkafka.h>
@@ -27,6 +29,14 @@ using namespace fraud;
 using namespace fraud::testing;
 
 namespace {
+
+// `fraudstream run` with Redis needs a salt (no built-in one); the child
+// processes inherit it.
+const bool kTestSalt = [] {
+  ::setenv("FRAUDSTREAM_REDIS_SALT", "test-salt", 0);
+  return true;
+}();
+
 
 std::string rules_dir() { return std::string(FRAUD_SOURCE_DIR) + "/rules"; }
 

@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <sys/wait.h>
 
+#include "connectors/redis/redis_feature_store.h"
 #include "engine/cli/run_config.h"
 
 using namespace fraud;
@@ -81,4 +85,47 @@ TEST(RunConfig, ErrorsNameTheKeyAndLine) {
     EXPECT_NE(std::string(e.what()).find("redis.cache_keys: '900000000' is above 50000000"), std::string::npos)
         << e.what();
   }
+}
+
+TEST(RunConfig, RedisPasswordFromAFileOrTheEnvironment) {
+  std::string pw = write("redis-password", "s3cret\n");
+  RunConfig f = load_run_config("", {{"FRAUDSTREAM_REDIS_PASSWORD_FILE", pw}});
+  EXPECT_EQ(f.redis_password, "s3cret");
+  RunConfig e = load_run_config("", {{"FRAUDSTREAM_REDIS_PASSWORD", "from-env"}});
+  EXPECT_EQ(e.redis_password, "from-env");
+}
+
+TEST(RunConfig, RedisUrlsAreRedactedForMessages) {
+  EXPECT_EQ(redact_redis_url("redis://fraud:s3cret@redis:6379"), "redis://fraud:***@redis:6379");
+  EXPECT_EQ(redact_redis_url("redis://s3cret@redis:6379,r2:6379"), "redis://***@redis:6379,r2:6379");
+  EXPECT_EQ(redact_redis_url("redis://redis:6379"), "redis://redis:6379");
+  EXPECT_EQ(redact_redis_url("redis://u:p@ss@h:1"), "redis://u:***@h:1");
+}
+
+namespace {
+
+// Runs the binary with `args` (stdin closed, no FRAUDSTREAM_* salt); returns
+// exit status and stderr+stdout.
+std::pair<int, std::string> run_binary(const std::string& args) {
+  std::string out = ::testing::TempDir() + "/run-binary.out";
+  std::string cmd = "env -u FRAUDSTREAM_REDIS_SALT -u FRAUDSTREAM_REDIS_SALT_FILE " + std::string(FRAUD_BINARY) +
+                    " " + args + " > " + out + " 2>&1 < /dev/null";
+  int rc = std::system(cmd.c_str());
+  std::ifstream in(out);
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, std::string(std::istreambuf_iterator<char>(in), {})};
+}
+
+}  // namespace
+
+TEST(RunCommand, RefusesRedisWithoutASaltAndNeverEchoesThePassword) {
+  auto [rc, text] = run_binary("run --rules " + std::string(FRAUD_SOURCE_DIR) +
+                               "/rules --kafka 127.0.0.1:1 --redis redis://fraud:hunter2@127.0.0.1:1");
+  EXPECT_EQ(rc, 2) << text;
+  EXPECT_NE(text.find("no salt for Redis keys"), std::string::npos) << text;
+  EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+  auto [bad_rc, bad] = run_binary("run --rules " + std::string(FRAUD_SOURCE_DIR) +
+                                  "/rules --kafka 127.0.0.1:1 --redis redis://fraud:hunter2@host:notaport");
+  EXPECT_EQ(bad_rc, 2) << bad;
+  EXPECT_NE(bad.find("bad redis url 'redis://fraud:***@host:notaport'"), std::string::npos) << bad;
+  EXPECT_EQ(bad.find("hunter2"), std::string::npos) << bad;
 }
