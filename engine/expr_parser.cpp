@@ -219,7 +219,20 @@ class Parser {
     return e;
   }
 
+  // Counts one level of recursion for the scope of a parse function.
+  struct Nest {
+    Parser& p;
+    explicit Nest(Parser& parser) : p(parser) {
+      if (++p.nesting_ > kMaxNesting) {
+        p.fail_here("expression nests deeper than " + std::to_string(kMaxNesting) +
+                    " levels (parentheses, calls, not, -); split it into macros");
+      }
+    }
+    ~Nest() { --p.nesting_; }
+  };
+
   std::unique_ptr<Expr> parse_or() {
+    Nest nest(*this);
     auto l = parse_and();
     while (tok_.kind == Tok::kOr) {
       advance();
@@ -239,6 +252,7 @@ class Parser {
 
   std::unique_ptr<Expr> parse_not() {
     if (tok_.kind == Tok::kNot) {
+      Nest nest(*this);
       auto e = node(ExprKind::kNot, tok_.offset);
       advance();
       auto inner = parse_not();
@@ -320,6 +334,7 @@ class Parser {
 
   std::unique_ptr<Expr> parse_unary() {
     if (tok_.kind == Tok::kMinus) {
+      Nest nest(*this);
       auto e = node(ExprKind::kNeg, tok_.offset);
       advance();
       auto inner = parse_unary();
@@ -437,14 +452,42 @@ class Parser {
 
   Lexer lex_;
   Token tok_;
+  int nesting_ = 0;
 };
+
+// The offset of a node deeper than kMaxExpressionDepth, if any (iterative:
+// the tree may be deep).
+std::optional<std::uint32_t> too_deep_at(const Expr& root) {
+  std::vector<std::pair<const Expr*, int>> stack{{&root, 1}};
+  while (!stack.empty()) {
+    auto [e, depth] = stack.back();
+    stack.pop_back();
+    if (depth > kMaxExpressionDepth) return e->offset;
+    for (const auto& a : e->args) stack.emplace_back(a.get(), depth + 1);
+    for (const auto& a : e->items) stack.emplace_back(a.get(), depth + 1);
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
 std::unique_ptr<Expr> parse_expression(std::string_view text, ExprSyntaxError& error) {
+  if (text.size() > kMaxExpressionBytes) {
+    error.offset = 0;
+    error.message = "expression is " + std::to_string(text.size()) + " bytes; the limit is " +
+                    std::to_string(kMaxExpressionBytes) + " (split it into macros)";
+    return nullptr;
+  }
   try {
     Parser p(text);
-    return p.parse_all();
+    auto e = p.parse_all();
+    if (auto at = too_deep_at(*e)) {
+      error.offset = *at;
+      error.message = "expression is more than " + std::to_string(kMaxExpressionDepth) +
+                      " operations deep; split it into macros or use 'in [...]' for long or-chains";
+      return nullptr;
+    }
+    return e;
   } catch (const ParseFailure& f) {
     error.offset = f.offset;
     error.message = f.message;

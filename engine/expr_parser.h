@@ -27,6 +27,12 @@
 // Comparisons do not chain (`a < b < c` is an error). Keywords (`and or not
 // in true false null`) are lower case and reserved.
 //
+// Limits (hostile packs): an expression is at most kMaxExpressionBytes long,
+// nests parentheses, calls, `not` and unary `-` at most kMaxNesting deep, and
+// its syntax tree (chains of `and`/`or`/`+` included) is at most
+// kMaxExpressionDepth deep; beyond them parsing fails with an error, never
+// with unbounded recursion.
+//
 // The parser only builds syntax; names are resolved and types checked by the
 // PackCompiler. Errors carry a byte offset into the expression text.
 #pragma once
@@ -76,6 +82,10 @@ struct Expr {
   std::vector<std::unique_ptr<Expr>> args;
   std::vector<std::unique_ptr<Expr>> items;  // kListLit
 };
+
+inline constexpr std::size_t kMaxExpressionBytes = 64 * 1024;
+inline constexpr int kMaxNesting = 100;
+inline constexpr int kMaxExpressionDepth = 500;
 
 struct ExprSyntaxError {
   std::uint32_t offset = 0;

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <span>
 #include <sstream>
 
 #include "engine/expr_parser.h"
@@ -102,6 +103,7 @@ struct MacroState {
   Compiled result;
   bool uses_features = false;
   std::string first_feature;
+  int level = 1;  // 1 + the deepest level of the macros it uses
 };
 
 class PackCompiler {
@@ -234,7 +236,7 @@ class PackCompiler {
         ok = false;
         continue;
       }
-      const std::string& key = it->first.Scalar();
+      const std::string key = it->first.Scalar();
       if (!seen.insert(key).second) {
         error_at("E104", file, it->first, "duplicate key '" + key + "' in " + what);
         ok = false;
@@ -254,7 +256,7 @@ class PackCompiler {
   void read_file(int file) {
     YAML::Node root;
     try {
-      root = YAML::Load(files_[file].text);
+      root = load_bounded_yaml(files_[file].text);
     } catch (const YAML::ParserException& e) {
       error("E001", {files_[file].path, e.mark.line + 1, e.mark.column + 1},
             "YAML syntax error: " + e.msg);
@@ -273,8 +275,8 @@ class PackCompiler {
     check_keys(file, root, {"settings", "lists", "macros", "features", "rules"}, "a rule file");
     for (auto it = root.begin(); it != root.end(); ++it) {
       if (!it->first.IsScalar()) continue;
-      const std::string& key = it->first.Scalar();
-      const YAML::Node& value = it->second;
+      const std::string key = it->first.Scalar();  // copies: `it->` is a proxy that dies with the statement
+      const YAML::Node value = it->second;
       if (key == "settings") {
         if (settings_file_ >= 0) {
           error_at("E202", file, it->first,
@@ -436,12 +438,12 @@ class PackCompiler {
             file.Scalar()[0] == '/') {
           error_at("E103", item.file, file, "file must be a file name inside the pack directory");
         } else {
-          std::optional<std::string> text = read_list_file_ ? read_list_file_(file.Scalar()) : std::nullopt;
-          if (!text) {
-            error_at("E002", item.file, file, "cannot read list file '" + file.Scalar() + "'");
+          FileText text = read_list_file_ ? read_list_file_(file.Scalar()) : FileText(std::nullopt);
+          if (!text.ok) {
+            error_at("E002", item.file, file, "cannot read list file '" + file.Scalar() + "': " + text.error);
           } else {
-            list_file_texts_.emplace_back(file.Scalar(), *text);
-            std::istringstream in(*text);
+            list_file_texts_.emplace_back(file.Scalar(), std::move(text.text));
+            std::istringstream in(list_file_texts_.back().second);
             std::string line;
             while (std::getline(in, line)) {
               auto b = line.find_first_not_of(" \t\r");
@@ -458,10 +460,23 @@ class PackCompiler {
   }
 
   std::uint32_t add_node(Node n, std::initializer_list<std::uint32_t> children = {}) {
+    return add_node(n, std::span<const std::uint32_t>(children.begin(), children.size()));
+  }
+
+  // Every node goes through here: its depth and size are tracked with it.
+  std::uint32_t add_node(Node n, std::span<const std::uint32_t> children) {
     n.args_begin = static_cast<std::uint32_t>(rs_->args.size());
     n.args_count = static_cast<std::uint32_t>(children.size());
-    for (auto c : children) rs_->args.push_back(c);
+    std::uint32_t depth = 1;
+    std::uint64_t size = 1;
+    for (auto c : children) {
+      rs_->args.push_back(c);
+      depth = std::max(depth, node_depth_[c] + 1);
+      size = std::min<std::uint64_t>(size + node_size_[c], std::uint64_t{1} << 40);
+    }
     rs_->nodes.push_back(n);
+    node_depth_.push_back(depth);
+    node_size_.push_back(size);
     return static_cast<std::uint32_t>(rs_->nodes.size() - 1);
   }
 
@@ -491,6 +506,7 @@ class PackCompiler {
     bool in_where = false;           // features may not be read
     std::string macro_chain;         // for cycle messages
     MacroState* macro = nullptr;     // set while compiling a macro body
+    int macro_depth = 0;             // macros being compiled around this scope
   };
 
   Compiled fail() { return {const_node(Value::null()), SType::kAny, false}; }
@@ -690,11 +706,7 @@ class PackCompiler {
     Node n;
     n.op = NodeOp::kCall;
     n.function = spec->fn;
-    n.args_begin = static_cast<std::uint32_t>(rs_->args.size());
-    n.args_count = static_cast<std::uint32_t>(kids.size());
-    for (auto k : kids) rs_->args.push_back(k);
-    rs_->nodes.push_back(n);
-    return {static_cast<std::uint32_t>(rs_->nodes.size() - 1), spec->result, ok};
+    return {add_node(n, std::span<const std::uint32_t>(kids)), spec->result, ok};
   }
 
   Compiled compile_name(const Expr& e, Scope& scope) {
@@ -751,6 +763,7 @@ class PackCompiler {
           scope.macro->uses_features = true;
           if (scope.macro->first_feature.empty()) scope.macro->first_feature = st.first_feature;
         }
+        if (scope.macro) scope.macro->level = std::max(scope.macro->level, st.level + 1);
         return c;
       }
     }
@@ -770,6 +783,12 @@ class PackCompiler {
       st.status = 3;
       return {const_node(Value::null()), SType::kAny, false};
     }
+    if (from && from->macro_depth >= kMaxMacroNesting) {
+      SourcePos p = ref ? pos_in(*from->site, ref->offset) : pos_of(item.file, item.name_mark);
+      error("E311", p, "macros nest more than " + std::to_string(kMaxMacroNesting) + " levels deep: " +
+                           from->macro_chain + " -> " + item.name);
+      return {const_node(Value::null()), SType::kAny, false};  // not cached: another path may be shallower
+    }
     st.status = 1;
     auto text = string_key(item, "condition", true);
     if (!text) {
@@ -780,12 +799,20 @@ class PackCompiler {
     ExprSite site{item.file, item.node["condition"].Mark(), *macro_texts_.back(), 0};
     Scope scope{&site};
     scope.macro_chain = (from && !from->macro_chain.empty() ? from->macro_chain + " -> " : "") + item.name;
+    scope.macro_depth = from ? from->macro_depth + 1 : 1;
     MacroState local;
     scope.macro = &local;
     Compiled c = compile_condition(site, scope, "condition");
     if (st.status == 3) return {const_node(Value::null()), SType::kAny, false};  // a cycle through it
     st.uses_features = local.uses_features;
     st.first_feature = local.first_feature;
+    st.level = local.level;
+    if (c.ok && local.level > kMaxMacroNesting) {
+      error("E311", pos_of(item.file, item.name_mark),
+            "macros nest more than " + std::to_string(kMaxMacroNesting) + " levels deep: '" + item.name +
+                "' uses macros " + std::to_string(local.level - 1) + " levels deep");
+      c.ok = false;
+    }
     st.result = c;
     st.status = c.ok ? 2 : 3;
     return c;
@@ -799,6 +826,18 @@ class PackCompiler {
       return fail();
     }
     Compiled c = compile_expr(*expr, scope);
+    if (c.ok && node_depth_[c.node] > kMaxCompiledDepth) {
+      error("E311", pos_in(site, expr->offset),
+            std::string(what) + " is " + std::to_string(node_depth_[c.node]) +
+                " operations deep with its macros; the limit is " + std::to_string(kMaxCompiledDepth));
+      c.ok = false;
+    } else if (c.ok && node_size_[c.node] > kMaxCompiledOperations) {
+      error("E311", pos_in(site, expr->offset),
+            std::string(what) + " expands to " + std::to_string(node_size_[c.node]) +
+                " operations with its macros (each use of a macro evaluates it again); the limit is " +
+                std::to_string(kMaxCompiledOperations));
+      c.ok = false;
+    }
     if (c.ok && c.type != SType::kAny && c.type != SType::kBool) {
       error("E306", pos_in(site, expr->offset),
             std::string(what) + " must be true/false, but this is " + type_word(c.type));
@@ -1277,6 +1316,8 @@ class PackCompiler {
   int settings_file_ = -1;
   YAML::Node settings_;
   std::vector<MacroState> macro_states_;
+  std::vector<std::uint32_t> node_depth_;  // by node: the longest path to a leaf (evaluation recursion)
+  std::vector<std::uint64_t> node_size_;   // by node: operations one evaluation may visit (saturating)
   std::vector<std::unique_ptr<std::string>> macro_texts_, reason_texts_;
   std::list<std::pair<std::string, std::string>> list_file_texts_;
 };
@@ -1313,15 +1354,19 @@ PackLoadResult load_pack_directory(const std::filesystem::path& dir, const PackL
   std::sort(paths.begin(), paths.end(),
             [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
   PackLoadResult failed;
+  if (paths.size() > kMaxPackFiles) {
+    failed.diagnostics.error("E002", {dir.string(), 0, 0},
+                             std::to_string(paths.size()) + " rule files; the limit is " +
+                                 std::to_string(kMaxPackFiles));
+    return failed;
+  }
   for (const auto& p : paths) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (!in.good() && !in.eof()) {
-      failed.diagnostics.error("E002", {p.string(), 0, 0}, "cannot read file");
+    FileText text = read_bounded_file(p, kMaxPackFileBytes);
+    if (!text.ok) {
+      failed.diagnostics.error("E002", {p.string(), 1, 1}, "cannot read file: " + text.error);
       continue;
     }
-    files.push_back({p.string(), ss.str()});
+    files.push_back({p.string(), std::move(text.text)});
   }
   if (failed.diagnostics.has_errors()) return failed;
   if (files.empty()) {
@@ -1329,13 +1374,7 @@ PackLoadResult load_pack_directory(const std::filesystem::path& dir, const PackL
     r.diagnostics.error("E002", {dir.string(), 0, 0}, "no *.yaml rule files in " + dir.string());
     return r;
   }
-  ListFileReader reader = [dir](const std::string& name) -> std::optional<std::string> {
-    std::ifstream in(dir / name, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
+  ListFileReader reader = [dir](const std::string& name) { return read_bounded_file(dir / name, kMaxListFileBytes); };
   return compile_pack(files, reader, options);
 }
 

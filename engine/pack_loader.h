@@ -15,6 +15,7 @@
 // Thread safety: the functions are reentrant; they share no state.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/bounded_file.h"
 #include "engine/diagnostics.h"
 #include "engine/rule_set.h"
 
@@ -38,8 +40,20 @@ struct PackLoadResult {
   bool ok() const { return rules != nullptr; }
 };
 
-// Reads a list file referenced by `lists: - file:`; returns nullopt if missing.
-using ListFileReader = std::function<std::optional<std::string>(const std::string& name)>;
+// Limits that keep a hostile pack from costing unbounded time or stack:
+// macros referencing macros nest at most kMaxMacroNesting deep, and a
+// compiled condition (its macros inlined) is at most kMaxCompiledDepth
+// operations deep (the evaluator recurses that far) and visits at most
+// kMaxCompiledOperations operations per evaluation (a macro used twice is
+// evaluated twice, so macros of macros could grow exponentially). Expression limits are
+// in expr_parser.h, file limits in bounded_file.h, YAML's in yaml_value.h.
+inline constexpr int kMaxMacroNesting = 64;
+inline constexpr std::uint32_t kMaxCompiledDepth = 1000;
+inline constexpr std::uint64_t kMaxCompiledOperations = 100'000;
+
+// Reads a list file referenced by `lists: - file:` (ok false, with the
+// reason, if it cannot: missing, not a regular file, too large).
+using ListFileReader = std::function<FileText(const std::string& name)>;
 
 // Options of a load beyond the pack's own files.
 struct PackLoadOptions {

@@ -6,6 +6,37 @@
 
 namespace fraud {
 
+bool yaml_tree_within(const YAML::Node& root, std::size_t max_nodes) {
+  std::vector<YAML::Node> stack{root};
+  std::size_t seen = 0;
+  while (!stack.empty()) {
+    YAML::Node n = stack.back();
+    stack.pop_back();
+    if (++seen > max_nodes) return false;
+    if (n.IsSequence()) {
+      for (const auto& c : n) stack.push_back(c);
+    } else if (n.IsMap()) {
+      for (const auto& kv : n) {
+        stack.push_back(kv.first);
+        stack.push_back(kv.second);
+      }
+    }
+  }
+  return true;
+}
+
+YAML::Node load_bounded_yaml(const std::string& text) {
+  YAML::Node root = YAML::Load(text);
+  if (!yaml_tree_within(root)) {
+    YAML::Mark start = YAML::Mark::null_mark();
+    start.pos = start.line = start.column = 0;
+    throw YAML::Exception(start, "the document expands to more than " +
+                                                       std::to_string(kMaxYamlNodes) +
+                                                       " YAML nodes (aliases of aliases?)");
+  }
+  return root;
+}
+
 namespace {
 
 bool looks_numeric(const std::string& s, bool& integer) {

@@ -1,4 +1,6 @@
 #include "engine/cli/rule_tests.h"
+#include "engine/bounded_file.h"
+#include "engine/yaml_value.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -50,8 +52,13 @@ class CaseRunner {
   void run_file(const std::filesystem::path& path) {
     file_ = path.string();
     YAML::Node root;
+    FileText text = read_bounded_file(path, kMaxPackFileBytes);
+    if (!text.ok) {
+      bad(file_ + ":1:1: cannot read the test file: " + text.error);
+      return;
+    }
     try {
-      root = YAML::LoadFile(file_);
+      root = load_bounded_yaml(text.text);
     } catch (const YAML::Exception& e) {
       bad(file_ + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
           ": YAML error: " + e.msg);
@@ -77,7 +84,7 @@ class CaseRunner {
   bool check_keys(const YAML::Node& map, std::initializer_list<const char*> allowed, const char* what) {
     bool ok = true;
     for (auto it = map.begin(); it != map.end(); ++it) {
-      const std::string& k = it->first.Scalar();
+      const std::string k = it->first.Scalar();
       if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
         bad(where(file_, it->first) + ": unknown key '" + k + "' in " + what);
         ok = false;

@@ -1,4 +1,6 @@
 #include "engine/cli/run_config.h"
+#include "engine/bounded_file.h"
+#include "engine/yaml_value.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -58,8 +60,10 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
   std::map<std::string, std::string> properties;
   if (!path.empty()) {
     YAML::Node root;
+    FileText text = read_bounded_file(path, kMaxPackFileBytes);
+    if (!text.ok) throw std::runtime_error(path + ": " + text.error);
     try {
-      root = YAML::LoadFile(path);
+      root = load_bounded_yaml(text.text);
     } catch (const YAML::Exception& e) {
       throw std::runtime_error(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
                                ": " + e.msg);
@@ -121,11 +125,9 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
   get("redis.url", c.redis_url);
   get("redis.salt", c.redis_salt);
   auto secret_file = [&](const char* key) {
-    std::ifstream in(flat[key]);
-    if (!in) throw std::runtime_error(std::string("config ") + key + ": cannot read " + flat[key]);
-    std::string out(4096, '\0');
-    in.read(out.data(), static_cast<std::streamsize>(out.size()));
-    out.resize(static_cast<std::size_t>(in.gcount()));
+    FileText text = read_bounded_file(flat[key], 64 * 1024);
+    if (!text.ok) throw std::runtime_error(std::string("config ") + key + ": " + flat[key] + ": " + text.error);
+    std::string out = std::move(text.text);
     while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
     return out;
   };
