@@ -33,12 +33,23 @@ void BatchProcessor::plan(const RuleSet& rules, std::span<const Event* const> ev
   event_ops_begin_.clear();
   plans_.clear();
   events_.assign(events.begin(), events.end());
+  clamped_from_.assign(events.size(), INT64_MIN);
+  clamped_events_ = 0;
   feature_count_ = rules.features.size();
   feature_values_.assign(events.size() * feature_count_, Value::null());
   std::span<const Value> no_features;
   for (std::size_t e = 0; e < events.size(); ++e) {
     const Event& ev = *events[e];
     event_ops_begin_.push_back(static_cast<std::uint32_t>(ops_.size()));
+    // An event from the future cannot move its keys' windows ahead: its
+    // features use record time + max_future (RULES.md "Late events").
+    std::int64_t ts_ms = ev.ts_ms;
+    if (e < sources.size() && sources[e].record_ts_ms >= 0 &&
+        ev.ts_ms - sources[e].record_ts_ms > rules.max_future_ms) {
+      ts_ms = sources[e].record_ts_ms + rules.max_future_ms;
+      clamped_from_[e] = ev.ts_ms;
+      ++clamped_events_;
+    }
     const TypePlan& plan = options_.read_all_features ? rules.full_plan_for(ev.event_type)
                                                       : rules.plan_for(ev.event_type);
     plans_.push_back(&plan);
@@ -62,7 +73,7 @@ void BatchProcessor::plan(const RuleSet& rules, std::span<const Event* const> ev
       p.key_length = arena_.size() - p.key_offset;
       FeatureOp op;
       op.feature = fid;
-      op.bucket = floor_div(ev.ts_ms, f.resolution_ms);
+      op.bucket = floor_div(ts_ms, f.resolution_ms);
       op.update = update;
       op.read = read;
       if (f.of_slot) op.of = ev.fields[*f.of_slot];
@@ -102,6 +113,7 @@ void BatchProcessor::evaluate(const RuleSet& rules, std::size_t i, Verdict& out,
   out.hit_count = 0;
   out.shadow_count = 0;
   out.degraded = degraded;
+  out.ts_clamped_from = clamped_from_[i];
   Decision floor = Decision::kAllow;
   for (std::uint32_t r : plans_[i]->rules) {
     const RuleDef& rule = rules.rules[r];
@@ -213,6 +225,10 @@ void encode_verdict(const RuleSet& rules, const Event& event, const Verdict& ver
   out.append(std::to_string(source.offset));
   out.push_back('}');
   if (verdict.degraded) out.append(",\"degraded\":true");
+  if (verdict.ts_clamped_from != INT64_MIN) {
+    out.append(",\"ts_clamped_from\":");
+    out.append(std::to_string(verdict.ts_clamped_from));
+  }
   out.push_back('}');
 }
 

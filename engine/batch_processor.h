@@ -32,6 +32,9 @@ struct SourceRef {
   std::string_view topic;
   std::int32_t partition = -1;
   std::int64_t offset = -1;
+  // When the record was written (Kafka's record timestamp; replay's
+  // --record-time field), ms since the epoch; -1: unknown, no future check.
+  std::int64_t record_ts_ms = -1;
 };
 
 struct RuleHit {
@@ -47,6 +50,10 @@ struct Verdict {
   std::size_t hit_count = 0;         // valid entries of `hits` (buffers are reused)
   std::size_t shadow_count = 0;
   bool degraded = false;             // features unavailable (fail_open / fail_closed)
+  // The event's own `ts` when it was more than settings.max_future ahead of
+  // its record time and features used record time + max_future instead
+  // (RULES.md "Late events"); INT64_MIN: not clamped.
+  std::int64_t ts_clamped_from = INT64_MIN;
 };
 
 class BatchProcessor {
@@ -64,6 +71,8 @@ class BatchProcessor {
   std::span<const FeatureOp> ops() const { return ops_; }
   std::span<FeatureOp> ops_to_digest() { return ops_; }  // for FeatureStore::digest between plan and apply
   std::span<Value> results() { return results_; }
+  // Events of the last plan whose time was clamped to record time + max_future.
+  std::size_t clamped_events() const { return clamped_events_; }
 
   // Feature values of event i after the store applied the ops. With
   // `degraded`, every feature reads null (failure policies).
@@ -95,6 +104,8 @@ class BatchProcessor {
   std::vector<Value> feature_values_;
   std::size_t feature_count_ = 0;
   std::vector<const Event*> events_;
+  std::vector<std::int64_t> clamped_from_;  // per event: original ts if clamped, else INT64_MIN
+  std::size_t clamped_events_ = 0;
   EvalScratch where_scratch_;
 };
 

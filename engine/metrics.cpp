@@ -90,6 +90,10 @@ EngineMetrics::EngineMetrics(std::string input_topic)
       degraded_verdicts(counter(*registry_, "fraud_degraded_verdicts_total",
                                 "Verdicts made without features (fail_open / fail_closed)")
                             .Add({})),
+      future_events(counter(*registry_, "fraud_future_events_total",
+                            "Events whose ts was more than settings.max_future ahead of their record time: their "
+                            "features used record time + max_future (the verdict says ts_clamped_from)")
+                        .Add({})),
       produce_errors(counter(*registry_, "fraud_produce_errors_total", "Verdict or DLQ deliveries that failed").Add({})),
       consumer_lag(gauge(*registry_, "fraud_consumer_lag_messages", "Messages behind the high watermark, per partition")),
       rules_reloads(counter(*registry_, "fraud_rules_reloads_total", "Rule pack loads by result")),

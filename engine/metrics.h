@@ -85,6 +85,7 @@ class EngineMetrics {
   prometheus::Counter& batches;
   prometheus::Counter& rebalances;
   prometheus::Counter& degraded_verdicts;
+  prometheus::Counter& future_events;
   prometheus::Counter& produce_errors;
   prometheus::Family<prometheus::Gauge>& consumer_lag;
   prometheus::Family<prometheus::Counter>& rules_reloads;

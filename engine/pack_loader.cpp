@@ -393,7 +393,15 @@ class PackCompiler {
   void compile_settings() {
     if (settings_file_ < 0) return;
     int file = settings_file_;
-    check_keys(file, settings_, {"score_thresholds"}, "settings");
+    check_keys(file, settings_, {"score_thresholds", "max_future"}, "settings");
+    if (const YAML::Node mf = settings_["max_future"]) {
+      auto ms = mf.IsScalar() ? parse_duration_ms(mf.Scalar()) : std::nullopt;
+      if (!ms) {
+        error_at("E401", file, mf, "bad duration for max_future: write a whole number and one unit of s, m, h, d");
+      } else {
+        rs_->max_future_ms = *ms;
+      }
+    }
     const YAML::Node t = settings_["score_thresholds"];
     if (!t) return;
     if (!t.IsMap()) {

@@ -170,6 +170,9 @@ class RuleSet {
   std::vector<FeatureDef> features;
   std::vector<RuleDef> rules;
   ScoreThresholds thresholds;
+  // settings.max_future (default 1h): how far an event's `ts` may be ahead
+  // of its record time before its features use record time + this.
+  std::int64_t max_future_ms = 3'600'000;
   std::string version;                // sha256 over the pack's files, hex
   std::vector<PackFileInfo> files;
   std::vector<std::unique_ptr<std::string>> strings;  // storage of string constants

@@ -479,13 +479,19 @@ struct StreamEngine::Impl {
       if (parser.parse(bytes, b.events[i], b.errors[i])) {
         b.valid[i] = 1;
         b.ptrs.push_back(&b.events[i]);
-        b.sources.push_back({config.input_topic, m->partition, m->offset});
+        rd_kafka_timestamp_type_t tstype;
+        std::int64_t record_ts = rd_kafka_message_timestamp(m, &tstype);
+        b.sources.push_back({config.input_topic, m->partition, m->offset,
+                             tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : record_ts});
         b.rule_metrics->events_of_type(b.events[i].event_type).Increment();
       }
     }
     // Feature ops and their store digests depend on this batch alone: done
     // here, in parallel, rather than in the serial features stage.
     b.processor.plan(*b.rules, b.ptrs, b.sources);
+    if (std::size_t clamped = b.processor.clamped_events()) {
+      metrics.future_events.Increment(static_cast<double>(clamped));
+    }
     store.digest(*b.rules, b.processor.ops_to_digest());
     // While the features stage is behind, this batch's keys are known before
     // the batches ahead of it are applied: the store may fetch ahead.

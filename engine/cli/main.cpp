@@ -56,9 +56,11 @@ int cmd_test(const std::string& dir) {
 }
 
 int cmd_replay(const std::string& rules_dir, const std::string& events_path, const std::string& out_path,
-               std::size_t batch, const std::string& label, const std::string& report) {
+               std::size_t batch, const std::string& label, const std::string& report,
+               const std::string& record_time) {
   PackLoadOptions load_options;
   if (!label.empty()) load_options.extra_fields.push_back(label);
+  if (!record_time.empty()) load_options.extra_fields.push_back(record_time);
   PackLoadResult pack = load_pack_directory(rules_dir, load_options);
   if (!pack.ok()) {
     std::cerr << pack.diagnostics.to_text();
@@ -84,6 +86,7 @@ int cmd_replay(const std::string& rules_dir, const std::string& events_path, con
   options.batch_size = batch;
   options.source_name = fs::path(events_path).filename().string();
   if (!label.empty()) options.label_slot = pack.rules->fields.find(label);
+  if (!record_time.empty()) options.record_time_slot = pack.rules->fields.find(record_time);
   ReplayStats stats = replay_events(*pack.rules, store, in, out, std::cerr, options);
   out->flush();
   std::ostream& table = out_path.empty() ? std::cerr : std::cout;
@@ -189,7 +192,7 @@ int main(int argc, char** argv) {
   auto* test = app.add_subcommand("test", "Run the pack's tests/*.yaml cases");
   test->add_option("dir", test_dir, "Rule pack directory")->required();
 
-  std::string rules_dir, events, out, label, report;
+  std::string rules_dir, events, out, label, report, record_time;
   std::size_t batch = 4096;
   auto* replay = app.add_subcommand("replay", "Evaluate a JSONL file of events offline, in order");
   replay->add_option("--rules", rules_dir, "Rule pack directory")->required();
@@ -197,6 +200,9 @@ int main(int argc, char** argv) {
   replay->add_option("--out", out, "Verdicts file (JSON lines); default stdout");
   replay->add_option("--batch", batch, "Events per feature-store batch")->check(CLI::Range(1, 1 << 20));
   replay->add_option("--label", label, "Backtest: field holding the ground truth (0/1 or true/false)");
+  replay->add_option("--record-time", record_time,
+                     "Field with each event's record time (ms or RFC 3339): ts more than settings.max_future "
+                     "ahead of it is clamped, as live with the Kafka record timestamp");
   auto* report_opt = replay->add_option("--report", report, "Backtest: write a self-contained HTML page");
   report_opt->needs(replay->get_option("--label"));
 
@@ -282,6 +288,6 @@ int main(int argc, char** argv) {
   if (*test) return cmd_test(test_dir);
   if (*paysim) return cmd_paysim(paysim_csv);
   if (*diff) return cmd_diff(diff_base, diff_cand, diff_events, diff_format);
-  if (*replay) return cmd_replay(rules_dir, events, out, batch, label, report);
+  if (*replay) return cmd_replay(rules_dir, events, out, batch, label, report, record_time);
   return 2;
 }

@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "engine/batch_processor.h"
+#include "engine/time_text.h"
 
 namespace fraud {
 
@@ -115,7 +116,16 @@ ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istrea
       continue;
     }
     ptrs.push_back(&ev);
-    sources.push_back({options.source_name, 0, static_cast<std::int64_t>(stats.lines - 1)});
+    std::int64_t record_ts = -1;
+    if (options.record_time_slot) {
+      const Value& rt = ev.fields[*options.record_time_slot];
+      if (rt.is_number() && rt.number >= 0 && rt.number < 9.0e15) {
+        record_ts = static_cast<std::int64_t>(rt.number);
+      } else if (rt.is_string()) {
+        record_ts = parse_rfc3339_ms(rt.text).value_or(-1);
+      }
+    }
+    sources.push_back({options.source_name, 0, static_cast<std::int64_t>(stats.lines - 1), record_ts});
     if (++filled == options.batch_size) flush();
   }
   flush();

@@ -24,6 +24,10 @@ struct ReplayOptions {
   // Backtest: the slot of the label field (0/1, true/false); load the pack
   // with PackLoadOptions::extra_fields = {label} to have one.
   std::optional<std::uint32_t> label_slot;
+  // The slot of the field holding each event's record time (integer ms or
+  // RFC 3339; `--record-time`), for the settings.max_future check as live
+  // (the Kafka record timestamp there). None: no check.
+  std::optional<std::uint32_t> record_time_slot;
   std::int64_t timeline_bucket_ms = 3'600'000;  // rule hits over event time
 };
 

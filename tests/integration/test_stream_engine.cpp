@@ -295,6 +295,8 @@ TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
       {"k", ""},                                                                      // empty value
       {"k", R"({"event_id":"","event_type":"x","ts":1})"},
       {"k", ev("ok-2", R"("amount":2000)")},
+      // ts in microseconds (year 58,000): valid, evaluated at record time + max_future.
+      {"k", R"({"event_id":"future","event_type":"loan_application","ts":1772355600000000,"amount":5})"},
   };
   auto p = make_kafka_client(RD_KAFKA_PRODUCER, make_kafka_conf({{"bootstrap.servers", kafka.bootstrap()},
                                                                  {"message.max.bytes", "20000000"},
@@ -309,7 +311,7 @@ TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
   ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory",
                        "--input-topic", "in", "--output-topic", "out", "--dlq-topic", "dlq", "--group", "hostile",
                        "--metrics-port", "0"});
-  auto verdicts = consume(kafka.bootstrap(), "out", 4);
+  auto verdicts = consume(kafka.bootstrap(), "out", 5);
   auto dead = consume(kafka.bootstrap(), "dlq", 6);
   EXPECT_EQ(engine.stop(SIGTERM), 0) << "the engine survived and stops cleanly";
   std::set<std::string> ids;
@@ -317,7 +319,11 @@ TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
     auto at = v.value.find("\"event_id\":\"") + 12;
     ids.insert(v.value.substr(at, v.value.find('"', at) - at));
   }
-  EXPECT_EQ(ids, (std::set<std::string>{"ok-1", "huge-number", "wrong-types", "ok-2"}));
+  EXPECT_EQ(ids, (std::set<std::string>{"ok-1", "huge-number", "wrong-types", "ok-2", "future"}));
+  for (const auto& v : verdicts) {
+    bool future = v.value.find(R"("event_id":"future")") != std::string::npos;
+    EXPECT_EQ(v.value.find(R"("ts_clamped_from":1772355600000000)") != std::string::npos, future) << v.value;
+  }
   std::map<std::int64_t, std::string> reasons;
   for (auto& d : dead) reasons[std::stoll(d.headers["dlq.source.offset"])] = d.headers["dlq.reason"];
   EXPECT_EQ(reasons, (std::map<std::int64_t, std::string>{{1, "too_large"}, {2, "invalid_json"}, {3, "invalid_json"},

@@ -36,14 +36,15 @@ class Runner {
  public:
   explicit Runner(std::shared_ptr<const RuleSet> rules) : rules_(std::move(rules)) {}
 
-  Outcome run(const std::string& event_json) {
+  // `record_ts_ms`: the record time of the event's source (-1: unknown).
+  Outcome run(const std::string& event_json, std::int64_t record_ts_ms = -1) {
     Event ev;
     EventError err;
     EventParser parser(rules_->fields);
     EXPECT_TRUE(parser.parse(event_json, ev, err)) << err.detail << " in " << event_json;
     BatchProcessor processor(BatchProcessor::Options{.read_all_features = true});
     const Event* ptr = &ev;
-    SourceRef src{"t", 0, static_cast<std::int64_t>(n_++)};
+    SourceRef src{"t", 0, static_cast<std::int64_t>(n_++), record_ts_ms};
     Outcome o;
     std::vector<Verdict> v(1);
     StoreStatus st = processor.process(*rules_, store_, std::span<const Event* const>(&ptr, 1),
