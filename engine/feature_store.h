@@ -56,6 +56,10 @@ struct FeatureOp {
 struct StoreStatus {
   bool ok = true;
   std::string error;  // human text when !ok
+  // ok, but the store found that it lost its data (Redis restarted empty,
+  // flushed) since the previous apply: this batch's reads saw the reset
+  // state. Callers report it and follow their failure policy.
+  bool state_reset = false;
   static StoreStatus success() { return {}; }
   static StoreStatus failure(std::string e) { return {false, std::move(e)}; }
 };
@@ -74,6 +78,7 @@ struct FeatureStoreCounters {
   std::uint64_t keys_prefetched = 0;       // copies fetched ahead for a later batch (FeatureStore::prefetch)
   std::uint64_t keys_checked_absent = 0;   // keys only read, confirmed absent without a script (engine computed, of those)
   std::uint64_t absence_conflicts = 0;     // such checks that found the key there (then script computed)
+  std::uint64_t state_resets = 0;          // times the store found its data lost (StoreStatus::state_reset)
 };
 
 class FeatureStore {

@@ -94,6 +94,10 @@ EngineMetrics::EngineMetrics(std::string input_topic)
                             "Events whose ts was more than settings.max_future ahead of their record time: their "
                             "features used record time + max_future (the verdict says ts_clamped_from)")
                         .Add({})),
+      feature_state_resets(counter(*registry_, "fraud_feature_state_resets_total",
+                                   "Times the feature store found its data lost (Redis restarted empty or flushed): "
+                                   "velocity features restarted from zero")
+                               .Add({})),
       produce_errors(counter(*registry_, "fraud_produce_errors_total", "Verdict or DLQ deliveries that failed").Add({})),
       consumer_lag(gauge(*registry_, "fraud_consumer_lag_messages", "Messages behind the high watermark, per partition")),
       rules_reloads(counter(*registry_, "fraud_rules_reloads_total", "Rule pack loads by result")),

@@ -92,6 +92,7 @@ struct Batch {
   std::vector<std::string> encoded;
   std::atomic<bool> failed{false};
   bool degraded = false;  // evaluated without features (fail_open / fail_closed)
+  bool state_reset = false;  // evaluated on features the store had just lost (marked degraded)
   // Kept across uses: the parser (bound to the FieldTable of `parser_rules`),
   // the evaluation scratch and the per-rule hit counts of the evaluate stage.
   std::shared_ptr<const RuleSet> parser_rules;
@@ -126,6 +127,7 @@ struct Batch {
     }
     failed.store(false);
     degraded = false;
+    state_reset = false;
   }
 
   // The parser for this batch's pack (a new one only when the pack changed).
@@ -529,6 +531,14 @@ struct StreamEngine::Impl {
       counters.store_round_trips.store(now.round_trips);
       counters.store_script_calls.store(now.script_calls);
       store_seen = now;
+      if (b.store_status.ok && b.store_status.state_reset) {
+        // The state is gone and cannot come back by waiting: verdicts go out
+        // flagged (fail_closed: declined), whatever the policy.
+        metrics.feature_state_resets.Increment();
+        spdlog::error("feature store lost its data (Redis restarted empty or was flushed): velocity features "
+                      "restart from zero; verdicts of this batch are marked degraded");
+        b.state_reset = true;
+      }
       if (b.store_status.ok) break;
       metrics.feature_store_errors.Increment();
       counters.store_failures.fetch_add(1);
@@ -563,14 +573,15 @@ struct StreamEngine::Impl {
     for (std::size_t i = 0; i < n; ++i) {
       Verdict& v = b.verdicts[i];
       b.processor.evaluate(rs, i, v, scratch, b.degraded);
-      if (b.degraded && config.failure_policy == StoreFailurePolicy::kFailClosed) v.decision = Decision::kDecline;
+      v.degraded |= b.state_reset;
+      if (v.degraded && config.failure_policy == StoreFailurePolicy::kFailClosed) v.decision = Decision::kDecline;
       ++decisions[static_cast<int>(v.decision)];
       for (std::size_t h = 0; h < v.hit_count; ++h) ++rule_hits[v.hits[h].rule];
       for (std::size_t h = 0; h < v.shadow_count; ++h) ++rule_hits[v.shadow_hits[h].rule];
       b.encoded[i].clear();
       encode_verdict(rs, *b.ptrs[i], v, b.processor.features_of(i), b.sources[i], b.encoded[i]);
     }
-    if (b.degraded) metrics.degraded_verdicts.Increment(static_cast<double>(n));
+    if (b.degraded || b.state_reset) metrics.degraded_verdicts.Increment(static_cast<double>(n));
     for (int d = 0; d < 3; ++d) {
       if (decisions[d]) {
         metrics.verdicts(static_cast<Decision>(d)).Increment(static_cast<double>(decisions[d]));

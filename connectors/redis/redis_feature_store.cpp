@@ -223,6 +223,54 @@ StoreStatus RedisFeatureStore::connect_node(Node& n) {
   return StoreStatus::success();
 }
 
+std::string RedisFeatureStore::epoch_key_for(std::size_t node) const {
+  if (!cluster_) return "fs:epoch";
+  // A hash tag whose slot this master serves, so the key lives on it.
+  for (std::uint32_t i = 0; i < 1'000'000; ++i) {
+    std::string key = "fs:epoch:{" + std::to_string(i) + "}";
+    std::uint16_t slot = redis_key_slot(key);
+    if (slot < slot_node_.size() && slot_node_[slot] == static_cast<std::int16_t>(node)) return key;
+  }
+  return {};
+}
+
+StoreStatus RedisFeatureStore::check_epochs(bool& reset) {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    Node& n = nodes_[i];
+    if (!n.ctx) continue;
+    if (n.epoch_key.empty()) n.epoch_key = epoch_key_for(i);
+    if (n.epoch_key.empty()) continue;  // serves no slot
+    std::random_device rd;
+    char fresh[33];
+    std::snprintf(fresh, sizeof fresh, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+    redisAppendCommand(n.ctx, "SET %b %s NX", n.epoch_key.data(), n.epoch_key.size(), fresh);
+    redisAppendCommand(n.ctx, "GET %b", n.epoch_key.data(), n.epoch_key.size());
+    void* raw = nullptr;
+    bool io_ok = redisGetReply(n.ctx, &raw) == REDIS_OK;
+    Reply set(static_cast<redisReply*>(raw));
+    raw = nullptr;
+    io_ok = io_ok && redisGetReply(n.ctx, &raw) == REDIS_OK;
+    Reply get(static_cast<redisReply*>(raw));
+    if (!io_ok || !get) {
+      std::string err = n.ctx->errstr;
+      disconnect(n);
+      topology_known_ = false;
+      return StoreStatus::failure(describe(n) + ": epoch check: " + err);
+    }
+    if (get->type != REDIS_REPLY_STRING) {
+      n.epoch_key.clear();  // MOVED / ASK after a reshard: choose again after the next topology read
+      continue;
+    }
+    std::string now(get->str, get->len);
+    if (!n.epoch.empty() && now != n.epoch) {
+      ++state_resets_;
+      reset = true;
+    }
+    n.epoch = std::move(now);
+  }
+  return StoreStatus::success();
+}
+
 std::string RedisFeatureStore::describe(const Node& n) { return "redis " + n.host + ":" + std::to_string(n.port); }
 
 std::string RedisFeatureStore::replicas_text() const {
@@ -936,6 +984,17 @@ StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const Featu
   const std::uint64_t created_before = keys_created_ + keys_checked_absent_;
   const std::uint64_t conflicts_before = create_conflicts_ + absence_conflicts_;
   StoreStatus st = apply_locked(rules, ops, results);
+  if (st.ok && group_count_ > 0) {
+    bool reset = false;
+    StoreStatus e = check_epochs(reset);
+    if (!e.ok) {
+      st = e;  // the batch is retried (idempotent) once the node answers
+    } else if (reset) {
+      // (Copies of states Redis no longer holds fail their stamp check:
+      // the script computed those keys from what Redis holds.)
+      st.state_reset = true;
+    }
+  }
   if (st.ok) install_fetches(rules);
   fetches_.clear();
   const auto created = static_cast<double>(keys_created_ + keys_checked_absent_ - created_before);

@@ -170,7 +170,8 @@ class RedisFeatureStore final : public FeatureStore {
   FeatureStoreCounters counters() const override {
     return {round_trips_,    script_calls_,      engine_computed_, script_computed_,
             cache_.size(),   cache_.evictions(), keys_created_,    create_conflicts_,
-            cache_.bytes(),  keys_prefetched_,   keys_checked_absent_, absence_conflicts_};
+            cache_.bytes(),  keys_prefetched_,   keys_checked_absent_, absence_conflicts_,
+            state_resets_};
   }
 
   // Reads the topology and connects (loading the script) now; apply() also
@@ -219,7 +220,15 @@ class RedisFeatureStore final : public FeatureStore {
     std::string host;
     int port = 0;
     redisContext* ctx = nullptr;
+    // Data-loss detection: a key on this node holding a random epoch that
+    // every engine adopts; if it is gone or changed, the node lost its data.
+    std::string epoch_key;  // empty: not chosen yet (topology changed)
+    std::string epoch;      // the value adopted; empty: none seen yet
   };
+  // Checks the epoch of every connected node (one pipelined round trip per
+  // node); sets `reset` when one lost its data since the last check.
+  StoreStatus check_epochs(bool& reset);
+  std::string epoch_key_for(std::size_t node) const;
   using Digest = StateCache::Digest;  // 16 bytes of a salted SHA-256
   struct DigestHash {
     std::size_t operator()(const Digest& d) const { return static_cast<std::size_t>(d[0]); }
@@ -370,6 +379,7 @@ class RedisFeatureStore final : public FeatureStore {
   std::uint64_t create_conflicts_ = 0;
   std::uint64_t keys_checked_absent_ = 0;
   std::uint64_t absence_conflicts_ = 0;
+  std::uint64_t state_resets_ = 0;
   std::uint64_t keys_prefetched_ = 0;
   // Share of creates that conflicted: moving average over applies that
   // created (weight 1/4 for the newest), and this apply's choice.
