@@ -971,7 +971,12 @@ class PackCompiler {
         } else {
           f.resolution_ms = *window / 60;
         }
-        if (f.resolution_ms > 0 && f.buckets() > 10'080) {
+        if (f.resolution_ms > 0 && f.buckets() > kMaxWindowBuckets) {
+          error("E407", pos_of(item.file, item.node["window"].Mark()),
+                "window has " + std::to_string(f.buckets()) + " buckets of its resolution; the limit is " +
+                    std::to_string(kMaxWindowBuckets) + " (memory per key grows with it): use a coarser resolution");
+          ok = false;
+        } else if (f.resolution_ms > 0 && f.buckets() > 1'440) {
           warning("W401", pos_of(item.file, item.node["window"].Mark()),
                   "window has " + std::to_string(f.buckets()) +
                       " buckets; a coarser resolution keeps state small");

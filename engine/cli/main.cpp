@@ -35,6 +35,13 @@ int cmd_check(const std::string& dir, const std::string& format) {
       std::cout << "ok: " << pack.rules->rules.size() << " rules, " << pack.rules->features.size()
                 << " features, " << pack.rules->list_names.size() << " lists; version "
                 << pack.rules->version.substr(0, 12) << "\n";
+      // Memory per key: what an SRE sizes Redis with.
+      for (const auto& f : pack.rules->features) {
+        std::cout << "  feature " << f.name << ": " << f.buckets() << " buckets per window, at most "
+                  << 2 * f.buckets() << " kept per key";
+        if (f.agg == Aggregation::kDistinct) std::cout << " (distinct: per value, the buckets it was seen in)";
+        std::cout << "\n";
+      }
     }
     std::cout << pack.diagnostics.to_text();
   }

@@ -15,6 +15,7 @@
 namespace fs = std::filesystem;
 using namespace fraud;
 using fraud::testing::compile_errors;
+using fraud::testing::compile_ok;
 
 namespace {
 
@@ -151,4 +152,12 @@ TEST(HostilePacks, ATestFileAliasBombFailsFast) {
   RuleTestReport report = run_rule_tests(*pack.rules, dir / "tests");
   EXPECT_GE(report.errors, 1) << report.output;
   EXPECT_NE(report.output.find("expands to more than"), std::string::npos) << report.output;
+}
+
+TEST(HostilePacks, AWindowOfTooManyBucketsIsAnError) {
+  std::string e = first_error(compile_errors(
+      "features:\n  - name: f\n    agg: count\n    by: device_id\n    window: 10000d\n    resolution: 1s\n"));
+  EXPECT_NE(e.find("E407"), std::string::npos) << e;
+  EXPECT_EQ(e.rfind("5:13", 0), 0u) << e;
+  compile_ok("features:\n  - name: f\n    agg: count\n    by: device_id\n    window: 7d\n    resolution: 1m\n");
 }
