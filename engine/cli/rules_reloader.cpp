@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "engine/pack_loader.h"
 
@@ -20,14 +21,30 @@ RulesReloader::RulesReloader(std::string dir, std::string current_version, OnLoa
       quiet_ms_(quiet_ms) {
   inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (inotify_fd_ >= 0) {
-    int wd = inotify_add_watch(inotify_fd_, dir_.c_str(),
-                               IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ATTRIB |
-                                   IN_DELETE_SELF | IN_MOVE_SELF);
-    if (wd < 0) spdlog::warn("cannot watch {} (reload with SIGHUP only)", dir_);
+    follow_target();
+    if (dir_wd_ < 0) spdlog::warn("cannot watch {} (reload with SIGHUP only)", dir_);
+    // The parent: a repointed symlink named dir_ shows up there.
+    std::filesystem::path parent = std::filesystem::path(dir_).lexically_normal().parent_path();
+    if (parent.empty()) parent = ".";
+    inotify_add_watch(inotify_fd_, parent.c_str(), IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM);
   } else {
     spdlog::warn("inotify unavailable (reload with SIGHUP only)");
   }
   thread_ = std::thread([this] { loop(); });
+}
+
+bool RulesReloader::follow_target() {
+  std::error_code ec;
+  std::string target = std::filesystem::canonical(dir_, ec).string();
+  if (ec || target == target_) return false;
+  if (dir_wd_ >= 0) inotify_rm_watch(inotify_fd_, dir_wd_);
+  dir_wd_ = inotify_add_watch(inotify_fd_, target.c_str(),
+                              IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ATTRIB |
+                                  IN_DELETE_SELF | IN_MOVE_SELF);
+  bool changed = !target_.empty();
+  if (changed) spdlog::info("rules directory {} now points to {}", dir_, target);
+  target_ = std::move(target);
+  return changed;
 }
 
 RulesReloader::~RulesReloader() {
@@ -47,6 +64,7 @@ void RulesReloader::loop() {
       if (::poll(&p, 1, 50) > 0) {
         while (::read(inotify_fd_, buf, sizeof buf) > 0) {
         }
+        follow_target();
         pending = true;
         last_change = clock::now();
       }

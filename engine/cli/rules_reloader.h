@@ -1,7 +1,10 @@
 // RulesReloader: hot reload of the rule pack under a running engine.
 //
 // Watches the pack directory with inotify (file writes, creates, deletes,
-// renames - which covers a Kubernetes ConfigMap's `..data` symlink swap) and
+// renames - which covers a Kubernetes ConfigMap's `..data` symlink swap), and
+// the directory's parent too, so a rules path that is itself a symlink
+// repointed to another release (`current -> release-N`, `ln -sfn`) is
+// followed: the watch moves to the new target and the pack reloads; and
 // reloads on SIGHUP (request_reload()). Changes are debounced (`quiet_ms` of
 // silence), then the whole new pack is compiled. A pack that compiles and
 // differs from the running one is handed to `on_loaded` (the engine swaps it
@@ -38,6 +41,8 @@ class RulesReloader {
  private:
   void loop();
   void reload();
+  // Watches what dir_ resolves to now; true if that changed since last time.
+  bool follow_target();
 
   std::string dir_;
   std::string version_;
@@ -45,6 +50,8 @@ class RulesReloader {
   OnFailed on_failed_;
   int quiet_ms_;
   int inotify_fd_ = -1;
+  int dir_wd_ = -1;
+  std::string target_;  // dir_ resolved (symlinks followed) when last watched
   std::atomic<bool> requested_{false};
   std::atomic<bool> stop_{false};
   std::thread thread_;

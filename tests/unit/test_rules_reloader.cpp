@@ -1,0 +1,84 @@
+// RulesReloader on a rules path that is a symlink repointed to another
+// release (`current -> release-2`, as `ln -sfn` does): the watcher follows it
+// and the new pack is loaded; a broken release is reported and not loaded.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "engine/cli/rules_reloader.h"
+#include "engine/pack_loader.h"
+
+namespace fs = std::filesystem;
+using namespace fraud;
+
+namespace {
+
+bool wait_for(const std::function<bool()>& cond) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+fs::path release(const fs::path& root, const std::string& name, const std::string& score) {
+  fs::path d = root / name;
+  fs::create_directories(d);
+  std::ofstream(d / "rules.yaml") << "rules:\n  - name: r\n    when: amount > 1\n    score: " << score
+                                  << "\n    reason: big\n";
+  return d;
+}
+
+// Replaces the symlink `link` atomically, as `ln -sfn target link` does.
+void repoint(const fs::path& link, const fs::path& target) {
+  fs::path tmp = link.string() + ".tmp";
+  fs::remove(tmp);
+  fs::create_directory_symlink(target, tmp);
+  fs::rename(tmp, link);
+}
+
+}  // namespace
+
+TEST(RulesReloader, FollowsARepointedReleaseSymlink) {
+  fs::path root = fs::path(::testing::TempDir()) / "releases";
+  fs::remove_all(root);
+  fs::create_directories(root);
+  fs::path r1 = release(root, "release-1", "10");
+  fs::path current = root / "current";
+  fs::create_directory_symlink(r1, current);
+  PackLoadResult first = load_pack_directory(current);
+  ASSERT_TRUE(first.ok());
+
+  std::mutex mu;
+  std::vector<std::string> loaded;
+  std::atomic<int> failed{0};
+  RulesReloader reloader(
+      current.string(), first.rules->version,
+      [&](std::shared_ptr<const RuleSet> rs) {
+        std::lock_guard lock(mu);
+        loaded.push_back(rs->version);
+      },
+      [&](const Diagnostics&) { failed.fetch_add(1); }, 50);
+
+  fs::path r2 = release(root, "release-2", "20");
+  repoint(current, r2);
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard lock(mu);
+    return !loaded.empty();
+  })) << "the repointed symlink was not noticed";
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(loaded.back(), load_pack_directory(r2).rules->version);
+  }
+  // Edits inside the new target are watched too.
+  std::ofstream(r2 / "rules.yaml") << "rules:\n  - name: r\n    when: amount >\n";
+  EXPECT_TRUE(wait_for([&] { return failed.load() >= 1; })) << "an edit in the new release was not seen";
+  std::lock_guard lock(mu);
+  EXPECT_EQ(loaded.size(), 1u) << "a broken release is never loaded";
+}
