@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 #include <span>
+#include <unordered_map>
 #include <sstream>
 
 #include "engine/expr_parser.h"
@@ -724,7 +725,14 @@ class PackCompiler {
     if (it != names_.end() && it->second.kind == NameKind::kRule) it = names_.end();
     if (it == names_.end()) {
       if (e.text.find('.') == std::string::npos) {
-        std::string hint = did_you_mean(e.text, declared_names({NameKind::kMacro, NameKind::kFeature}));
+        // One lookup per distinct field name (compile time stays linear in
+        // the pack: a field read by every rule is not compared again).
+        auto cached = field_hints_.find(e.text);
+        if (cached == field_hints_.end()) {
+          if (!value_names_) value_names_ = declared_names({NameKind::kMacro, NameKind::kFeature});
+          cached = field_hints_.emplace(e.text, did_you_mean(e.text, *value_names_)).first;
+        }
+        const std::string& hint = cached->second;
         if (!hint.empty()) {
           warning("W301", pos_in(*scope.site, e.offset),
                   "'" + e.text + "' is not declared, so it reads the event field '" + e.text + "'" + hint);
@@ -1331,6 +1339,8 @@ class PackCompiler {
   std::vector<MacroState> macro_states_;
   std::vector<std::uint32_t> node_depth_;  // by node: the longest path to a leaf (evaluation recursion)
   std::vector<std::uint64_t> node_size_;   // by node: operations one evaluation may visit (saturating)
+  std::optional<std::vector<std::string>> value_names_;        // macros and features, sorted (hints)
+  std::unordered_map<std::string, std::string> field_hints_;  // undeclared name -> its W301 hint
   std::vector<std::unique_ptr<std::string>> macro_texts_, reason_texts_;
   std::list<std::pair<std::string, std::string>> list_file_texts_;
 };

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Sets up everything (Debian packages, build) and runs the whole test suite:
-# unit tests, the shipped pack's own tests, and the integration suites that
-# start a real redis-server and the embedded Kafka on loopback.
+# the unit tests again under AddressSanitizer + UBSan (build-asan/), a
+# bounded libFuzzer pass over the event parser and the pack loader
+# (build-fuzz/, FUZZ_SECONDS per target), then ctest: unit tests, the shipped
+# pack's own tests, and the integration suites that start a real
+# redis-server and the embedded Kafka on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
+scripts/sanitize.sh
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
 cd build
 ctest --output-on-failure -j "${JOBS:-2}" --timeout 600
