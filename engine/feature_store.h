@@ -79,6 +79,8 @@ struct FeatureStoreCounters {
   std::uint64_t keys_checked_absent = 0;   // keys only read, confirmed absent without a script (engine computed, of those)
   std::uint64_t absence_conflicts = 0;     // such checks that found the key there (then script computed)
   std::uint64_t state_resets = 0;          // times the store found its data lost (StoreStatus::state_reset)
+  std::uint64_t distinct_overflows = 0;    // new distinct values not tracked: the key was at max_values
+                                           // (Redis: those the engine computed; the script does not report)
 };
 
 class FeatureStore {

@@ -98,6 +98,10 @@ EngineMetrics::EngineMetrics(std::string input_topic)
                                    "Times the feature store found its data lost (Redis restarted empty or flushed): "
                                    "velocity features restarted from zero")
                                .Add({})),
+      distinct_overflows(counter(*registry_, "fraud_distinct_overflows_total",
+                                 "New values of distinct features not tracked because their key already tracks "
+                                 "max_values (the feature saturates there)")
+                             .Add({})),
       produce_errors(counter(*registry_, "fraud_produce_errors_total", "Verdict or DLQ deliveries that failed").Add({})),
       consumer_lag(gauge(*registry_, "fraud_consumer_lag_messages", "Messages behind the high watermark, per partition")),
       rules_reloads(counter(*registry_, "fraud_rules_reloads_total", "Rule pack loads by result")),

@@ -87,6 +87,7 @@ class EngineMetrics {
   prometheus::Counter& degraded_verdicts;
   prometheus::Counter& future_events;
   prometheus::Counter& feature_state_resets;
+  prometheus::Counter& distinct_overflows;
   prometheus::Counter& produce_errors;
   prometheus::Family<prometheus::Gauge>& consumer_lag;
   prometheus::Family<prometheus::Counter>& rules_reloads;

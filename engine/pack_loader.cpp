@@ -307,7 +307,7 @@ class PackCompiler {
       } else if (key == "features") {
         target = &features_;
         kind = NameKind::kFeature;
-        allowed = {"name", "description", "agg", "of", "by", "window", "resolution", "where"};
+        allowed = {"name", "description", "agg", "of", "by", "window", "resolution", "where", "max_values"};
       } else if (key == "rules") {
         target = &rules_;
         kind = NameKind::kRule;
@@ -993,6 +993,20 @@ class PackCompiler {
         ok = false;
       }
       fp += ";window=" + std::to_string(f.window_ms) + ";resolution=" + std::to_string(f.resolution_ms);
+      if (const YAML::Node mv = item.node["max_values"]) {
+        auto v = number_node(item.file, mv, "max_values");
+        if (f.agg != Aggregation::kDistinct) {
+          error_at("E408", item.file, mv, "max_values is only for distinct features");
+          ok = false;
+        } else if (v && (*v < 1 || *v > FeatureDef::kMaxMaxValues || *v != static_cast<std::uint32_t>(*v))) {
+          error_at("E408", item.file, mv,
+                   "max_values must be a whole number from 1 to " + std::to_string(FeatureDef::kMaxMaxValues));
+          ok = false;
+        } else if (v) {
+          f.max_values = static_cast<std::uint32_t>(*v);
+          fp += ";max_values=" + std::to_string(f.max_values);
+        }
+      }
       if (auto where = string_key(item, "where", false)) {
         macro_texts_.push_back(std::make_unique<std::string>(*where));
         ExprSite site{item.file, item.node["where"].Mark(), *macro_texts_.back(), 0};

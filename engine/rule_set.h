@@ -86,6 +86,13 @@ struct FeatureDef {
   std::int64_t resolution_ms = 0;
   std::int64_t buckets() const { return window_ms / resolution_ms; }
   std::optional<std::uint32_t> where_node;
+  // `distinct` only: the most distinct values one key tracks (`max_values`,
+  // default kDefaultMaxValues). A new value beyond it is not tracked and is
+  // counted as an overflow, so the feature saturates there and a read or
+  // update costs at most this many values, however hostile the stream.
+  static constexpr std::uint32_t kDefaultMaxValues = 1000;
+  static constexpr std::uint32_t kMaxMaxValues = 100'000;
+  std::uint32_t max_values = kDefaultMaxValues;
   // Hex digest of the name and definition (agg, of, by, window, resolution,
   // where and the macros it reads).
   // Stores key state by it, so an unchanged feature keeps its state across

@@ -30,17 +30,30 @@ void prune_distinct(WindowState::DistinctValues& values, std::int64_t keep_from)
 
 }  // namespace
 
-void window_update(WindowState& s, const FeatureDef& f, std::int64_t b, const Value& of,
+bool window_update(WindowState& s, const FeatureDef& f, std::int64_t b, const Value& of,
                    std::string_view distinct_value) {
   s.newest = std::max(s.newest, b);
   const std::int64_t keep_from = s.newest - 2 * f.buckets() + 1;
-  if (b < keep_from) return;  // later than any read that could still see it
+  if (b < keep_from) return true;  // later than any read that could still see it
   if (f.agg == Aggregation::kDistinct) {
-    if (of.is_null()) return;
+    if (of.is_null()) return true;
     if (!s.distinct) s.distinct = std::make_unique<WindowState::DistinctValues>();
     auto& values = *s.distinct;
     auto it = values.find(distinct_value);
-    if (it == values.end()) it = values.emplace(std::string(distinct_value), std::vector<std::int64_t>{}).first;
+    if (it != values.end() && it->second.back() < keep_from) {
+      values.erase(it);  // no longer live: it comes back as a new value
+      it = values.end();
+    }
+    if (it == values.end()) {
+      if (values.size() >= f.max_values) {
+        // Only live values count against the cap (the Redis script prunes
+        // the same way, so both agree on what is tracked).
+        prune_distinct(values, keep_from);
+        s.pruned_at = s.newest;
+        if (values.size() >= f.max_values) return false;
+      }
+      it = values.emplace(std::string(distinct_value), std::vector<std::int64_t>{}).first;
+    }
     auto& v = it->second;
     auto pos = std::lower_bound(v.begin(), v.end(), b);
     if (pos == v.end() || *pos != b) v.insert(pos, b);
@@ -48,7 +61,7 @@ void window_update(WindowState& s, const FeatureDef& f, std::int64_t b, const Va
       s.pruned_at = s.newest;
       prune_distinct(values, keep_from);
     }
-    return;
+    return true;
   }
   auto pos = s.buckets.end();
   while (pos != s.buckets.begin() && std::prev(pos)->bucket > b) --pos;
@@ -70,6 +83,7 @@ void window_update(WindowState& s, const FeatureDef& f, std::int64_t b, const Va
                                    [&](const WindowBucket& x) { return x.bucket >= keep_from; });
     s.buckets.erase(s.buckets.begin(), first_kept);
   }
+  return true;
 }
 
 Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket) {

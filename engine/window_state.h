@@ -56,8 +56,10 @@ bool window_already_applied(WindowState& s, std::int32_t partition, std::int64_t
 
 // Adds one event at `bucket`. `of`: the aggregated value (numbers count for
 // sum/min/max/avg); `distinct_value`: the value's identity for `distinct`
-// (ignored when `of` is null).
-void window_update(WindowState& s, const FeatureDef& f, std::int64_t bucket, const Value& of,
+// (ignored when `of` is null). Returns false when a new distinct value was
+// not tracked because the key already tracks f.max_values live values (those
+// with a bucket within two windows of the newest): the overflow.
+bool window_update(WindowState& s, const FeatureDef& f, std::int64_t bucket, const Value& of,
                    std::string_view distinct_value);
 
 // The feature's value at `bucket`: the aggregate over buckets

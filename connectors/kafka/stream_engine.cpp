@@ -527,6 +527,8 @@ struct StreamEngine::Impl {
       metrics.feature_cache_evictions.Increment(static_cast<double>(now.cache_evictions - store_seen.cache_evictions));
       metrics.feature_keys_prefetched.Increment(static_cast<double>(now.keys_prefetched - store_seen.keys_prefetched));
       metrics.feature_store_round_trips.Increment(static_cast<double>(now.round_trips - store_seen.round_trips));
+      metrics.distinct_overflows.Increment(
+          static_cast<double>(now.distinct_overflows - store_seen.distinct_overflows));
       metrics.feature_store_script_calls.Increment(static_cast<double>(now.script_calls - store_seen.script_calls));
       counters.store_round_trips.store(now.round_trips);
       counters.store_script_calls.store(now.script_calls);

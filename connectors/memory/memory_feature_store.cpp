@@ -29,7 +29,7 @@ StoreStatus MemoryFeatureStore::apply(const RuleSet& rules, std::span<const Feat
       auto it = table.keys.find(op.key);
       if (it == table.keys.end()) it = table.keys.emplace(std::string(op.key), WindowState{}).first;
       if (!window_already_applied(it->second, op.partition, op.offset)) {
-        window_update(it->second, f, op.bucket, op.of, op.of_text);
+        if (!window_update(it->second, f, op.bucket, op.of, op.of_text)) ++distinct_overflows_;
         watermark_ms_ = std::max(watermark_ms_, op.bucket * f.resolution_ms);
         ++updates_since_sweep_;
       }

@@ -29,6 +29,11 @@ class MemoryFeatureStore final : public FeatureStore {
 
   // Number of live entity keys across all features (for tests and metrics).
   std::size_t key_count() const;
+  FeatureStoreCounters counters() const override {
+    FeatureStoreCounters c;
+    c.distinct_overflows = distinct_overflows_;
+    return c;
+  }
 
  private:
   struct Table {
@@ -48,6 +53,7 @@ class MemoryFeatureStore final : public FeatureStore {
   std::vector<Table*> cache_;
   std::int64_t watermark_ms_ = INT64_MIN;
   std::uint64_t updates_since_sweep_ = 0;
+  std::uint64_t distinct_overflows_ = 0;
 };
 
 }  // namespace fraud

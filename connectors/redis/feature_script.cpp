@@ -8,16 +8,25 @@ static_assert(script_agg_code(Aggregation::kCount) == 0 && script_agg_code(Aggre
 
 const char* const kFeatureScript = R"LUA(#!lua flags=allow-cross-slot-keys
 local COUNT, DISTINCT = 0, 5
+local overflows = 0  -- distinct values not tracked (the key was at its cap)
 
--- Applies one key's ops (a: agg, n, op count, 6 items per op) to its state
+-- A distinct value's buckets (a number or a set) hold one >= keep.
+local function live(s, keep)
+  if type(s) == 'number' then return s >= keep end
+  for y, _ in pairs(s) do if y >= keep then return true end end
+  return false
+end
+
+-- Applies one key's ops (a: agg, n, distinct cap, op count, 6 items per op) to its state
 -- body `raw` (nil: none), appending the read values to out; returns the new
 -- out length and the new body (nil when nothing changed).
 local function compute(raw, a, out, no)
-  local agg, n, nops = a[1], a[2], a[3]
-  local p = 4
+  local agg, n, cap, nops = a[1], a[2], a[3], a[4]
+  local p = 5
   -- b: bucket -> count (count) or {count, numeric count, sum, min, max};
   -- d: value hash -> bucket, or a set of buckets when it has several.
   local newest, applied, b, d = nil, {}, {}, {}
+  local nd = 0  -- entries of d (distinct values tracked)
   if raw then
     local st = cmsgpack.unpack(raw)
     newest = st[1]
@@ -27,6 +36,7 @@ local function compute(raw, a, out, no)
     if agg == DISTINCT then
       while q <= len do
         local nb = st[q + 1]
+        nd = nd + 1
         if nb == 1 then d[st[q]] = st[q + 2]
         else
           local s = {}
@@ -67,8 +77,24 @@ local function compute(raw, a, out, no)
         if agg == DISTINCT then
           if text then
             local s = d[text]
-            if s == nil then
+            local keep = newest - 2 * n + 1
+            if s ~= nil and not live(s, keep) then
+              -- no longer live: it comes back as a new value (as in the engine)
+              d[text] = nil; nd = nd - 1; s = nil
+            end
+            if s == nil and nd >= cap then
+              -- At the cap: drop values no longer live, as the engine does.
+              nd = 0
+              for v, x in pairs(d) do
+                if live(x, keep) then nd = nd + 1 else d[v] = nil end
+              end
+            end
+            if s == nil and nd >= cap then
+              -- not tracked: the key already tracks `cap` live values
+              overflows = overflows + 1
+            elseif s == nil then
               d[text] = bk
+              nd = nd + 1
               if in_cache then cval = cval + 1 end
             elseif type(s) == 'number' then
               if s ~= bk then
@@ -217,7 +243,9 @@ else
   -- Cluster: one GET per key (a command may not span slots).
   for k = 1, ng do states[k] = redis.call('GET', ARGV[5 * k - 3]) end
 end
-local out, no = {}, 0
+-- out[1]: the overflow count; then per key the script computed: its
+-- position, its stored value (or false), the read count, the reads.
+local out, no = {0}, 1
 for k = 1, ng do
   local b = 5 * k - 4
   local key, expect, state = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
@@ -252,6 +280,7 @@ for k = 1, ng do
     if want_state and stored then out[at] = stored end
   end
 end
+out[1] = overflows
 return cmsgpack.pack(out)
 )LUA";
 

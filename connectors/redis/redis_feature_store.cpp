@@ -570,9 +570,10 @@ void RedisFeatureStore::encode_ops(const FeatureDef& f, std::span<const FeatureO
   const std::vector<std::string>& value_hashes = value_hashes_;
   std::string& blob = g.ops_blob;
   blob.clear();
-  msgpack::write_array_header(blob, 3 + 6 * static_cast<std::uint32_t>(g.ops.size()));
+  msgpack::write_array_header(blob, 4 + 6 * static_cast<std::uint32_t>(g.ops.size()));
   msgpack::write_int(blob, script_agg_code(f.agg));
   msgpack::write_int(blob, f.buckets());
+  msgpack::write_int(blob, f.max_values);
   msgpack::write_int(blob, static_cast<std::int64_t>(g.ops.size()));
   for (std::size_t j = 0; j < g.ops.size(); ++j) {
     const FeatureOp& op = ops[g.ops[j]];
@@ -623,7 +624,7 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
       const FeatureOp& op = ops[g.ops[j]];
       if (op.update && !window_already_applied(s, op.partition, op.offset)) {
         dirty = true;
-        window_update(s, f, op.bucket, op.of, value_hashes_[j]);
+        if (!window_update(s, f, op.bucket, op.of, value_hashes_[j])) ++distinct_overflows_;
       }
       if (op.read) results[g.ops[j]] = window_read(s, f, op.bucket);
     }
@@ -650,9 +651,12 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
   auto malformed = [] { return StoreStatus::failure("redis: malformed reply from the feature script"); };
   msgpack::Reader in(std::string_view(r->str, r->len));
   auto items = in.array_header();
-  if (!items) return malformed();
+  if (!items || *items < 1) return malformed();
+  auto overflows = in.scalar();
+  if (!overflows || overflows->kind != msgpack::Scalar::kNumber) return malformed();
+  distinct_overflows_ += static_cast<std::uint64_t>(overflows->number);
   std::vector<char> by_script(call.script.size(), 0);
-  std::uint32_t left = *items;
+  std::uint32_t left = *items - 1;
   while (left > 0) {
     auto pos = in.scalar();
     auto stored = in.scalar();

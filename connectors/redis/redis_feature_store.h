@@ -171,7 +171,7 @@ class RedisFeatureStore final : public FeatureStore {
     return {round_trips_,    script_calls_,      engine_computed_, script_computed_,
             cache_.size(),   cache_.evictions(), keys_created_,    create_conflicts_,
             cache_.bytes(),  keys_prefetched_,   keys_checked_absent_, absence_conflicts_,
-            state_resets_};
+            state_resets_,   distinct_overflows_};
   }
 
   // Reads the topology and connects (loading the script) now; apply() also
@@ -380,6 +380,7 @@ class RedisFeatureStore final : public FeatureStore {
   std::uint64_t keys_checked_absent_ = 0;
   std::uint64_t absence_conflicts_ = 0;
   std::uint64_t state_resets_ = 0;
+  std::uint64_t distinct_overflows_ = 0;
   std::uint64_t keys_prefetched_ = 0;
   // Share of creates that conflicted: moving average over applies that
   // created (weight 1/4 for the newest), and this apply's choice.

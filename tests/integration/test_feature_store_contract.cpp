@@ -416,6 +416,65 @@ TEST_F(FeatureStoreContract, RedeliveredEventsCountOnce) {
   }
 }
 
+// A device farm: thousands of distinct IDs on one key. The key tracks at most
+// max_values live values; the feature saturates there, each value not tracked
+// is counted, and a value seen before still counts once. Memory, the engine's
+// copy and the script (no copy) agree on every read and every overflow.
+TEST_F(FeatureStoreContract, DistinctValuesAreCappedPerKeyAndTheOverflowCounted) {
+  auto capped = compile_pack({{"p.yaml", R"(features:
+  - name: ids
+    agg: distinct
+    of: v
+    by: k
+    window: 1h
+    resolution: 10m
+    max_values: 50
+)"}});
+  ASSERT_TRUE(capped.ok()) << capped.diagnostics.to_text();
+  std::vector<std::string> lines;
+  auto event = [&](std::int64_t ts, const std::string& v) {
+    lines.push_back("{\"event_id\":\"e" + std::to_string(lines.size()) + "\",\"event_type\":\"app\",\"ts\":" + std::to_string(ts) +
+                    ",\"k\":\"farm\",\"v\":\"" + v + "\"}");
+  };
+  const std::int64_t t0 = 1'772'000'000'000;
+  for (int i = 0; i < 2000; ++i) event(t0 + i * 1000, "id" + std::to_string(i));     // 2,000 IDs in 33 minutes
+  for (int i = 0; i < 50; ++i) event(t0 + 2'000'000 + i, "id" + std::to_string(i));  // tracked ones again
+  // Two windows later the old values are no longer live: new ones are tracked.
+  for (int i = 0; i < 30; ++i) event(t0 + 3 * 3'600'000 + i * 1000, "new" + std::to_string(i));
+
+  MemoryFeatureStore memory;
+  auto want = run(memory, *capped.rules, lines, 200, true);
+  EXPECT_EQ(want[0], "1 ");
+  EXPECT_EQ(want[49], "50 ");
+  EXPECT_EQ(want[1999], "50 ");  // saturated, not 2000
+  EXPECT_EQ(want[2049], "50 ");
+  EXPECT_EQ(want[2050], "1 ");
+  EXPECT_EQ(want.back(), "30 ");
+  EXPECT_EQ(memory.counters().distinct_overflows, 1950u);
+
+  auto engine = redis("farm-engine");
+  EXPECT_EQ(want, run(*engine, *capped.rules, lines, 200, true));
+  EXPECT_EQ(engine->counters().distinct_overflows, 1950u);
+  auto script = redis_with("farm-script", RedisStoreOptions{.cache_keys = 0});
+  EXPECT_EQ(want, run(*script, *capped.rules, lines, 200, true));
+  EXPECT_EQ(script->counters().keys_engine_computed, 0u);
+  EXPECT_EQ(script->counters().distinct_overflows, 1950u);
+
+  // The stored value stays bounded by the cap, not by the 2,000 values seen.
+  redisContext* c = redisConnect("127.0.0.1", server_->port());
+  auto* keys = static_cast<redisReply*>(redisCommand(c, "KEYS *"));
+  std::size_t largest = 0;
+  for (std::size_t i = 0; i < keys->elements; ++i) {
+    auto* len = static_cast<redisReply*>(redisCommand(c, "STRLEN %s", keys->element[i]->str));
+    largest = std::max<std::size_t>(largest, static_cast<std::size_t>(len->integer));
+    freeReplyObject(len);
+  }
+  freeReplyObject(keys);
+  redisFree(c);
+  EXPECT_GT(largest, 0u);
+  EXPECT_LT(largest, 50u * 40);  // ~20 bytes per tracked value
+}
+
 TEST_F(FeatureStoreContract, NoRawKeysInRedisAndTtlIsSet) {
   auto rules = pack();
   auto r = redis("secret");
