@@ -96,6 +96,13 @@ void BatchProcessor::plan(const RuleSet& rules, std::span<const Event* const> ev
     ops_[p.op].of_text = std::string_view(arena_.data() + p.of_offset, p.of_length);
   }
   results_.assign(ops_.size(), Value::null());
+  late_.assign(ops_.size(), 0);
+}
+
+void BatchProcessor::mark_late(std::span<const std::uint32_t> late_ops) {
+  for (std::uint32_t i : late_ops) {
+    if (i < late_.size()) late_[i] = 1;
+  }
 }
 
 void BatchProcessor::evaluate(const RuleSet& rules, std::size_t i, Verdict& out, EvalScratch& scratch,
@@ -114,6 +121,14 @@ void BatchProcessor::evaluate(const RuleSet& rules, std::size_t i, Verdict& out,
   out.shadow_count = 0;
   out.degraded = degraded;
   out.ts_clamped_from = clamped_from_[i];
+  out.late_count = 0;
+  if (!degraded) {
+    for (std::uint32_t k = event_ops_begin_[i]; k < event_ops_begin_[i + 1]; ++k) {
+      if (!late_[k]) continue;
+      if (out.late_features.size() <= out.late_count) out.late_features.emplace_back();
+      out.late_features[out.late_count++] = ops_[k].feature;
+    }
+  }
   Decision floor = Decision::kAllow;
   for (std::uint32_t r : plans_[i]->rules) {
     const RuleDef& rule = rules.rules[r];
@@ -142,6 +157,7 @@ StoreStatus BatchProcessor::process(const RuleSet& rules, FeatureStore& store,
   plan(rules, events, sources);
   StoreStatus st = store.apply(rules, ops_, results_);
   if (!st.ok) return st;
+  mark_late(st.late_ops);
   for (std::size_t i = 0; i < events.size(); ++i) evaluate(rules, i, verdicts[i], where_scratch_);
   return st;
 }
@@ -228,6 +244,14 @@ void encode_verdict(const RuleSet& rules, const Event& event, const Verdict& ver
   if (verdict.ts_clamped_from != INT64_MIN) {
     out.append(",\"ts_clamped_from\":");
     out.append(std::to_string(verdict.ts_clamped_from));
+  }
+  if (verdict.late_count > 0) {
+    out.append(",\"late_features\":[");
+    for (std::size_t k = 0; k < verdict.late_count; ++k) {
+      if (k > 0) out.push_back(',');
+      append_json_string(out, rules.features[verdict.late_features[k]].name);
+    }
+    out.push_back(']');
   }
   out.push_back('}');
 }

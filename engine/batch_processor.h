@@ -54,6 +54,10 @@ struct Verdict {
   // its record time and features used record time + max_future instead
   // (RULES.md "Late events"); INT64_MIN: not clamped.
   std::int64_t ts_clamped_from = INT64_MIN;
+  // Features for which the event was too late (RULES.md "Late events"),
+  // feature ids; valid entries: late_count (buffers are reused).
+  std::vector<std::uint32_t> late_features;
+  std::size_t late_count = 0;
 };
 
 class BatchProcessor {
@@ -73,6 +77,9 @@ class BatchProcessor {
   std::span<Value> results() { return results_; }
   // Events of the last plan whose time was clamped to record time + max_future.
   std::size_t clamped_events() const { return clamped_events_; }
+  // After store.apply: the ops it found too late (StoreStatus::late_ops), so
+  // evaluate() lists their features in the verdicts.
+  void mark_late(std::span<const std::uint32_t> late_ops);
 
   // Feature values of event i after the store applied the ops. With
   // `degraded`, every feature reads null (failure policies).
@@ -97,6 +104,7 @@ class BatchProcessor {
   Options options_;
   std::vector<FeatureOp> ops_;
   std::vector<Value> results_;
+  std::vector<std::uint8_t> late_;  // per op: too late (mark_late)
   std::vector<std::uint32_t> event_ops_begin_;  // per event, plus an end marker
   std::vector<const TypePlan*> plans_;          // per event: its type's plan
   std::vector<PendingText> pending_;

@@ -12,9 +12,11 @@
 //    below one already applied for that (feature, key, partition) does not
 //    update again, so a redelivered event never counts twice. Its read still
 //    returns the current aggregate.
-//  - State older than the window (relative to the newest bucket of its key)
-//    may be dropped; stores keep at least two windows so events that arrive up
-//    to one window late still see exact values.
+//  - Lateness (RULES.md "Late events"): a key keeps the buckets
+//    [newest - n - L + 1, newest] (L = FeatureDef::late_buckets; see
+//    window_state.h); an op more than L buckets behind its key's newest is
+//    too late: it reads the kept buckets of its window only, updates only if
+//    its bucket is kept, and is listed in StoreStatus::late_ops.
 //
 // Errors are values: `apply` returns a StoreStatus and never throws on the
 // data path. On failure no read result may be used (callers apply their
@@ -26,6 +28,7 @@
 #pragma once
 
 #include <array>
+#include <vector>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -60,8 +63,12 @@ struct StoreStatus {
   // flushed) since the previous apply: this batch's reads saw the reset
   // state. Callers report it and follow their failure policy.
   bool state_reset = false;
+  // ok: the ops (indexes, ascending) whose event was too late for the
+  // feature (RULES.md "Late events": its bucket more than the feature's
+  // late_buckets behind its key's newest before it). Usually empty.
+  std::vector<std::uint32_t> late_ops;
   static StoreStatus success() { return {}; }
-  static StoreStatus failure(std::string e) { return {false, std::move(e)}; }
+  static StoreStatus failure(std::string e) { return {false, std::move(e), false, {}}; }
 };
 
 // What a store did so far (monotonic; zero where a store has no such thing).
@@ -80,7 +87,6 @@ struct FeatureStoreCounters {
   std::uint64_t absence_conflicts = 0;     // such checks that found the key there (then script computed)
   std::uint64_t state_resets = 0;          // times the store found its data lost (StoreStatus::state_reset)
   std::uint64_t distinct_overflows = 0;    // new distinct values not tracked: the key was at max_values
-                                           // (Redis: those the engine computed; the script does not report)
 };
 
 class FeatureStore {

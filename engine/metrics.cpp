@@ -108,6 +108,9 @@ EngineMetrics::EngineMetrics(std::string input_topic)
       input_topic_(std::move(input_topic)),
       events_family_(counter(*registry_, "fraud_events_consumed_total", "Events consumed, by topic and event type")),
       rule_hits_family_(counter(*registry_, "fraud_rule_hits_total", "Rule matches by rule and mode")),
+      late_events_family_(counter(*registry_, "fraud_late_events_total",
+                                  "Events too late for a feature (more than its max_lateness behind the key's "
+                                  "newest event; the verdict lists it in late_features), by feature")),
       rules_info_family_(gauge(*registry_, "fraud_rules_info", "The loaded rule pack (value 1 on the current version)")) {
   auto& verdicts = counter(*registry_, "fraud_verdicts_total", "Verdicts produced, by decision");
   for (int d = 0; d < 3; ++d) {
@@ -133,6 +136,7 @@ std::shared_ptr<const RuleSetMetrics> EngineMetrics::bind_rules(const RuleSet& r
   for (const auto& r : rules.rules) {
     m->rule_hits.push_back(&rule_hits_family_.Add({{"rule", r.name}, {"mode", r.shadow ? "shadow" : "enforce"}}));
   }
+  for (const auto& f : rules.features) m->late_events.push_back(&late_events_family_.Add({{"feature", f.name}}));
   for (const auto& [type, plan] : rules.by_type) {
     m->events_by_type.emplace(type, &events_family_.Add({{"topic", input_topic_}, {"event_type", type}}));
   }

@@ -34,6 +34,7 @@ namespace fraud {
 // The per-pack series: rule hits by (rule, mode) and events by type.
 struct RuleSetMetrics {
   std::vector<prometheus::Counter*> rule_hits;  // by rule index
+  std::vector<prometheus::Counter*> late_events;  // by feature index
   std::unordered_map<std::string, prometheus::Counter*, StringHash, std::equal_to<>> events_by_type;
   prometheus::Counter* events_other_type = nullptr;
   prometheus::Counter& events_of_type(std::string_view type) const {
@@ -96,6 +97,7 @@ class EngineMetrics {
   std::string input_topic_;
   prometheus::Family<prometheus::Counter>& events_family_;
   prometheus::Family<prometheus::Counter>& rule_hits_family_;
+  prometheus::Family<prometheus::Counter>& late_events_family_;
   prometheus::Family<prometheus::Gauge>& rules_info_family_;
   std::array<prometheus::Counter*, 3> verdicts_{};
   std::map<std::string, prometheus::Counter*, std::less<>> dlq_;

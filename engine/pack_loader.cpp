@@ -307,7 +307,8 @@ class PackCompiler {
       } else if (key == "features") {
         target = &features_;
         kind = NameKind::kFeature;
-        allowed = {"name", "description", "agg", "of", "by", "window", "resolution", "where", "max_values"};
+        allowed = {"name",       "description", "agg",   "of",         "by",
+                   "window",     "resolution",  "where", "max_values", "max_lateness"};
       } else if (key == "rules") {
         target = &rules_;
         kind = NameKind::kRule;
@@ -394,13 +395,16 @@ class PackCompiler {
   void compile_settings() {
     if (settings_file_ < 0) return;
     int file = settings_file_;
-    check_keys(file, settings_, {"score_thresholds", "max_future"}, "settings");
-    if (const YAML::Node mf = settings_["max_future"]) {
-      auto ms = mf.IsScalar() ? parse_duration_ms(mf.Scalar()) : std::nullopt;
+    check_keys(file, settings_, {"score_thresholds", "max_future", "max_lateness"}, "settings");
+    for (auto [key, out] : {std::pair{"max_future", &rs_->max_future_ms}, std::pair{"max_lateness", &rs_->max_lateness_ms}}) {
+      const YAML::Node d = settings_[key];
+      if (!d) continue;
+      auto ms = d.IsScalar() ? parse_duration_ms(d.Scalar()) : std::nullopt;
       if (!ms) {
-        error_at("E401", file, mf, "bad duration for max_future: write a whole number and one unit of s, m, h, d");
+        error_at("E401", file, d,
+                 std::string("bad duration for ") + key + ": write a whole number and one unit of s, m, h, d");
       } else {
-        rs_->max_future_ms = *ms;
+        *out = *ms;
       }
     }
     const YAML::Node t = settings_["score_thresholds"];
@@ -993,6 +997,24 @@ class PackCompiler {
         ok = false;
       }
       fp += ";window=" + std::to_string(f.window_ms) + ";resolution=" + std::to_string(f.resolution_ms);
+      // Lateness changes how long buckets are kept, not what a bucket holds:
+      // not part of the fingerprint, so tuning it keeps the state.
+      std::int64_t lateness = rs_->max_lateness_ms;
+      if (item.node["max_lateness"]) {
+        if (auto ms = duration_key(item, "max_lateness", false)) lateness = *ms;
+        else ok = false;
+      }
+      if (f.resolution_ms > 0) {
+        f.late_buckets = (lateness + f.resolution_ms - 1) / f.resolution_ms;
+        if (f.late_buckets > kMaxWindowBuckets) {
+          const char* at = item.node["max_lateness"] ? "max_lateness" : "window";
+          error_at("E409", item.file, item.node[at],
+                   "max_lateness is " + std::to_string(f.late_buckets) + " buckets of " + item.name +
+                       "'s resolution; the limit is " + std::to_string(kMaxWindowBuckets) +
+                       " (a key keeps window + max_lateness): use a coarser resolution or a shorter max_lateness");
+          ok = false;
+        }
+      }
       if (const YAML::Node mv = item.node["max_values"]) {
         auto v = number_node(item.file, mv, "max_values");
         if (f.agg != Aggregation::kDistinct) {

@@ -50,8 +50,9 @@ struct PackLoadResult {
 inline constexpr int kMaxMacroNesting = 64;
 inline constexpr std::uint32_t kMaxCompiledDepth = 1000;
 inline constexpr std::uint64_t kMaxCompiledOperations = 100'000;
-// window / resolution of a feature; a key keeps at most two windows of
-// buckets (RULES.md "Late events"), so this bounds memory per key.
+// window / resolution of a feature (and max_lateness / resolution); a key keeps
+// window + max_lateness of buckets (RULES.md "Late events"), so this bounds
+// memory per key.
 inline constexpr std::int64_t kMaxWindowBuckets = 10'080;
 
 // Reads a list file referenced by `lists: - file:` (ok false, with the

@@ -85,6 +85,11 @@ struct FeatureDef {
   std::int64_t window_ms = 0;
   std::int64_t resolution_ms = 0;
   std::int64_t buckets() const { return window_ms / resolution_ms; }
+  // L = ceil(max_lateness / resolution) (RULES.md "Late events"): an event
+  // whose bucket is at most L behind its key's newest is exact; a key keeps
+  // the buckets [newest - n - L + 1, newest], n = buckets().
+  std::int64_t late_buckets = 0;
+  std::int64_t kept_buckets() const { return buckets() + late_buckets; }
   std::optional<std::uint32_t> where_node;
   // `distinct` only: the most distinct values one key tracks (`max_values`,
   // default kDefaultMaxValues). A new value beyond it is not tracked and is
@@ -180,6 +185,10 @@ class RuleSet {
   // settings.max_future (default 1h): how far an event's `ts` may be ahead
   // of its record time before its features use record time + this.
   std::int64_t max_future_ms = 3'600'000;
+  // settings.max_lateness (default 1h): how late an event may be behind its
+  // key's newest event and still be exact (features may override it; each
+  // feature's bound is FeatureDef::late_buckets).
+  std::int64_t max_lateness_ms = 3'600'000;
   std::string version;                // sha256 over the pack's files, hex
   std::vector<PackFileInfo> files;
   std::vector<std::unique_ptr<std::string>> strings;  // storage of string constants

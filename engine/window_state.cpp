@@ -33,8 +33,8 @@ void prune_distinct(WindowState::DistinctValues& values, std::int64_t keep_from)
 bool window_update(WindowState& s, const FeatureDef& f, std::int64_t b, const Value& of,
                    std::string_view distinct_value) {
   s.newest = std::max(s.newest, b);
-  const std::int64_t keep_from = s.newest - 2 * f.buckets() + 1;
-  if (b < keep_from) return true;  // later than any read that could still see it
+  const std::int64_t keep_from = s.newest - f.kept_buckets() + 1;
+  if (b < keep_from) return true;  // too late: its bucket is not kept
   if (f.agg == Aggregation::kDistinct) {
     if (of.is_null()) return true;
     if (!s.distinct) s.distinct = std::make_unique<WindowState::DistinctValues>();
@@ -86,8 +86,15 @@ bool window_update(WindowState& s, const FeatureDef& f, std::int64_t b, const Va
   return true;
 }
 
+bool window_late(const WindowState& s, const FeatureDef& f, std::int64_t bucket) {
+  return s.newest != INT64_MIN && bucket < s.newest - f.late_buckets;
+}
+
 Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket) {
-  const std::int64_t lo = bucket - f.buckets() + 1;
+  // Only kept buckets count (a too-late read may see fewer than n of them,
+  // and distinct values are pruned lazily).
+  std::int64_t lo = bucket - f.buckets() + 1;
+  if (s.newest != INT64_MIN) lo = std::max(lo, s.newest - f.kept_buckets() + 1);
   if (f.agg == Aggregation::kDistinct) {
     std::uint64_t n = 0;
     if (!s.distinct) return Value::of_number(0, true);
@@ -134,7 +141,7 @@ void window_clear(WindowState& s) {
 
 void window_prune(WindowState& s, const FeatureDef& f) {
   if (s.newest == INT64_MIN) return;
-  const std::int64_t keep_from = s.newest - 2 * f.buckets() + 1;
+  const std::int64_t keep_from = s.newest - f.kept_buckets() + 1;
   if (s.distinct) {
     prune_distinct(*s.distinct, keep_from);
     s.pruned_at = s.newest;

@@ -9,10 +9,12 @@
 // `distinct`, each value's buckets instead; per source partition the highest
 // applied offset (idempotency); the newest bucket seen.
 //
-// Pruning: updates older than two windows behind the newest bucket are
-// ignored and such buckets are dropped (count/sum/...: at every update;
-// distinct: once per window of progress), so reads up to one window late are
-// exact and memory is bounded by the live window.
+// Lateness (RULES.md "Late events"): a key keeps the buckets
+// [newest - n - L + 1, newest] (n = f.buckets(), L = f.late_buckets). An event
+// at most L buckets behind `newest` is exact; an older one is too late
+// (window_late): it reads only kept buckets and its update is applied only if
+// its bucket is kept. Older buckets are dropped (count/sum/...: at every
+// update; distinct: once per window of progress, and never counted).
 #pragma once
 
 #include <cstdint>
@@ -58,11 +60,15 @@ bool window_already_applied(WindowState& s, std::int32_t partition, std::int64_t
 // sum/min/max/avg); `distinct_value`: the value's identity for `distinct`
 // (ignored when `of` is null). Returns false when a new distinct value was
 // not tracked because the key already tracks f.max_values live values (those
-// with a bucket within two windows of the newest): the overflow.
+// with a kept bucket): the overflow. `newest` moves to `bucket` if later.
 bool window_update(WindowState& s, const FeatureDef& f, std::int64_t bucket, const Value& of,
                    std::string_view distinct_value);
 
-// The feature's value at `bucket`: the aggregate over buckets
+// True if an event at `bucket` is too late for `s` (more than f.late_buckets
+// behind its newest). Ask before window_update: the answer is the event's.
+bool window_late(const WindowState& s, const FeatureDef& f, std::int64_t bucket);
+
+// The feature's value at `bucket`: the aggregate over the kept buckets of
 // [bucket - n + 1, bucket].
 Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket);
 
@@ -70,8 +76,8 @@ Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket
 // for reuse, except an unusually big bucket buffer, which is released.
 void window_clear(WindowState& s);
 
-// Drops every bucket (and distinct value) older than two windows behind the
-// newest bucket: what a store persists.
+// Drops every bucket (and distinct value) that is not kept: what a store
+// persists.
 void window_prune(WindowState& s, const FeatureDef& f);
 
 }  // namespace fraud

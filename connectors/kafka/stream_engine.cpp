@@ -513,6 +513,12 @@ struct StreamEngine::Impl {
       metrics.feature_store_requests.Increment();
       b.store_status = store.apply(*b.rules, b.processor.ops(), b.processor.results());
       metrics.feature_store_latency.Observe(seconds_since(s0));
+      if (b.store_status.ok && !b.store_status.late_ops.empty()) {
+        b.processor.mark_late(b.store_status.late_ops);
+        for (std::uint32_t i : b.store_status.late_ops) {
+          b.rule_metrics->late_events[b.processor.ops()[i].feature]->Increment();
+        }
+      }
       counters.store_ok.store(b.store_status.ok);
       FeatureStoreCounters now = store.counters();
       metrics.feature_keys_engine_computed.Increment(static_cast<double>(now.keys_engine_computed - store_seen.keys_engine_computed));

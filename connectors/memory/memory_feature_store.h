@@ -39,6 +39,7 @@ class MemoryFeatureStore final : public FeatureStore {
   struct Table {
     std::unordered_map<std::string, WindowState, StringHash, std::equal_to<>> keys;
     std::int64_t window_ms = 0;
+    std::int64_t kept_ms = 0;  // window + max_lateness: a key idle longer is dropped
     std::int64_t resolution_ms = 0;
     std::int64_t swept_at_ms = INT64_MIN / 2;  // watermark at the last sweep
   };

@@ -17,12 +17,15 @@ local function live(s, keep)
   return false
 end
 
--- Applies one key's ops (a: agg, n, distinct cap, op count, 6 items per op) to its state
--- body `raw` (nil: none), appending the read values to out; returns the new
--- out length and the new body (nil when nothing changed).
+-- Applies one key's ops (a: agg, n, L, distinct cap, op count, 6 items per
+-- op) to its state body `raw` (nil: none), appending the read values to out;
+-- returns the new out length, the new body (nil when nothing changed) and
+-- the ordinals of the too-late ops.
 local function compute(raw, a, out, no)
-  local agg, n, cap, nops = a[1], a[2], a[3], a[4]
-  local p = 5
+  local agg, n, L, cap, nops = a[1], a[2], a[3], a[4], a[5]
+  local kept = n + L
+  local late = {}
+  local p = 6
   -- b: bucket -> count (count) or {count, numeric count, sum, min, max};
   -- d: value hash -> bucket, or a set of buckets when it has several.
   local newest, applied, b, d = nil, {}, {}, {}
@@ -56,9 +59,10 @@ local function compute(raw, a, out, no)
   -- batch do not rescan its state.
   local cbk, cval = nil, 0
   local dirty = false
-  for _ = 1, nops do
+  for j = 1, nops do
     local flags, bk, num, text, part, off = a[p], a[p + 1], a[p + 2], a[p + 3], a[p + 4], a[p + 5]
     p = p + 6
+    if newest ~= nil and bk < newest - L then late[#late + 1] = j end
     local update = (flags % 2) == 1
     if update and part >= 0 then
       local prev = applied[part]
@@ -70,14 +74,17 @@ local function compute(raw, a, out, no)
       end
     end
     if update then
-      if newest == nil or bk > newest then newest = bk end
+      if newest == nil or bk > newest then
+        newest = bk
+        cbk = nil  -- the kept range moved: the cached read may count less now
+      end
       dirty = true
-      if bk >= newest - 2 * n + 1 then
+      if bk >= newest - kept + 1 then
         local in_cache = cbk ~= nil and bk <= cbk and bk > cbk - n
         if agg == DISTINCT then
           if text then
             local s = d[text]
-            local keep = newest - 2 * n + 1
+            local keep = newest - kept + 1
             if s ~= nil and not live(s, keep) then
               -- no longer live: it comes back as a new value (as in the engine)
               d[text] = nil; nd = nd - 1; s = nil
@@ -133,6 +140,8 @@ local function compute(raw, a, out, no)
     end
     if flags >= 2 then
       local lo = bk - n + 1
+      -- Only kept buckets count (a too-late read may see fewer of them).
+      if newest ~= nil and lo < newest - kept + 1 then lo = newest - kept + 1 end
       local v
       if cbk == bk then
         v = cval
@@ -184,7 +193,7 @@ local function compute(raw, a, out, no)
     end
   end
   if dirty then
-    local keep = newest - 2 * n + 1
+    local keep = newest - kept + 1
     local st = {newest, 0}
     local m = 2
     local np = 0
@@ -221,9 +230,9 @@ local function compute(raw, a, out, no)
         end
       end
     end
-    return no, cmsgpack.pack(st)
+    return no, cmsgpack.pack(st), late
   end
-  return no, nil
+  return no, nil, late
 end
 
 local flags = ARGV[1]
@@ -244,7 +253,8 @@ else
   for k = 1, ng do states[k] = redis.call('GET', ARGV[5 * k - 3]) end
 end
 -- out[1]: the overflow count; then per key the script computed: its
--- position, its stored value (or false), the read count, the reads.
+-- position, its stored value (or false), the read count, the reads, the
+-- too-late count, their ordinals.
 local out, no = {0}, 1
 for k = 1, ng do
   local b = 5 * k - 4
@@ -269,9 +279,11 @@ for k = 1, ng do
     no = no + 1; out[no] = k
     no = no + 1; local at = no; out[at] = false
     no = no + 1; local nreads = no
-    local newbody
-    no, newbody = compute(body, cmsgpack.unpack(ARGV[b + 5]), out, no)
+    local newbody, late
+    no, newbody, late = compute(body, cmsgpack.unpack(ARGV[b + 5]), out, no)
     out[nreads] = no - nreads
+    no = no + 1; out[no] = #late
+    for j = 1, #late do no = no + 1; out[no] = late[j] end
     local stored = cur
     if newbody then
       stored = string.sub(state, 1, 9) .. newbody

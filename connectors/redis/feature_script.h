@@ -13,7 +13,7 @@
 // copy: expected "?"), the script applies
 // the key's ops itself: it loads the state, applies them in batch order
 // (idempotency by source partition offsets, update before read), prunes
-// buckets two windows behind the newest, writes the state back (only if it
+// the buckets that are not kept (window + max_lateness behind the newest), writes the state back (only if it
 // changed) and returns the values and the stored state, which the engine
 // caches. Both paths give the values of engine/window_state.h (the contract
 // suite holds the script to them).
@@ -35,17 +35,21 @@
 //            stamp), or the new stamp alone when nothing changed; the
 //            script's own writes also take this stamp
 //   ttl      milliseconds the key lives after this write, decimal: window +
-//            resolution + 1/8 slack; with a leading '-' the engine set the
+//            max_lateness + resolution + 1/8 slack; with a leading '-' the engine set the
 //            TTL within the slack, so a write whose stamp matches keeps it
 //            (SET KEEPTTL); the script's own writes always set it
 //   ops      MessagePack array: agg (0 count, 1 sum, 2 min, 3 max, 4 avg,
-//            5 distinct), n (buckets per window), op count, then 6 items per
-//            op: flags (1 update, 2 read), bucket, number (nil if not
-//            numeric), distinct value hash (nil if none), partition (-1:
-//            none), offset. Unpacked only when the script computes.
-// Returns  MessagePack array, for each key the script computed: its position
+//            5 distinct), n (buckets per window), L (late buckets), the
+//            distinct cap (max_values), op count, then 6 items per op: flags
+//            (1 update, 2 read), bucket, number (nil if not numeric),
+//            distinct value hash (nil if none), partition (-1: none),
+//            offset. Unpacked only when the script computes.
+// Returns  MessagePack array: the number of distinct values not tracked (at
+//          the cap); then for each key the script computed: its position
 //          (1-based), its stored value (or false: none, or not asked for),
-//          the number of read values, then the values (false for null).
+//          the number of read values, the values (false for null), the
+//          number of too-late ops and their 1-based ordinals in the key's
+//          ops.
 //
 // Stored value: stamp ("\xc1" + 8 bytes, see window_codec.h) + body, the
 // body a MessagePack array: newest bucket, partition count, (partition,

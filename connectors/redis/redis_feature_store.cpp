@@ -485,6 +485,7 @@ void RedisFeatureStore::Group::recycle() {
   trim(ops_blob);
   cached = nullptr;
   prepared = false;
+  overflows = 0;
 }
 
 RedisFeatureStore::Group& RedisFeatureStore::new_group() {
@@ -570,9 +571,10 @@ void RedisFeatureStore::encode_ops(const FeatureDef& f, std::span<const FeatureO
   const std::vector<std::string>& value_hashes = value_hashes_;
   std::string& blob = g.ops_blob;
   blob.clear();
-  msgpack::write_array_header(blob, 4 + 6 * static_cast<std::uint32_t>(g.ops.size()));
+  msgpack::write_array_header(blob, 5 + 6 * static_cast<std::uint32_t>(g.ops.size()));
   msgpack::write_int(blob, script_agg_code(f.agg));
   msgpack::write_int(blob, f.buckets());
+  msgpack::write_int(blob, f.late_buckets);
   msgpack::write_int(blob, f.max_values);
   msgpack::write_int(blob, static_cast<std::int64_t>(g.ops.size()));
   for (std::size_t j = 0; j < g.ops.size(); ++j) {
@@ -620,11 +622,13 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
     // confirms the stamp; otherwise the script's state replaces it).
     WindowState& s = g.cached->state;
     bool dirty = false;
+    g.overflows = 0;
     for (std::size_t j = 0; j < g.ops.size(); ++j) {
       const FeatureOp& op = ops[g.ops[j]];
+      late_[g.ops[j]] = window_late(s, f, op.bucket) ? 1 : 0;
       if (op.update && !window_already_applied(s, op.partition, op.offset)) {
         dirty = true;
-        if (!window_update(s, f, op.bucket, op.of, value_hashes_[j])) ++distinct_overflows_;
+        if (!window_update(s, f, op.bucket, op.of, value_hashes_[j])) ++g.overflows;
       }
       if (op.read) results[g.ops[j]] = window_read(s, f, op.bucket);
     }
@@ -682,6 +686,21 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
       results[i] = v->kind == msgpack::Scalar::kNumber ? Value::of_number(v->number) : Value::null();
     }
     left -= static_cast<std::uint32_t>(reads);
+    auto nlate = in.scalar();
+    if (left < 1 || !nlate || nlate->kind != msgpack::Scalar::kNumber || nlate->number > g.ops.size() ||
+        left - 1 < nlate->number) {
+      return malformed();
+    }
+    left -= 1 + static_cast<std::uint32_t>(nlate->number);
+    for (std::uint32_t i : g.ops) late_[i] = 0;  // the script's answer replaces the copy's
+    for (std::uint32_t k = 0; k < static_cast<std::uint32_t>(nlate->number); ++k) {
+      auto ordinal = in.scalar();
+      if (!ordinal || ordinal->kind != msgpack::Scalar::kNumber || ordinal->number < 1 ||
+          ordinal->number > g.ops.size()) {
+        return malformed();
+      }
+      late_[g.ops[static_cast<std::size_t>(ordinal->number) - 1]] = 1;
+    }
     if (!g.cached) continue;
     // Take over what the script stored (false: no stored value).
     adopt_stored(*g.cached, rules.features[g.feature],
@@ -700,6 +719,7 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
 
 void RedisFeatureStore::engine_state_stored(Group& g, std::int64_t sent_ms) {
   ++engine_computed_;
+  distinct_overflows_ += g.overflows;
   if (!g.cached || g.state.size() <= kStampSize) return;  // nothing was written
   g.cached->stamp = std::string_view(g.state).substr(0, kStampSize);
   if (!g.keep_ttl) g.cached->ttl_sent_ms = sent_ms;
@@ -999,7 +1019,12 @@ StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const Featu
       st.state_reset = true;
     }
   }
-  if (st.ok) install_fetches(rules);
+  if (st.ok) {
+    install_fetches(rules);
+    for (std::size_t i = 0; i < late_.size(); ++i) {
+      if (late_[i]) st.late_ops.push_back(static_cast<std::uint32_t>(i));
+    }
+  }
   fetches_.clear();
   const auto created = static_cast<double>(keys_created_ + keys_checked_absent_ - created_before);
   const auto conflicts = static_cast<double>(create_conflicts_ + absence_conflicts_ - conflicts_before);
@@ -1029,18 +1054,21 @@ StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const Featu
   resume_fingerprint_ = fingerprint(ops);
   resume_done_ = done_;
   resume_results_.assign(results.begin(), results.end());
+  resume_late_ = late_;
   return st;
 }
 
 StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<const FeatureOp> ops,
                                             std::span<Value> results) {
   group(rules, ops);
+  late_.assign(ops.size(), 0);
   if (group_count_ == 0) return StoreStatus::success();
   done_.assign(group_count_, 0);
   if (resume_fingerprint_ != 0 && resume_done_.size() == group_count_ && resume_results_.size() == ops.size() &&
       fingerprint(ops) == resume_fingerprint_) {
     // The retry of a batch that failed part-way: keep what succeeded.
     done_ = resume_done_;
+    late_ = resume_late_;
     for (std::uint32_t g = 0; g < group_count_; ++g) {
       if (!done_[g]) continue;
       for (std::uint32_t i : groups_[g].ops) results[i] = resume_results_[i];
@@ -1067,7 +1095,8 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
   ttl_args_.resize(rules.features.size());
   for (std::size_t f = 0; f < rules.features.size(); ++f) {
     TtlArgs& t = ttl_args_[f];
-    std::int64_t ttl = rules.features[f].window_ms + rules.features[f].resolution_ms;
+    // A key lives as long as an event may still read it: window + lateness + one bucket.
+    std::int64_t ttl = (rules.features[f].kept_buckets() + 1) * rules.features[f].resolution_ms;
     if (t.ttl_ms == ttl) continue;
     t.ttl_ms = ttl;
     t.slack_ms = ttl / 8;

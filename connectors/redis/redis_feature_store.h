@@ -252,6 +252,7 @@ class RedisFeatureStore final : public FeatureStore {
     bool keep_ttl = false;          // the write may keep the key's TTL (see ttl_args_)
     bool create = false;            // no stored value by the copy: SET NX instead of the script
     bool absent = false;            // only read, no stored value by the copy: EXISTS instead of the script
+    std::uint32_t overflows = 0;    // distinct values its copy could not track (counted once it stands)
     // The script's arguments for this key (see feature_script.h), built once
     // per apply so a resend after a redirect sends the same.
     std::string expect;
@@ -410,6 +411,10 @@ class RedisFeatureStore final : public FeatureStore {
   std::uint64_t resume_fingerprint_ = 0;
   std::vector<char> resume_done_;
   std::vector<Value> resume_results_;
+  std::vector<std::uint8_t> resume_late_;
+  // Per op of the current apply: too late (RULES.md "Late events"), as
+  // computed on the copy or reported by the script.
+  std::vector<std::uint8_t> late_;
   // Nodes whose writes ran but did not reach `wait_replicas` replicas yet:
   // the retry WAITs again before it may succeed.
   std::vector<int> unreplicated_;

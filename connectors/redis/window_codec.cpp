@@ -8,7 +8,7 @@
 namespace fraud {
 
 void encode_window_state(const WindowState& s, const FeatureDef& f, std::string& out) {
-  const std::int64_t keep = s.newest == INT64_MIN ? INT64_MIN : s.newest - 2 * f.buckets() + 1;
+  const std::int64_t keep = s.newest == INT64_MIN ? INT64_MIN : s.newest - f.kept_buckets() + 1;
   auto first_kept = std::find_if(s.buckets.begin(), s.buckets.end(),
                                  [&](const WindowBucket& b) { return b.bucket >= keep; });
   std::uint32_t items = 2 + 2 * static_cast<std::uint32_t>(s.applied.size());

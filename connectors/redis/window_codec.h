@@ -21,8 +21,7 @@ namespace fraud {
 inline constexpr char kStampMark = '\xc1';
 inline constexpr std::size_t kStampSize = 9;  // the mark and 8 stamp bytes
 
-// Appends the body of `s` (buckets older than two windows behind its newest
-// left out) for feature `f`.
+// Appends the body of `s` (buckets that are not kept left out) for feature `f`.
 void encode_window_state(const WindowState& s, const FeatureDef& f, std::string& out);
 
 // Reads a body written by encode_window_state or by the script. False (and

@@ -38,8 +38,10 @@ int cmd_check(const std::string& dir, const std::string& format) {
       // Memory per key: what an SRE sizes Redis with.
       for (const auto& f : pack.rules->features) {
         std::cout << "  feature " << f.name << ": " << f.buckets() << " buckets per window, at most "
-                  << 2 * f.buckets() << " kept per key";
-        if (f.agg == Aggregation::kDistinct) std::cout << " (distinct: per value, the buckets it was seen in)";
+                  << f.kept_buckets() << " kept per key (window + max_lateness)";
+        if (f.agg == Aggregation::kDistinct) {
+          std::cout << " (distinct: up to " << f.max_values << " values, each with the buckets it was seen in)";
+        }
         std::cout << "\n";
       }
     }

@@ -76,10 +76,13 @@ ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istrea
   auto flush = [&] {
     if (filled == 0) return;
     processor.plan(rules, ptrs, sources);
+    stats.clamped += processor.clamped_events();
     StoreStatus st = store.apply(rules, processor.ops(), processor.results());
     if (!st.ok) {
       errors << "feature store error: " << st.error << "\n";
     }
+    processor.mark_late(st.late_ops);
+    stats.late_ops += st.late_ops.size();
     buffer.clear();
     for (std::size_t i = 0; i < filled; ++i) {
       Verdict& v = verdicts[i];
@@ -143,6 +146,14 @@ std::string format_replay_table(const RuleSet& rules, const ReplayStats& s) {
   out += buf;
   for (const auto& [reason, n] : s.invalid_by_reason) {
     std::snprintf(buf, sizeof buf, "  %-30s %12llu\n", reason.c_str(), static_cast<unsigned long long>(n));
+    out += buf;
+  }
+  if (s.clamped > 0) {
+    std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "ts clamped (max_future)", static_cast<unsigned long long>(s.clamped));
+    out += buf;
+  }
+  if (s.late_ops > 0) {
+    std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "too late (event x feature)", static_cast<unsigned long long>(s.late_ops));
     out += buf;
   }
   for (int d = 0; d < 3; ++d) {

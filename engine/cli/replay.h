@@ -41,6 +41,8 @@ struct ReplayStats {
   std::uint64_t decisions[3] = {0, 0, 0};
   std::vector<std::uint64_t> rule_hits;  // by rule index (either mode)
   std::map<std::string, std::uint64_t> invalid_by_reason;
+  std::uint64_t late_ops = 0;   // (event, feature) pairs too late (RULES.md "Late events")
+  std::uint64_t clamped = 0;    // events evaluated at record time + max_future
   double seconds = 0;
 
   // Backtest (label_slot set).

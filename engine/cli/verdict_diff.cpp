@@ -29,6 +29,7 @@ struct Side {
   void run(std::vector<SourceRef>& sources) {
     processor.plan(rules, ptrs, sources);
     StoreStatus st = store.apply(rules, processor.ops(), processor.results());
+    processor.mark_late(st.late_ops);
     for (std::size_t i = 0; i < ptrs.size(); ++i) processor.evaluate(rules, i, verdicts[i], scratch, !st.ok);
   }
 };

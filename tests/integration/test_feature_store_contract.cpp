@@ -126,6 +126,7 @@ std::vector<std::string> run(FeatureStore& store, const RuleSet& rules, const st
         }
         s += " ";
       }
+      for (std::size_t k = 0; k < v[i].late_count; ++k) s += "late:" + rules.features[v[i].late_features[k]].name + " ";
       out.push_back(s);
     }
   }
@@ -133,12 +134,14 @@ std::vector<std::string> run(FeatureStore& store, const RuleSet& rules, const st
 }
 
 // `keys` entities; a small number makes every batch hit the same few keys
-// many times (the hot-key path of the script).
-std::vector<std::string> stream(std::uint32_t seed, int n, unsigned keys = 25) {
+// many times (the hot-key path of the script). `late_ms`: how late an event
+// may be (a tenth of them up to 10x that: too late for the default 1h).
+std::vector<std::string> stream(std::uint32_t seed, int n, unsigned keys = 25, std::int64_t late_ms = 600'000) {
   std::mt19937 rng(seed);
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) {
-    std::int64_t ts = 1'772'000'000'000 + i * 15'000 - static_cast<int>(rng() % 600'000);
+    std::int64_t ts = 1'772'000'000'000 + i * 15'000 - static_cast<std::int64_t>(rng() % late_ms);
+    if (late_ms > 600'000 && rng() % 10 == 0) ts -= static_cast<std::int64_t>(rng() % (9 * late_ms));
     std::string e = "{\"event_id\":\"e" + std::to_string(i) + "\",\"event_type\":\"" + (rng() % 3 ? "app" : "pay") +
                     "\",\"ts\":" + std::to_string(ts);
     if (rng() % 20) e += ",\"k\":\"u" + std::to_string(rng() % keys) + "\"";
@@ -207,6 +210,28 @@ TEST_F(FeatureStoreContract, SameValuesAsMemoryOnARandomStream) {
 // A key one engine only reads and holds no value of, which another engine
 // has written meanwhile: the EXISTS finds it, and the script computes it in
 // a second round trip, so the read is the other engine's value.
+// Events up to hours late (RULES.md "Late events"): within max_lateness
+// exact, beyond it flagged (late_features) and read over the kept buckets
+// only. Memory, the engine's copies and the script agree on every value and
+// every flag, whatever the batch size.
+TEST_F(FeatureStoreContract, LateEventsGiveTheSameValuesAndFlagsEverywhere) {
+  auto rules = pack();
+  auto lines = stream(17, 3000, 10, 1'800'000);
+  MemoryFeatureStore memory;
+  auto want = run(memory, *rules, lines, 100, true);
+  std::size_t flagged = 0;
+  for (const auto& w : want) flagged += w.find("late:") != std::string::npos;
+  EXPECT_GT(flagged, 100u);  // the stream does reach past max_lateness
+  EXPECT_LT(flagged, lines.size() / 2);
+  auto engine = redis("late-engine");
+  EXPECT_EQ(want, run(*engine, *rules, lines, 100, true));
+  auto script = redis_with("late-script", RedisStoreOptions{.cache_keys = 0});
+  EXPECT_EQ(want, run(*script, *rules, lines, 100, true));
+  EXPECT_EQ(script->counters().keys_engine_computed, 0u);
+  MemoryFeatureStore one_by_one;
+  EXPECT_EQ(want, run(one_by_one, *rules, lines, 1, true));
+}
+
 TEST_F(FeatureStoreContract, AbsenceChecksThatFindTheKeyLetTheScriptCompute) {
   auto rules = pack();
   const std::vector<std::string> lines = {
@@ -490,8 +515,9 @@ TEST_F(FeatureStoreContract, NoRawKeysInRedisAndTtlIsSet) {
     EXPECT_EQ(k.find("110101"), std::string::npos) << k;
     EXPECT_EQ(k.rfind("fs:{", 0), 0u) << k;
     auto* ttl = static_cast<redisReply*>(redisCommand(c, "PTTL %b", k.data(), k.size()));
-    EXPECT_GT(ttl->integer, 0);  // the longest window + resolution, plus at most 1/8 slack
-    EXPECT_LE(ttl->integer, (3600000 + 600000) * 9 / 8);
+    // The longest window + max_lateness (1h) + resolution, plus at most 1/8 slack.
+    EXPECT_GT(ttl->integer, 0);
+    EXPECT_LE(ttl->integer, (3600000 + 3600000 + 600000) * 9 / 8);
     freeReplyObject(ttl);
     auto* state = static_cast<redisReply*>(redisCommand(c, "GET %b", k.data(), k.size()));
     ASSERT_EQ(state->type, REDIS_REPLY_STRING);
@@ -513,9 +539,10 @@ TEST_F(FeatureStoreContract, TtlCoversEveryWriteAndIsRefreshedAfterTheSlack) {
   - name: cnt
     agg: count
     by: k
-    window: 39s
+    window: 38s
     resolution: 1s
-)"}});
+    max_lateness: 1s
+)"}});  // TTL: window + max_lateness + resolution = 40 s
   ASSERT_TRUE(compiled.ok()) << compiled.diagnostics.to_text();
   const RuleSet& rules = *compiled.rules;
   const std::int64_t ttl = 40000, slack = ttl / 8;  // keys live up to 45 s

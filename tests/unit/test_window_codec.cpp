@@ -1,7 +1,7 @@
 // The Redis state layout as the engine writes and reads it
 // (connectors/redis/window_codec.h): what the engine encodes decodes to a
-// state with the same reads, buckets two windows behind the newest are not
-// written, the script's forms (buckets in any order, 0 for min/max of a
+// state with the same reads, buckets that are not kept (window + lateness
+// behind the newest) are not written, the script's forms (buckets in any order, 0 for min/max of a
 // bucket without numbers) read back right, and garbage is refused.
 #include <gtest/gtest.h>
 
@@ -60,16 +60,19 @@ TEST(WindowCodec, EveryAggregationReadsTheSameAfterARoundTrip) {
   }
 }
 
-TEST(WindowCodec, BucketsTwoWindowsBehindAreNotWritten) {
-  FeatureDef f = feature(Aggregation::kCount);  // n = 6: keep [newest - 11, newest]
+TEST(WindowCodec, BucketsThatAreNotKeptAreNotWritten) {
+  FeatureDef f = feature(Aggregation::kCount);  // n = 6
+  f.late_buckets = 3;                           // keep [newest - 8, newest]
   WindowState s;
   for (std::int64_t b : {10, 20, 40}) window_update(s, f, b, Value::of_number(1), {});
-  // 10 and 20 are pruned by the update at 40 already; a late one still fits
-  // one window back.
-  window_update(s, f, 30, Value::of_number(1), {});
+  // 10 and 20 are pruned by the update at 40 already; a late one at 32 is
+  // still kept (too late to be exact, but inside window + lateness), one at
+  // 31 is not.
+  window_update(s, f, 32, Value::of_number(1), {});
+  window_update(s, f, 31, Value::of_number(1), {});
   WindowState back = roundtrip(s, f);
   ASSERT_EQ(back.buckets.size(), 2u);
-  EXPECT_EQ(back.buckets[0].bucket, 30);
+  EXPECT_EQ(back.buckets[0].bucket, 32);
   EXPECT_EQ(back.buckets[1].bucket, 40);
 }
 
