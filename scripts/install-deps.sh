@@ -7,7 +7,7 @@ PKGS=(
   librdkafka-dev libhiredis-dev libtbb-dev prometheus-cpp-dev
   libsimdjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libssl-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server redis-tools kcat prometheus gnuplot-nox
+  redis-server redis-tools stunnel4 kcat prometheus gnuplot-nox
   clang-14 libclang-rt-14-dev
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
 )

@@ -28,7 +28,11 @@ struct Rendered {
 
 Rendered render(const std::string& values_yaml = "") {
   std::string dir = ::testing::TempDir();
-  std::string cmd = std::string(HELM_RENDER) + " " + FRAUD_SOURCE_DIR + "/helm/fraudstream rel fraud";
+  // Every install names its salt secret (the chart refuses Redis without
+  // one); a test's values may clear it again.
+  std::string base = dir + "/values-base.yaml";
+  std::ofstream(base) << "redis: {saltSecret: {name: fraud-salt}}\n";
+  std::string cmd = std::string(HELM_RENDER) + " " + FRAUD_SOURCE_DIR + "/helm/fraudstream rel fraud " + base;
   if (!values_yaml.empty()) {
     std::string vf = dir + "/values-" + std::to_string(std::hash<std::string>{}(values_yaml)) + ".yaml";
     std::ofstream(vf) << values_yaml;
@@ -129,7 +133,9 @@ TEST(HelmChart, DefaultValues) {
   for (const auto& port : np["spec"]["egress"][0]["ports"]) egress.insert(port["port"].as<int>());
   EXPECT_TRUE(egress.count(9092) && egress.count(6379) && egress.count(53));
   EXPECT_EQ(c["ports"][0]["name"].as<std::string>(), "metrics");
-  EXPECT_FALSE(c["env"]) << "no secrets configured, no env";
+  // Only the salt (required, from the base values) is configured: its file.
+  ASSERT_EQ(c["env"].size(), 1u);
+  EXPECT_EQ(c["env"][0]["name"].as<std::string>(), "FRAUDSTREAM_REDIS_SALT_FILE");
   // Rules: the whole ConfigMap mounted as a directory (no subPath, so
   // updates reach the pod and hot reload), and not in a restart checksum.
   std::string rules_cm = config_map(r, "-rules")["metadata"]["name"].as<std::string>();
@@ -257,4 +263,54 @@ TEST(HelmChart, HpaInsteadOfKedaAndNeverBoth) {
   EXPECT_TRUE(of_kind(off, "ServiceMonitor").empty());
   EXPECT_TRUE(of_kind(off, "PrometheusRule").empty());
   EXPECT_FALSE(find_config_map(off, "-dashboard"));
+}
+
+TEST(HelmChart, RedisNeedsASaltSecret) {
+  Rendered none = render("redis: {saltSecret: {name: \"\"}}\n");
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.text.find("redis.saltSecret.name is required"), std::string::npos) << none.text;
+  Rendered memory = render("redis: {url: memory, saltSecret: {name: \"\"}}\n");
+  EXPECT_EQ(memory.exit_code, 0) << memory.text;
+}
+
+// Redis over TLS: a native stunnel sidecar (same image) that verifies the
+// server against the CA secret; the engine's URL is the sidecar's.
+TEST(HelmChart, RedisTlsSidecar) {
+  Rendered r = render(R"(redis:
+  tls:
+    enabled: true
+    server: redis-tls.data:6380
+    checkHost: redis-tls.data
+    caSecret: {name: redis-ca}
+  passwordSecret: {name: redis-pass}
+)");
+  ASSERT_EQ(r.exit_code, 0) << r.text;
+  YAML::Node pod = one(r, "Deployment")["spec"]["template"]["spec"];
+  ASSERT_EQ(pod["initContainers"].size(), 1u);
+  YAML::Node side = pod["initContainers"][0];
+  EXPECT_EQ(side["name"].as<std::string>(), "redis-tls");
+  EXPECT_EQ(side["restartPolicy"].as<std::string>(), "Always");
+  EXPECT_EQ(side["command"][0].as<std::string>(), "stunnel4");
+  EXPECT_EQ(side["image"].as<std::string>(), pod["containers"][0]["image"].as<std::string>());
+  EXPECT_TRUE(side["securityContext"]["readOnlyRootFilesystem"].as<bool>());
+  bool ca_volume = false;
+  for (const auto& v : pod["volumes"]) {
+    if (v["name"].as<std::string>() == "redis-tls") ca_volume = v["secret"]["secretName"].as<std::string>() == "redis-ca";
+  }
+  EXPECT_TRUE(ca_volume);
+  YAML::Node data = config_map(r, "-config")["data"];
+  YAML::Node run = YAML::Load(data["run.yaml"].as<std::string>());
+  EXPECT_EQ(run["redis"]["url"].as<std::string>(), "redis://127.0.0.1:6379");
+  std::string conf = data["stunnel-redis.conf"].as<std::string>();
+  for (const char* line : {"client = yes", "accept = 127.0.0.1:6379", "connect = redis-tls.data:6380",
+                           "verifyChain = yes", "checkHost = redis-tls.data", "CAfile = /etc/fraudstream/redis-tls/ca.crt"}) {
+    EXPECT_NE(conf.find(line), std::string::npos) << line << " in\n" << conf;
+  }
+  Rendered no_ca = render("redis: {tls: {enabled: true}}\n");
+  EXPECT_NE(no_ca.exit_code, 0);
+  EXPECT_NE(no_ca.text.find("redis.tls.caSecret.name is required"), std::string::npos) << no_ca.text;
+  Rendered with_url = render("redis: {tls: {enabled: true, caSecret: {name: ca}}, urlSecret: {name: u}}\n");
+  EXPECT_NE(with_url.exit_code, 0);
+  // Off by default: no sidecar.
+  EXPECT_FALSE(one(render(), "Deployment")["spec"]["template"]["spec"]["initContainers"]);
 }

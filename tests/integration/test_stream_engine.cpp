@@ -63,6 +63,15 @@ std::vector<std::pair<std::string, std::string>> make_stream(int n, std::uint64_
       case 13: json = "not json at all"; break;
       case 41: json = "[1,2,3]"; break;
       case 77: json = R"({"event_id":"x","event_type":"loan_application"})"; break;
+      case 29:
+      case 58: {
+        // Three hours late (an app offline): past max_lateness for the
+        // hourly features, so its verdict lists them in late_features.
+        std::size_t at = json.find("\"ts\":") + 5;
+        std::size_t end = json.find_first_not_of("0123456789", at);
+        json.replace(at, end - at, std::to_string(std::stoll(json.substr(at, end - at)) - 3 * 3'600'000));
+        break;
+      }
       default: break;
     }
     out.emplace_back(key, json);
@@ -115,6 +124,9 @@ TEST(StreamEngine, VerdictsEqualReplayAndBadRecordsGoToTheDlq) {
   for (std::size_t i = 0; i < want.size(); ++i) {
     ASSERT_EQ(verdicts[i].value, want[i]) << "verdict " << i;
   }
+  std::size_t late = 0;
+  for (const auto& w : want) late += w.find("\"late_features\":[") != std::string::npos;
+  EXPECT_GE(late, 5u) << "late events are in the stream, flagged alike live and in replay";
   // Same key as the input.
   std::set<std::string> keys;
   for (const auto& [k, v] : stream) keys.insert(k);
