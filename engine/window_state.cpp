@@ -32,9 +32,18 @@ void prune_distinct(WindowState::DistinctValues& values, std::int64_t keep_from)
 
 bool window_update(WindowState& s, const FeatureDef& f, std::int64_t b, const Value& of,
                    std::string_view distinct_value) {
-  s.newest = std::max(s.newest, b);
+  if (b > s.newest) {
+    const std::int64_t advance = s.newest == INT64_MIN ? INT64_MAX : b - s.newest;
+    s.since_prune = static_cast<std::uint16_t>(
+        std::min<std::int64_t>(UINT16_MAX, s.since_prune + std::min<std::int64_t>(advance, UINT16_MAX)));
+    s.newest = b;
+    s.read_back = WindowState::kNoRead;  // the kept range moved
+  }
   const std::int64_t keep_from = s.newest - f.kept_buckets() + 1;
   if (b < keep_from) return true;  // too late: its bucket is not kept
+  // Inside the last read's window: keep it current.
+  const std::int64_t read_bucket = s.newest - static_cast<std::int64_t>(s.read_back);
+  const bool in_read = s.read_back != WindowState::kNoRead && b <= read_bucket && b > read_bucket - f.buckets();
   if (f.agg == Aggregation::kDistinct) {
     if (of.is_null()) return true;
     if (!s.distinct) s.distinct = std::make_unique<WindowState::DistinctValues>();
@@ -49,16 +58,21 @@ bool window_update(WindowState& s, const FeatureDef& f, std::int64_t b, const Va
         // Only live values count against the cap (the Redis script prunes
         // the same way, so both agree on what is tracked).
         prune_distinct(values, keep_from);
-        s.pruned_at = s.newest;
+        s.since_prune = 0;
         if (values.size() >= f.max_values) return false;
       }
       it = values.emplace(std::string(distinct_value), std::vector<std::int64_t>{}).first;
     }
     auto& v = it->second;
+    if (in_read) {
+      // Counted already if seen in the read's window (kept buckets only).
+      auto seen = std::lower_bound(v.begin(), v.end(), std::max(read_bucket - f.buckets() + 1, keep_from));
+      if (seen == v.end() || *seen > read_bucket) s.read_value += 1;
+    }
     auto pos = std::lower_bound(v.begin(), v.end(), b);
     if (pos == v.end() || *pos != b) v.insert(pos, b);
-    if (s.newest - s.pruned_at >= f.buckets()) {
-      s.pruned_at = s.newest;
+    if (s.since_prune >= std::min<std::int64_t>(f.buckets(), UINT16_MAX)) {
+      s.since_prune = 0;
       prune_distinct(values, keep_from);
     }
     return true;
@@ -72,6 +86,7 @@ bool window_update(WindowState& s, const FeatureDef& f, std::int64_t b, const Va
     --pos;
   }
   pos->count += 1;
+  if (in_read) s.read_value += 1;  // only count reads are kept
   if (of.is_number()) {
     pos->numeric += 1;
     pos->sum += of.number;
@@ -90,7 +105,9 @@ bool window_late(const WindowState& s, const FeatureDef& f, std::int64_t bucket)
   return s.newest != INT64_MIN && bucket < s.newest - f.late_buckets;
 }
 
-Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket) {
+namespace {
+
+Value scan_window(const WindowState& s, const FeatureDef& f, std::int64_t bucket) {
   // Only kept buckets count (a too-late read may see fewer than n of them,
   // and distinct values are pruned lazily).
   std::int64_t lo = bucket - f.buckets() + 1;
@@ -126,6 +143,19 @@ Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket
   return Value::null();
 }
 
+}  // namespace
+
+Value window_read(const WindowState& s, const FeatureDef& f, std::int64_t bucket) {
+  const bool cacheable = f.agg == Aggregation::kCount || f.agg == Aggregation::kDistinct;
+  const std::int64_t back = s.newest - bucket;
+  if (!cacheable || s.newest == INT64_MIN || back < 0 || back >= WindowState::kNoRead) return scan_window(s, f, bucket);
+  if (s.read_back != static_cast<std::uint16_t>(back)) {
+    s.read_value = static_cast<std::uint32_t>(scan_window(s, f, bucket).number);
+    s.read_back = static_cast<std::uint16_t>(back);
+  }
+  return Value::of_number(static_cast<double>(s.read_value), true);
+}
+
 void window_clear(WindowState& s) {
   // Buffers of an unusually big state are released rather than kept.
   if (s.buckets.capacity() > 256) {
@@ -136,7 +166,8 @@ void window_clear(WindowState& s) {
   s.applied.clear();
   s.distinct.reset();
   s.newest = INT64_MIN;
-  s.pruned_at = INT64_MIN / 2;
+  s.since_prune = UINT16_MAX;
+  s.read_back = WindowState::kNoRead;
 }
 
 void window_prune(WindowState& s, const FeatureDef& f) {
@@ -144,7 +175,7 @@ void window_prune(WindowState& s, const FeatureDef& f) {
   const std::int64_t keep_from = s.newest - f.kept_buckets() + 1;
   if (s.distinct) {
     prune_distinct(*s.distinct, keep_from);
-    s.pruned_at = s.newest;
+    s.since_prune = 0;
   }
   auto first_kept = std::find_if(s.buckets.begin(), s.buckets.end(),
                                  [&](const WindowBucket& x) { return x.bucket >= keep_from; });

@@ -46,7 +46,18 @@ struct WindowState {
   std::unique_ptr<DistinctValues> distinct;  // value -> its buckets (ascending); distinct features only
   std::vector<std::pair<std::int32_t, std::int64_t>> applied;  // partition -> highest offset
   std::int64_t newest = INT64_MIN;
-  std::int64_t pruned_at = INT64_MIN / 2;  // newest bucket at the last full prune (distinct)
+  // Buckets `newest` advanced since the last full prune of distinct values
+  // (saturating; starts due).
+  std::uint16_t since_prune = UINT16_MAX;
+  // The last read of a count or distinct: its bucket (newest - read_back)
+  // and value, dropped when `newest` moves. Updates inside its window keep it
+  // current, so a key read again and again near its newest bucket costs O(1)
+  // instead of a scan of its window (at most window + lateness buckets, or
+  // max_values values).
+  // (16 bits hold any kept range: kMaxWindowBuckets plus its lateness.)
+  static constexpr std::uint16_t kNoRead = UINT16_MAX;
+  mutable std::uint16_t read_back = kNoRead;
+  mutable std::uint32_t read_value = 0;
 
   bool empty() const { return newest == INT64_MIN && applied.empty(); }
 };
