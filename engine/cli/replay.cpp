@@ -5,8 +5,8 @@
 #include <istream>
 #include <ostream>
 
-#include "engine/batch_processor.h"
-#include "engine/time_text.h"
+#include "engine/pipeline/line_source.h"
+#include "engine/pipeline/local_run.h"
 
 namespace fraud {
 
@@ -63,75 +63,48 @@ ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istrea
   stats.rule_true_hits.assign(rules.rules.size(), 0);
   stats.rule_labelled_hits.assign(rules.rules.size(), 0);
   auto start = std::chrono::steady_clock::now();
-  EventParser parser(rules.fields, options.max_event_bytes);
-  BatchProcessor processor;
-  EvalScratch scratch;
-  std::vector<Event> events(options.batch_size);
-  std::vector<const Event*> ptrs;
-  std::vector<SourceRef> sources;
-  std::vector<Verdict> verdicts(options.batch_size);
-  std::string line, buffer;
-  std::size_t filled = 0;
-
-  auto flush = [&] {
-    if (filled == 0) return;
-    processor.plan(rules, ptrs, sources);
-    stats.clamped += processor.clamped_events();
-    StoreStatus st = store.apply(rules, processor.ops(), processor.results());
-    if (!st.ok) {
-      errors << "feature store error: " << st.error << "\n";
-    }
-    processor.mark_late(st.late_ops);
-    stats.late_ops += st.late_ops.size();
-    buffer.clear();
-    for (std::size_t i = 0; i < filled; ++i) {
-      Verdict& v = verdicts[i];
-      processor.evaluate(rules, i, v, scratch, !st.ok);
-      ++stats.decisions[static_cast<int>(v.decision)];
-      for (std::size_t h = 0; h < v.hit_count; ++h) ++stats.rule_hits[v.hits[h].rule];
-      for (std::size_t h = 0; h < v.shadow_count; ++h) ++stats.rule_hits[v.shadow_hits[h].rule];
-      if (stats.labelled_run) account_label(stats, rules, *ptrs[i], v, options);
-      if (out) {
-        encode_verdict(rules, *ptrs[i], v, processor.features_of(i), sources[i], buffer);
-        buffer.push_back('\n');
-      }
-    }
+  std::string buffer;
+  auto write_out = [&] {
     if (out) out->write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    stats.events += filled;
-    filled = 0;
-    ptrs.clear();
-    sources.clear();
+    buffer.clear();
   };
-
-  while (std::getline(in, line)) {
-    ++stats.lines;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    EventError err;
-    Event& ev = events[filled];
-    if (!parser.parse(line, ev, err)) {
-      ++stats.invalid;
-      ++stats.invalid_by_reason[std::string(err.reason)];
-      if (stats.invalid <= options.max_reported_errors) {
-        errors << "line " << stats.lines << ": " << err.reason << ": " << err.detail << "\n";
-      } else if (stats.invalid == options.max_reported_errors + 1) {
-        errors << "(further invalid lines are counted, not printed)\n";
-      }
-      continue;
-    }
-    ptrs.push_back(&ev);
-    std::int64_t record_ts = -1;
-    if (options.record_time_slot) {
-      const Value& rt = ev.fields[*options.record_time_slot];
-      if (rt.is_number() && rt.number >= 0 && rt.number < 9.0e15) {
-        record_ts = static_cast<std::int64_t>(rt.number);
-      } else if (rt.is_string()) {
-        record_ts = parse_rfc3339_ms(rt.text).value_or(-1);
-      }
-    }
-    sources.push_back({options.source_name, 0, static_cast<std::int64_t>(stats.lines - 1), record_ts});
-    if (++filled == options.batch_size) flush();
+  CallbackSink sink(
+      [&](const VerdictOut& o) {
+        const Verdict& v = o.verdict;
+        ++stats.events;
+        ++stats.decisions[static_cast<int>(v.decision)];
+        for (std::size_t h = 0; h < v.hit_count; ++h) ++stats.rule_hits[v.hits[h].rule];
+        for (std::size_t h = 0; h < v.shadow_count; ++h) ++stats.rule_hits[v.shadow_hits[h].rule];
+        if (v.ts_clamped_from != INT64_MIN) ++stats.clamped;
+        stats.late_ops += v.late_count;
+        if (v.degraded) ++stats.degraded;
+        if (stats.labelled_run) account_label(stats, rules, o.event, v, options);
+        if (out) {
+          buffer.append(o.json);
+          buffer.push_back('\n');
+          if (buffer.size() >= (1u << 20)) write_out();
+        }
+      },
+      [&](const DeadLetterOut& d) {
+        ++stats.invalid;
+        ++stats.invalid_by_reason[std::string(d.reason)];
+        if (stats.invalid <= options.max_reported_errors) {
+          errors << "line " << d.record.offset + 1 << ": " << d.reason << ": " << d.detail << "\n";
+        } else if (stats.invalid == options.max_reported_errors + 1) {
+          errors << "(further invalid lines are counted, not printed)\n";
+        }
+      });
+  LineSource source(in, options.source_name, options.max_event_bytes);
+  PipelineConfig config = local_config(options.batch_size);
+  config.max_event_bytes = options.max_event_bytes;
+  config.record_time_field = options.record_time_slot;
+  config.encode_verdicts = out != nullptr;
+  run_to_end(config, rules, source, sink, store);
+  write_out();
+  stats.lines = source.lines();
+  if (stats.degraded > 0) {
+    errors << "feature store errors: " << stats.degraded << " verdicts were evaluated without features (degraded)\n";
   }
-  flush();
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return stats;
 }
@@ -150,6 +123,10 @@ std::string format_replay_table(const RuleSet& rules, const ReplayStats& s) {
   }
   if (s.clamped > 0) {
     std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "ts clamped (max_future)", static_cast<unsigned long long>(s.clamped));
+    out += buf;
+  }
+  if (s.degraded > 0) {
+    std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "degraded (store errors)", static_cast<unsigned long long>(s.degraded));
     out += buf;
   }
   if (s.late_ops > 0) {

@@ -43,6 +43,7 @@ struct ReplayStats {
   std::map<std::string, std::uint64_t> invalid_by_reason;
   std::uint64_t late_ops = 0;   // (event, feature) pairs too late (RULES.md "Late events")
   std::uint64_t clamped = 0;    // events evaluated at record time + max_future
+  std::uint64_t degraded = 0;   // verdicts evaluated without features (store errors)
   double seconds = 0;
 
   // Backtest (label_slot set).

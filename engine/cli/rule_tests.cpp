@@ -10,7 +10,8 @@
 #include <sstream>
 
 #include "connectors/memory/memory_feature_store.h"
-#include "engine/batch_processor.h"
+#include "engine/pipeline/list_source.h"
+#include "engine/pipeline/local_run.h"
 #include "engine/yaml_value.h"
 
 namespace fraud {
@@ -124,7 +125,9 @@ class CaseRunner {
     if (!expect || !expect.IsSequence() || expect.size() == 0) {
       return bad(where(file_, c) + ": case '" + name + "' needs a non-empty 'expect' list");
     }
-    // Build events as JSON and parse them exactly like production input.
+    // Build events as JSON; the pipeline parses them exactly like production
+    // input (here first, to report an invalid one with its place).
+    std::vector<std::string> jsons;
     std::vector<Event> parsed(events.size());
     std::vector<const Event*> ptrs;
     EventParser parser(rules_.fields);
@@ -142,13 +145,25 @@ class CaseRunner {
         return bad(where(file_, e) + ": event " + std::to_string(n) + " is invalid: " + err.detail);
       }
       ptrs.push_back(&parsed[n - 1]);
+      jsons.push_back(std::move(json));
     }
+    std::vector<Verdict> verdicts;
+    std::vector<std::vector<Value>> features;
+    bool degraded = false;
+    CallbackSink sink(
+        [&](const VerdictOut& o) {
+          verdicts.push_back(o.verdict);
+          features.emplace_back(o.features.begin(), o.features.end());  // numbers: nothing dangles
+          degraded |= o.verdict.degraded;
+        },
+        nullptr);
+    ListSource source(jsons, "test");
     MemoryFeatureStore store;
-    BatchProcessor processor(BatchProcessor::Options{.read_all_features = true});
-    std::vector<Verdict> verdicts(ptrs.size());
-    std::vector<SourceRef> sources(ptrs.size());
-    StoreStatus st = processor.process(rules_, store, ptrs, sources, verdicts);
-    if (!st.ok) return bad(where(file_, c) + ": store error: " + st.error);
+    PipelineConfig config = local_config(4096);
+    config.read_all_features = true;
+    config.encode_verdicts = false;
+    run_to_end(config, rules_, source, sink, store);
+    if (degraded || verdicts.size() != ptrs.size()) return bad(where(file_, c) + ": store error");
 
     std::vector<std::string> failures;
     for (const auto& x : expect) {
@@ -220,7 +235,7 @@ class CaseRunner {
       }
       if (const YAML::Node feats = x["features"]) {
         if (!feats.IsMap()) return bad(where(file_, feats) + ": features must be a map name: value");
-        auto values = processor.features_of(idx);
+        const auto& values = features[idx];
         for (auto it = feats.begin(); it != feats.end(); ++it) {
           auto fid = rules_.feature_index(it->first.Scalar());
           if (!fid) return bad(where(file_, it->first) + ": unknown feature '" + it->first.Scalar() + "'");

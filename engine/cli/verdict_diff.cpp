@@ -7,31 +7,19 @@
 #include <set>
 
 #include "connectors/memory/memory_feature_store.h"
-#include "engine/batch_processor.h"
-#include "engine/event.h"
+#include "engine/pipeline/line_source.h"
+#include "engine/pipeline/local_run.h"
 
 namespace fraud {
 
 namespace {
 
-// One pack's side of the diff: its parser, processor and store.
-struct Side {
-  const RuleSet& rules;
-  EventParser parser;
-  BatchProcessor processor;
-  MemoryFeatureStore store;
-  EvalScratch scratch;
-  std::vector<Event> events;
-  std::vector<const Event*> ptrs;
-  std::vector<Verdict> verdicts;
-  Side(const RuleSet& r, std::size_t batch) : rules(r), parser(r.fields), events(batch), verdicts(batch) {}
-
-  void run(std::vector<SourceRef>& sources) {
-    processor.plan(rules, ptrs, sources);
-    StoreStatus st = store.apply(rules, processor.ops(), processor.results());
-    processor.mark_late(st.late_ops);
-    for (std::size_t i = 0; i < ptrs.size(); ++i) processor.evaluate(rules, i, verdicts[i], scratch, !st.ok);
-  }
+// The base pack's outcome of one event, kept for the candidate's pass.
+struct BaseOutcome {
+  std::int64_t line = 0;  // the record's offset (line number - 1)
+  double score = 0;
+  std::uint32_t hits_begin = 0;  // into the flat list of matched enforce rules
+  std::uint8_t decision = 0;
 };
 
 std::set<std::string> matched(const RuleSet& rules, const Verdict& v) {
@@ -44,61 +32,88 @@ std::set<std::string> matched(const RuleSet& rules, const Verdict& v) {
 
 DiffResult diff_verdicts(const RuleSet& base, const RuleSet& candidate, std::istream& in, std::ostream& errors,
                          std::size_t max_samples) {
-  const std::size_t batch = 2048;
   DiffResult d;
   d.base_version = base.version;
   d.candidate_version = candidate.version;
-  Side a(base, batch), b(candidate, batch);
-  std::vector<SourceRef> sources;
-  std::string line;
-  std::uint64_t line_no = 0;
-  auto flush = [&] {
-    if (a.ptrs.empty()) return;
-    a.run(sources);
-    b.run(sources);
-    for (std::size_t i = 0; i < a.ptrs.size(); ++i) {
-      const Verdict& va = a.verdicts[i];
-      const Verdict& vb = b.verdicts[i];
-      auto ma = matched(base, va), mb = matched(candidate, vb);
-      for (const auto& r : ma) ++d.rules[r].base_hits;
-      for (const auto& r : mb) ++d.rules[r].candidate_hits;
-      int da = static_cast<int>(va.decision), db = static_cast<int>(vb.decision);
-      ++d.transitions[da][db];
-      if (va.score != vb.score) ++d.score_changed;
-      if (da == db) continue;
-      ++d.changed;
-      for (const auto& r : mb) {
-        if (!ma.count(r)) ++d.rules[r].gained;
-      }
-      for (const auto& r : ma) {
-        if (!mb.count(r)) ++d.rules[r].lost;
-      }
-      auto& s = d.samples[{da, db}];
-      if (s.size() < max_samples) s.emplace_back(a.ptrs[i]->event_id);
-    }
-    d.events += a.ptrs.size();
-    a.ptrs.clear();
-    b.ptrs.clear();
-    sources.clear();
+  PipelineConfig config = local_config(2048);
+  config.encode_verdicts = false;
+  std::uint64_t reported = 0;
+  auto report = [&](const DeadLetterOut& dl) {
+    ++d.invalid;
+    if (++reported <= 20) errors << "line " << dl.record.offset + 1 << ": " << dl.reason << ": " << dl.detail << "\n";
   };
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::size_t slot = a.ptrs.size();
-    EventError ea, eb;
-    bool ok_a = a.parser.parse(line, a.events[slot], ea);
-    bool ok_b = b.parser.parse(line, b.events[slot], eb);
-    if (!ok_a || !ok_b) {
-      ++d.invalid;
-      if (d.invalid <= 20) errors << "line " << line_no << ": " << (ok_a ? eb : ea).reason << ": " << (ok_a ? eb : ea).detail << "\n";
-      continue;
-    }
-    a.ptrs.push_back(&a.events[slot]);
-    b.ptrs.push_back(&b.events[slot]);
-    sources.push_back({"diff", 0, static_cast<std::int64_t>(line_no - 1)});
-    if (a.ptrs.size() == batch) flush();
+
+  // Pass 1: the base pack, compact outcomes by line.
+  std::vector<BaseOutcome> outcomes;
+  std::vector<std::uint32_t> base_hits;
+  {
+    CallbackSink sink(
+        [&](const VerdictOut& o) {
+          outcomes.push_back({o.record.offset, o.verdict.score, static_cast<std::uint32_t>(base_hits.size()),
+                              static_cast<std::uint8_t>(o.verdict.decision)});
+          for (std::size_t h = 0; h < o.verdict.hit_count; ++h) base_hits.push_back(o.verdict.hits[h].rule);
+        },
+        report);
+    LineSource source(in, "diff");
+    MemoryFeatureStore store;
+    run_to_end(config, base, source, sink, store);
   }
-  flush();
+  in.clear();
+  in.seekg(0);
+  if (!in) {
+    errors << "diff: the events must be a file it can read twice\n";
+    return d;
+  }
+
+  // Pass 2: the candidate, compared line by line with the base.
+  std::size_t at = 0;
+  std::set<std::string> ma;
+  auto base_matched = [&](std::size_t k) {
+    ma.clear();
+    const std::size_t end = k + 1 < outcomes.size() ? outcomes[k + 1].hits_begin : base_hits.size();
+    for (std::size_t h = outcomes[k].hits_begin; h < end; ++h) ma.insert(base.rules[base_hits[h]].name);
+  };
+  auto skip_to = [&](std::int64_t line) {
+    // Base verdicts of lines the candidate found invalid were counted there.
+    while (at < outcomes.size() && outcomes[at].line < line) ++at;
+  };
+  CallbackSink sink(
+      [&](const VerdictOut& o) {
+        skip_to(o.record.offset);
+        if (at == outcomes.size() || outcomes[at].line != o.record.offset) {
+          return;  // invalid for the base pack only: counted in pass 1
+        }
+        const BaseOutcome& a = outcomes[at++];
+        base_matched(at - 1);
+        auto mb = matched(candidate, o.verdict);
+        for (const auto& r : ma) ++d.rules[r].base_hits;
+        for (const auto& r : mb) ++d.rules[r].candidate_hits;
+        int da = a.decision, db = static_cast<int>(o.verdict.decision);
+        ++d.transitions[da][db];
+        ++d.events;
+        if (a.score != o.verdict.score) ++d.score_changed;
+        if (da == db) return;
+        ++d.changed;
+        for (const auto& r : mb) {
+          if (!ma.count(r)) ++d.rules[r].gained;
+        }
+        for (const auto& r : ma) {
+          if (!mb.count(r)) ++d.rules[r].lost;
+        }
+        auto& s = d.samples[{da, db}];
+        if (s.size() < max_samples) s.emplace_back(o.event.event_id);
+      },
+      [&](const DeadLetterOut& dl) {
+        skip_to(dl.record.offset);
+        if (at < outcomes.size() && outcomes[at].line == dl.record.offset) {
+          ++at;
+          report(dl);  // valid for the base, not for the candidate
+        }
+        // else: invalid for both, counted in pass 1
+      });
+  LineSource source(in, "diff");
+  MemoryFeatureStore store;
+  run_to_end(config, candidate, source, sink, store);
   return d;
 }
 
