@@ -30,8 +30,8 @@
 // Output: a table on stdout, CSVs and a gnuplot PNG in --out (default
 // bench/results), and the generated regions of bench/RESULTS.md rewritten
 // (the hand-written text around them stays).
-#include <librdkafka/rdkafka.h>
 #include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -78,15 +78,14 @@ const bool kTestSalt = [] {
   return true;
 }();
 
-
-int kPartitions = 64;       // --partitions: backlog scenarios (the mock keeps ~5 MB each)
+int kPartitions = 64;      // --partitions: backlog scenarios (the mock keeps ~5 MB each)
 int kRatePartitions = 4;   // --rate-partitions: fixed-rate scenarios
 int kSoakPartitions = 16;  // --soak-partitions: the soak (room for a backlog when it falls behind)
 int kBacklogLingerMs = 5;  // the load producer filling a backlog (flat out: sets fill up anyway)
 int kRateLingerMs = 1;     // --rate-linger-ms: the load producer of fixed-rate rows (inside their latency)
 int kSoakLingerMs = 25;    // --soak-linger-ms: the soak's load producer (fewer, bigger message sets)
-int tick_ms = 5;       // --tick-ms: the producer sends what is due every tick
-int rate_threads = 0;  // --rate-threads: pipeline threads of the fixed-rate scenarios (0: one per core)
+int tick_ms = 5;           // --tick-ms: the producer sends what is due every tick
+int rate_threads = 0;      // --rate-threads: pipeline threads of the fixed-rate scenarios (0: one per core)
 
 // ---- engine statistics ------------------------------------------------------
 
@@ -210,11 +209,14 @@ SyntheticOptions stream_options(const Scenario& s, std::uint64_t seed) {
 class Bench {
  public:
   Bench(std::string binary, std::string rules_dir, std::string work_dir, std::string out_dir)
-      : binary_(std::move(binary)), rules_dir_(std::move(rules_dir)), work_(std::move(work_dir)),
+      : binary_(std::move(binary)),
+        rules_dir_(std::move(rules_dir)),
+        work_(std::move(work_dir)),
         out_dir_(std::move(out_dir) + "/metrics") {
     std::filesystem::create_directories(out_dir_);
     std::filesystem::create_directories(work_ + "/passthrough");
-    std::ofstream(work_ + "/passthrough/00-settings.yaml") << "settings:\n  score_thresholds: {review: 50, decline: 80}\n";
+    std::ofstream(work_ + "/passthrough/00-settings.yaml")
+        << "settings:\n  score_thresholds: {review: 50, decline: 80}\n";
   }
 
   Result run(const Scenario& s, bool soak = false) {
@@ -233,7 +235,9 @@ class Bench {
       redis_url = "redis://127.0.0.1:" + std::to_string(redis->port());
       redis_ports = {redis->port()};
     }
-    auto producer = make_producer(kafka.bootstrap(), soak ? kSoakLingerMs : s.rate > 0 ? kRateLingerMs : kBacklogLingerMs);
+    auto producer = make_producer(kafka.bootstrap(), soak         ? kSoakLingerMs
+                                                     : s.rate > 0 ? kRateLingerMs
+                                                                  : kBacklogLingerMs);
     SyntheticStream gen(stream_options(s, 42 + runs_));
     std::string value;
     std::size_t backlog = s.rate > 0 ? 0 : s.events;
@@ -251,18 +255,25 @@ class Bench {
     Fleet fleet;
     for (int e = 0; e < std::max(1, s.instances); ++e) {
       int port = fraud::testing::free_tcp_port();
-      std::vector<std::string> args = {binary_, "run", "--kafka", kafka.bootstrap(), "--metrics-port", std::to_string(port),
-                                       "--group", group, "--batch-size", std::to_string(s.batch), "--threads",
-                                       std::to_string(s.threads)};
+      std::vector<std::string> args = {
+          binary_,   "run", "--kafka",      kafka.bootstrap(),       "--metrics-port", std::to_string(port),
+          "--group", group, "--batch-size", std::to_string(s.batch), "--threads",      std::to_string(s.threads)};
       switch (s.mode) {
-        case Mode::kFull: args.insert(args.end(), {"--rules", rules_dir_, "--redis", redis_url}); break;
+        case Mode::kFull:
+          args.insert(args.end(), {"--rules", rules_dir_, "--redis", redis_url});
+          break;
         case Mode::kNaive:
           args.insert(args.end(), {"--rules", rules_dir_, "--redis", redis_url, "--redis-calls", "per_operation"});
           break;
-        case Mode::kMemory: args.insert(args.end(), {"--rules", rules_dir_, "--redis", "memory"}); break;
-        case Mode::kPassthrough: args.insert(args.end(), {"--rules", work_ + "/passthrough", "--redis", "memory"}); break;
+        case Mode::kMemory:
+          args.insert(args.end(), {"--rules", rules_dir_, "--redis", "memory"});
+          break;
+        case Mode::kPassthrough:
+          args.insert(args.end(), {"--rules", work_ + "/passthrough", "--redis", "memory"});
+          break;
       }
-      engines.push_back(std::make_unique<ChildProcess>(args, work_ + "/engine-" + s.name + "-" + std::to_string(e) + ".log"));
+      engines.push_back(
+          std::make_unique<ChildProcess>(args, work_ + "/engine-" + s.name + "-" + std::to_string(e) + ".log"));
       fleet.ports.push_back(port);
       fleet.pids.push_back(engines.back()->pid());
     }
@@ -352,7 +363,8 @@ class Bench {
     double secs = std::chrono::duration<double>(last.at - first.at).count();
     r.events = last.acked - first.acked;
     r.events_per_s = secs > 0 ? static_cast<double>(r.events) / secs : 0;
-    r.engine_us_per_event = (fleet.cpu_seconds() - cpu0) * 1e6 / static_cast<double>(std::max<std::uint64_t>(r.events, 1));
+    r.engine_us_per_event =
+        (fleet.cpu_seconds() - cpu0) * 1e6 / static_cast<double>(std::max<std::uint64_t>(r.events, 1));
     batches_ = last.batches;  // Redis calls are counted from the engine's start too
     store_round_trips_ = last.store_round_trips;
     r.p50_ms = quantile_ms(first, last, 0.5);
@@ -431,14 +443,17 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"full", "memory", "passthrough"}));
   int partitions = kPartitions;
   app.add_option("--partitions", partitions, "Partitions of the input and output topics (backlog scenarios)");
-  app.add_option("--rate-partitions", kRatePartitions, "Partitions of the input and output topics (fixed-rate scenarios)");
+  app.add_option("--rate-partitions", kRatePartitions,
+                 "Partitions of the input and output topics (fixed-rate scenarios)");
   app.add_option("--soak-partitions", kSoakPartitions, "Partitions of the input and output topics (the soak)");
   app.add_option("--soak-linger-ms", kSoakLingerMs, "linger.ms of the soak's load producer");
   app.add_option("--rate-linger-ms", kRateLingerMs, "linger.ms of the load producer of the fixed-rate rows");
   app.add_option("--tick-ms", tick_ms, "The load producer sends what is due every this many ms");
-  app.add_option("--rate-threads", rate_threads, "Pipeline threads of the engine in the rate-N scenarios (0: one per core)");
+  app.add_option("--rate-threads", rate_threads,
+                 "Pipeline threads of the engine in the rate-N scenarios (0: one per core)");
   int repeat = 1;
-  app.add_option("--repeat", repeat, "Runs of each scenario (not the soak); the median one is kept (events/s; p99 for fixed rates)")
+  app.add_option("--repeat", repeat,
+                 "Runs of each scenario (not the soak); the median one is kept (events/s; p99 for fixed rates)")
       ->check(CLI::Range(1, 9));
   CLI11_PARSE(app, argc, argv);
   kPartitions = partitions;
@@ -447,25 +462,29 @@ int main(int argc, char** argv) {
   ::setenv("FRAUDSTREAM_KAFKA_FETCH_WAIT_MS", "2", 0);
 
   std::string binary = std::filesystem::canonical("/proc/self/exe").parent_path().string() + "/fraudstream";
-  std::string work = std::filesystem::temp_directory_path().string() + "/fraudstream-bench-" + std::to_string(::getpid());
+  std::string work =
+      std::filesystem::temp_directory_path().string() + "/fraudstream-bench-" + std::to_string(::getpid());
   std::filesystem::create_directories(out_dir);
   Bench bench(binary, std::string(FRAUD_SOURCE_DIR) + "/rules", work, out_dir);
 
   std::vector<Scenario> throughput = {
-      {"passthrough", Mode::kPassthrough, 0, 2000, 0, events},
-      {"full", Mode::kFull, 0, 2000, 0, events},
-      {"memory-store", Mode::kMemory, 0, 2000, 0, events},
-      {"naive", Mode::kNaive, 0, 2000, 0, events / 10},
+      {"passthrough", Mode::kPassthrough, 0, 2000, 0, events}, {"full", Mode::kFull, 0, 2000, 0, events},
+      {"memory-store", Mode::kMemory, 0, 2000, 0, events},     {"naive", Mode::kNaive, 0, 2000, 0, events / 10},
       {"hot-key", Mode::kFull, 0.5, 2000, 0, events},
   };
-  for (int b : {250, 500, 1000, 4000}) throughput.push_back({"batch-" + std::to_string(b), Mode::kFull, 0, b, 0, events});
+  for (int b : {250, 500, 1000, 4000})
+    throughput.push_back({"batch-" + std::to_string(b), Mode::kFull, 0, b, 0, events});
   for (int t : {1, 4}) throughput.push_back({"threads-" + std::to_string(t), Mode::kFull, 0, 2000, t, events});
   // Scale-out on this box: instances x threads, one Redis node vs a 3-master
   // Redis Cluster.
   for (auto [inst, thr, clu] : std::vector<std::tuple<int, int, bool>>{
            {2, 1, false}, {2, 2, false}, {3, 1, false}, {1, 2, true}, {2, 1, true}, {3, 1, true}}) {
-    Scenario s{std::string(clu ? "cluster-" : "scale-") + std::to_string(inst) + "x" + std::to_string(thr), Mode::kFull,
-               0, 2000, thr, events};
+    Scenario s{std::string(clu ? "cluster-" : "scale-") + std::to_string(inst) + "x" + std::to_string(thr),
+               Mode::kFull,
+               0,
+               2000,
+               thr,
+               events};
     s.instances = inst;
     s.cluster = clu;
     throughput.push_back(s);
@@ -478,8 +497,8 @@ int main(int argc, char** argv) {
   // The latency floor of the Kafka path alone at the target's rate.
   latency.push_back({"passthrough-at-20000", Mode::kPassthrough, 0, 2000, 0, 0, 20000, 10});
 
-  std::printf("%-22s %-11s %6s %4s %7s %10s %8s %8s %8s %6s %8s %8s %8s\n", "scenario", "mode", "batch", "thr", "offered",
-              "events/s", "p50 ms", "p99 ms", "p99.9 ms", "RT/b", "redis us", "engine us", "RSS MB");
+  std::printf("%-22s %-11s %6s %4s %7s %10s %8s %8s %8s %6s %8s %8s %8s\n", "scenario", "mode", "batch", "thr",
+              "offered", "events/s", "p50 ms", "p99 ms", "p99.9 ms", "RT/b", "redis us", "engine us", "RSS MB");
   std::vector<Result> results;
   std::optional<Result> soak;
   std::string cmdline;

@@ -3,22 +3,21 @@
 // Hypothesis: one core replays the shipped micro-lending pack at >= 300,000
 // events/s: parse ~1 us, plan + in-memory features ~1 us, rules < 0.8 us,
 // verdict encoding ~0.4 us per event (ARCHITECTURE.md budget).
-// Scenarios: event parse alone; list membership for 1,000 and 1,000,000 items; rule evaluation of one batch with features
-// already fetched; verdict encoding; update+read of each aggregation in
-// memory; the whole replay path (parse -> plan -> store -> evaluate ->
-// encode) single-threaded, which is the README's replay figure.
-// Sizes: 200,000 synthetic events (seed 42, 4% fraud), batches of 4096;
-// populations of 200,000 (cold keys) and 2,000 customers (warm keys).
+// Scenarios: event parse alone; list membership for 1,000 and 1,000,000 items; rule evaluation of one batch with
+// features already fetched; verdict encoding; update+read of each aggregation in memory; the whole replay path (parse
+// -> plan -> store -> evaluate -> encode) single-threaded, which is the README's replay figure. Sizes: 200,000
+// synthetic events (seed 42, 4% fraud), batches of 4096; populations of 200,000 (cold keys) and 2,000 customers (warm
+// keys).
 #include <benchmark/benchmark.h>
 
 #include <sstream>
 
+#include "bench/shipped_pack.h"
 #include "connectors/memory/memory_feature_store.h"
 #include "engine/batch_processor.h"
 #include "engine/cli/huge_pages.h"
 #include "engine/cli/replay.h"
 #include "engine/pack_loader.h"
-#include "bench/shipped_pack.h"
 #include "engine/synthetic_stream.h"
 
 using namespace fraud;

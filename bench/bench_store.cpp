@@ -21,12 +21,12 @@
 #include <cstdlib>
 #include <memory>
 
+#include "bench/redis_info.h"
+#include "bench/shipped_pack.h"
 #include "connectors/memory/memory_feature_store.h"
 #include "connectors/redis/redis_feature_store.h"
 #include "engine/batch_processor.h"
 #include "engine/pack_loader.h"
-#include "bench/redis_info.h"
-#include "bench/shipped_pack.h"
 #include "engine/synthetic_stream.h"
 #include "tests/integration/redis_server.h"
 
@@ -145,9 +145,9 @@ void BM_RedisStore(benchmark::State& state) {
     events += run_stream(store, batch, count, 0);
     state.PauseTiming();
     redis_cpu += bench::redis_cpu_seconds(server().port()) - cpu0;
-    round_trips += store.round_trips();
-    script_keys += store.script_computed();
-    created_keys += store.keys_created();
+    round_trips += store.counters().round_trips;
+    script_keys += store.counters().keys_script_computed;
+    created_keys += store.counters().keys_created;
     batches += (count + batch - 1) / batch;
     state.ResumeTiming();
   }
@@ -166,7 +166,8 @@ void BM_RedisStore(benchmark::State& state) {
   std::string mem = bench::redis_info(server().port(), "memory");
   std::string keyspace = bench::redis_info(server().port(), "keyspace");
   double keys = bench::info_number(keyspace, "keys=");
-  state.counters["keys/event"] = command_usec(stats, "set") > 0 ? bench::info_number(stats, "cmdstat_set:calls=") / per : 0;
+  state.counters["keys/event"] =
+      command_usec(stats, "set") > 0 ? bench::info_number(stats, "cmdstat_set:calls=") / per : 0;
   state.counters["bytes_in/event"] = bench::info_number(net, "total_net_input_bytes:") / per;
   state.counters["bytes_out/event"] = bench::info_number(net, "total_net_output_bytes:") / per;
   state.counters["mem_bytes/key"] = keys > 0 ? bench::info_number(mem, "used_memory_dataset:") / keys : 0;
@@ -182,7 +183,8 @@ BENCHMARK(BM_RedisStore)
     ->Args({2000, 0})
     ->Args({500, 1})
     ->Unit(benchmark::kMillisecond)
-    ->Iterations(2)->UseRealTime();
+    ->Iterations(2)
+    ->UseRealTime();
 
 void BM_MemoryStore(benchmark::State& state) {
   std::size_t events = 0;

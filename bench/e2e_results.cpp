@@ -1,7 +1,7 @@
 #include "bench/e2e_results.h"
 
-#include <librdkafka/rdkafka.h>
 #include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -46,13 +46,15 @@ void print_row(const Result& r) {
   std::fflush(stdout);
 }
 
-const char* kHeader = "scenario,mode,batch,threads,offered_per_s,events_per_s,p50_ms,p99_ms,p999_ms,"
-                      "redis_round_trips_per_batch,redis_cpu_us_per_event,engine_cpu_us_per_event,peak_rss_mb,"
-                      "redis_script_calls_per_batch\n";
+const char* kHeader =
+    "scenario,mode,batch,threads,offered_per_s,events_per_s,p50_ms,p99_ms,p999_ms,"
+    "redis_round_trips_per_batch,redis_cpu_us_per_event,engine_cpu_us_per_event,peak_rss_mb,"
+    "redis_script_calls_per_batch\n";
 
 std::string csv_row(const Result& r) {
   std::ostringstream o;
-  o << r.s.name << "," << mode_name(r.s.mode) << "," << r.s.batch << "," << r.s.threads << "," << r.s.rate << ","
+  o << r.s.name << "," << mode_name(r.s.mode) << "," << r.s.batch << "," << r.s.threads << "," << r.s.rate
+    << ","
     // Four decimals: RESULTS.md re-rendered from the CSV (--report-only)
     // rounds to the same figures as the run itself.
     << fmt("%.0f", r.events_per_s) << "," << fmt("%.4f", r.p50_ms) << "," << fmt("%.4f", r.p99_ms) << ","
@@ -101,7 +103,8 @@ bool load_results(const std::string& dir, std::vector<Result>& results, std::opt
       std::getline(rss, line);
       while (std::getline(rss, line)) {
         auto comma = line.find(',');
-        if (comma != std::string::npos) r.rss_samples.emplace_back(std::stod(line.substr(0, comma)), std::stod(line.substr(comma + 1)));
+        if (comma != std::string::npos)
+          r.rss_samples.emplace_back(std::stod(line.substr(0, comma)), std::stod(line.substr(comma + 1)));
       }
       if (!r.rss_samples.empty()) r.s.seconds = r.rss_samples.back().first;
       soak = r;
@@ -144,7 +147,6 @@ bool replace_generated_regions(const std::string& path, const std::map<std::stri
   return true;
 }
 
-
 void write_report(ReportInput in) {
   auto& results = in.results;
   auto& soak = in.soak;
@@ -184,7 +186,8 @@ void write_report(ReportInput in) {
   {
     std::ofstream lat(out_dir + "/latency_curve.dat");
     for (const auto& r : results) {
-      if (r.s.rate > 0 && r.s.name.rfind("rate-", 0) == 0) lat << r.s.rate << " " << r.events_per_s << " " << r.p50_ms << " " << r.p99_ms << " " << r.p999_ms << "\n";
+      if (r.s.rate > 0 && r.s.name.rfind("rate-", 0) == 0)
+        lat << r.s.rate << " " << r.events_per_s << " " << r.p50_ms << " " << r.p99_ms << " " << r.p999_ms << "\n";
     }
     std::ofstream bat(out_dir + "/batch_curve.dat");
     for (int b : {250, 500, 1000, 2000, 4000}) {
@@ -205,15 +208,20 @@ void write_report(ReportInput in) {
     std::ofstream gp(out_dir + "/e2e.gnuplot");
     gp << "set terminal pngcairo size 1400,900 font ',10'\nset output '" << out_dir << "/e2e.png'\n"
        << "set multiplot layout 2,2\nset grid\nset key top left\n"
-       << "set title 'End-to-end latency vs offered load'\nset xlabel 'offered events/s'\nset ylabel 'ms'\nset logscale y\n"
-       << "plot '" << out_dir << "/latency_curve.dat' u 1:3 w lp t 'p50', '' u 1:4 w lp t 'p99', '' u 1:5 w lp t 'p99.9', 25 w l dt 2 t '25 ms target'\n"
+       << "set title 'End-to-end latency vs offered load'\nset xlabel 'offered events/s'\nset ylabel 'ms'\nset "
+          "logscale y\n"
+       << "plot '" << out_dir
+       << "/latency_curve.dat' u 1:3 w lp t 'p50', '' u 1:4 w lp t 'p99', '' u 1:5 w lp t 'p99.9', 25 w l dt 2 t '25 "
+          "ms target'\n"
        << "unset logscale y\nset yrange [0:*]\n"
-       << "set title 'Throughput vs batch size (backlog drain)'\nset xlabel 'batch size'\nset ylabel 'events/s'\nset logscale x 2\n"
+       << "set title 'Throughput vs batch size (backlog drain)'\nset xlabel 'batch size'\nset ylabel 'events/s'\nset "
+          "logscale x 2\n"
        << "plot '" << out_dir << "/batch_curve.dat' u 1:2 w lp t 'shipped pack + Redis'\nunset logscale x\n"
        << "set title 'Throughput vs pipeline threads'\nset xlabel 'threads'\nset xtics 1\n"
        << "plot '" << out_dir << "/threads_curve.dat' u 1:2 w lp t 'shipped pack + Redis'\n"
        << "set title 'Scale-out on this box: engines in one group'\nset xlabel 'engine instances'\n"
-       << "plot '" << out_dir << "/scale_curve.dat' u 1:2 w lp t 'one Redis node', '' u 1:3 w lp t '3-master Redis Cluster'\n"
+       << "plot '" << out_dir
+       << "/scale_curve.dat' u 1:2 w lp t 'one Redis node', '' u 1:3 w lp t '3-master Redis Cluster'\n"
        << "unset multiplot\n";
   }
   std::string plot_status = run_command("gnuplot '" + out_dir + "/e2e.gnuplot' 2>&1");
@@ -229,33 +237,55 @@ void write_report(ReportInput in) {
     std::map<std::string, std::string> regions;
     std::ostringstream md;
     md << "Written by `bench/bench_e2e.cpp` at the end of its last full run (" << run_date << "), on "
-       << run_command("nproc") << " cores, " << run_command("awk '/MemTotal/{printf \"%.0f GiB\", $2/1048576}' /proc/meminfo")
-       << ", `" << run_command("uname -sr") << "`; engine, embedded Kafka (in the bench process), redis-server "
+       << run_command("nproc") << " cores, "
+       << run_command("awk '/MemTotal/{printf \"%.0f GiB\", $2/1048576}' /proc/meminfo") << ", `"
+       << run_command("uname -sr") << "`; engine, embedded Kafka (in the bench process), redis-server "
        << "and the load generator all share this box.\n\nCommand: `" << cmdline << "`\n";
     regions["run"] = md.str();
     md.str("");
     auto ok = [](bool met) { return met ? "met" : "**not met**"; };
     md << "| target | measured | |\n|---|---|---|\n";
-    if (full) md << "| >= 100,000 events/s end to end, shipped pack | " << fmt("%.0f", full->events_per_s) << " events/s | " << ok(full->events_per_s >= 100'000) << " |\n";
+    if (full)
+      md << "| >= 100,000 events/s end to end, shipped pack | " << fmt("%.0f", full->events_per_s) << " events/s | "
+         << ok(full->events_per_s >= 100'000) << " |\n";
     const Result* floor20k = find("passthrough-at-20000");
-    if (at20k) md << "| p99 < 25 ms at 20,000 events/s offered | p99 " << fmt("%.1f", at20k->p99_ms) << " ms (p50 " << fmt("%.1f", at20k->p50_ms) << ", p99.9 " << fmt("%.1f", at20k->p999_ms) << ")"
-                  << (floor20k ? "; passthrough at the same rate: p99 " + fmt("%.1f", floor20k->p99_ms) + " ms (p50 " + fmt("%.1f", floor20k->p50_ms) + ")" : std::string())
-                  << " | " << ok(at20k->p99_ms < 25) << " |\n";
-    if (full && pass) md << "| >= 0.35 of passthrough | " << fmt("%.0f", full->events_per_s) << " / " << fmt("%.0f", pass->events_per_s) << " = " << fmt("%.2f", full->events_per_s / pass->events_per_s) << " | " << ok(full->events_per_s >= 0.35 * pass->events_per_s) << " |\n";
-    if (full && naive) md << "| >= 10x naive | " << fmt("%.0f", full->events_per_s) << " / " << fmt("%.0f", naive->events_per_s) << " = " << fmt("%.1f", full->events_per_s / naive->events_per_s) << "x | " << ok(full->events_per_s >= 10 * naive->events_per_s) << " |\n";
-    if (full) md << "| <= 1 Redis round trip per batch per node | " << fmt("%.2f", full->round_trips_per_batch) << " (script calls in it: " << fmt("%.1f", full->script_calls_per_batch) << ") | " << ok(full->round_trips_per_batch <= 1.0001) << " |\n";
-    if (full) md << "| Redis CPU <= 5 us per event | " << fmt("%.1f", full->redis_us_per_event) << " us | " << ok(full->redis_us_per_event <= 5) << " |\n";
-    if (full && hot) md << "| hot-key attack >= 0.5 of uniform | " << fmt("%.0f", hot->events_per_s) << " / " << fmt("%.0f", full->events_per_s) << " = " << fmt("%.2f", hot->events_per_s / full->events_per_s) << " | " << ok(hot->events_per_s >= 0.5 * full->events_per_s) << " |\n";
+    if (at20k)
+      md << "| p99 < 25 ms at 20,000 events/s offered | p99 " << fmt("%.1f", at20k->p99_ms) << " ms (p50 "
+         << fmt("%.1f", at20k->p50_ms) << ", p99.9 " << fmt("%.1f", at20k->p999_ms) << ")"
+         << (floor20k ? "; passthrough at the same rate: p99 " + fmt("%.1f", floor20k->p99_ms) + " ms (p50 " +
+                            fmt("%.1f", floor20k->p50_ms) + ")"
+                      : std::string())
+         << " | " << ok(at20k->p99_ms < 25) << " |\n";
+    if (full && pass)
+      md << "| >= 0.35 of passthrough | " << fmt("%.0f", full->events_per_s) << " / " << fmt("%.0f", pass->events_per_s)
+         << " = " << fmt("%.2f", full->events_per_s / pass->events_per_s) << " | "
+         << ok(full->events_per_s >= 0.35 * pass->events_per_s) << " |\n";
+    if (full && naive)
+      md << "| >= 10x naive | " << fmt("%.0f", full->events_per_s) << " / " << fmt("%.0f", naive->events_per_s) << " = "
+         << fmt("%.1f", full->events_per_s / naive->events_per_s) << "x | "
+         << ok(full->events_per_s >= 10 * naive->events_per_s) << " |\n";
+    if (full)
+      md << "| <= 1 Redis round trip per batch per node | " << fmt("%.2f", full->round_trips_per_batch)
+         << " (script calls in it: " << fmt("%.1f", full->script_calls_per_batch) << ") | "
+         << ok(full->round_trips_per_batch <= 1.0001) << " |\n";
+    if (full)
+      md << "| Redis CPU <= 5 us per event | " << fmt("%.1f", full->redis_us_per_event) << " us | "
+         << ok(full->redis_us_per_event <= 5) << " |\n";
+    if (full && hot)
+      md << "| hot-key attack >= 0.5 of uniform | " << fmt("%.0f", hot->events_per_s) << " / "
+         << fmt("%.0f", full->events_per_s) << " = " << fmt("%.2f", hot->events_per_s / full->events_per_s) << " | "
+         << ok(hot->events_per_s >= 0.5 * full->events_per_s) << " |\n";
     if (soak && soak->rss_samples.size() > 4) {
       // Bounded: after the first half (buffers and caches filled), RSS may
       // not grow by more than 5% to the end.
       const auto& rss = soak->rss_samples;
       double early = rss[3].second, mid = rss[rss.size() / 2].second, last = rss.back().second;
       md << "| RSS bounded, no growth over the soak | " << fmt("%.0f", early) << " MB at " << fmt("%.0f", rss[3].first)
-         << " s, " << fmt("%.1f", mid) << " MB at " << fmt("%.0f", rss[rss.size() / 2].first) << " s, " << fmt("%.1f", last)
-         << " MB at " << fmt("%.0f", rss.back().first) << " s (peak " << fmt("%.0f", soak->peak_rss_mb) << " MB; "
-         << fmt("%.0f", soak->events_per_s) << " events/s of " << fmt("%.0f", soak->s.rate) << " offered, p99 "
-         << fmt("%.0f", soak->p99_ms) << " ms) | " << ok(last <= mid * 1.05) << " |\n";
+         << " s, " << fmt("%.1f", mid) << " MB at " << fmt("%.0f", rss[rss.size() / 2].first) << " s, "
+         << fmt("%.1f", last) << " MB at " << fmt("%.0f", rss.back().first) << " s (peak "
+         << fmt("%.0f", soak->peak_rss_mb) << " MB; " << fmt("%.0f", soak->events_per_s) << " events/s of "
+         << fmt("%.0f", soak->s.rate) << " offered, p99 " << fmt("%.0f", soak->p99_ms) << " ms) | "
+         << ok(last <= mid * 1.05) << " |\n";
     }
     regions["targets"] = md.str();
     md.str("");
@@ -263,13 +293,17 @@ void write_report(ReportInput in) {
       md << "Each row (not the soak) is the median of " << repeat
          << " runs of its scenario: by events/s for backlog rows, by p99 for fixed rates.\n\n";
     }
-    md << "| scenario | mode | batch | threads | offered/s | events/s | p50 ms | p99 ms | p99.9 ms | RT/b | calls/b | redis us | engine us | RSS MB |\n"
+    md << "| scenario | mode | batch | threads | offered/s | events/s | p50 ms | p99 ms | p99.9 ms | RT/b | calls/b | "
+          "redis us | engine us | RSS MB |\n"
        << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     auto row = [&](const Result& r) {
-      md << "| " << r.s.name << " | " << mode_name(r.s.mode) << " | " << r.s.batch << " | " << (r.s.threads ? std::to_string(r.s.threads) : "auto") << " | "
-         << (r.s.rate > 0 ? fmt("%.0f", r.s.rate) : "backlog") << " | " << fmt("%.0f", r.events_per_s) << " | " << fmt("%.1f", r.p50_ms)
-         << " | " << fmt("%.1f", r.p99_ms) << " | " << fmt("%.1f", r.p999_ms) << " | " << fmt("%.2f", r.round_trips_per_batch) << " | "
-         << fmt("%.1f", r.script_calls_per_batch) << " | " << fmt("%.1f", r.redis_us_per_event) << " | " << fmt("%.1f", r.engine_us_per_event) << " | " << fmt("%.0f", r.peak_rss_mb) << " |\n";
+      md << "| " << r.s.name << " | " << mode_name(r.s.mode) << " | " << r.s.batch << " | "
+         << (r.s.threads ? std::to_string(r.s.threads) : "auto") << " | "
+         << (r.s.rate > 0 ? fmt("%.0f", r.s.rate) : "backlog") << " | " << fmt("%.0f", r.events_per_s) << " | "
+         << fmt("%.1f", r.p50_ms) << " | " << fmt("%.1f", r.p99_ms) << " | " << fmt("%.1f", r.p999_ms) << " | "
+         << fmt("%.2f", r.round_trips_per_batch) << " | " << fmt("%.1f", r.script_calls_per_batch) << " | "
+         << fmt("%.1f", r.redis_us_per_event) << " | " << fmt("%.1f", r.engine_us_per_event) << " | "
+         << fmt("%.0f", r.peak_rss_mb) << " |\n";
     };
     for (const auto& r : results) row(r);
     if (soak) row(*soak);

@@ -15,10 +15,14 @@ namespace fraud::e2e {
 enum class Mode { kFull, kPassthrough, kMemory, kNaive };
 inline const char* mode_name(Mode m) {
   switch (m) {
-    case Mode::kFull: return "full";
-    case Mode::kPassthrough: return "passthrough";
-    case Mode::kMemory: return "memory";
-    case Mode::kNaive: return "naive";
+    case Mode::kFull:
+      return "full";
+    case Mode::kPassthrough:
+      return "passthrough";
+    case Mode::kMemory:
+      return "memory";
+    case Mode::kNaive:
+      return "naive";
   }
   return "?";
 }
@@ -29,12 +33,12 @@ struct Scenario {
   double hot_key_share = 0;
   int batch = 2000;
   int threads = 0;
-  std::size_t events = 0;  // throughput: backlog size
-  double rate = 0;         // latency/soak: events/s offered
-  double seconds = 0;      // latency/soak: measured window
+  std::size_t events = 0;     // throughput: backlog size
+  double rate = 0;            // latency/soak: events/s offered
+  double seconds = 0;         // latency/soak: measured window
   std::int64_t step_ms = 50;  // mean event-time step between events
-  int instances = 1;       // engines in the consumer group
-  bool cluster = false;    // a 3-master Redis Cluster instead of one node
+  int instances = 1;          // engines in the consumer group
+  bool cluster = false;       // a 3-master Redis Cluster instead of one node
 };
 
 struct Result {

@@ -50,8 +50,8 @@ void BatchProcessor::plan(const RuleSet& rules, std::span<const Event* const> ev
       clamped_from_[e] = ev.ts_ms;
       ++clamped_events_;
     }
-    const TypePlan& plan = options_.read_all_features ? rules.full_plan_for(ev.event_type)
-                                                      : rules.plan_for(ev.event_type);
+    const TypePlan& plan =
+        options_.read_all_features ? rules.full_plan_for(ev.event_type) : rules.plan_for(ev.event_type);
     plans_.push_back(&plan);
     where_scratch_.reset();
     EvalContext ctx{rules, ev, no_features, where_scratch_};
@@ -105,8 +105,7 @@ void BatchProcessor::mark_late(std::span<const std::uint32_t> late_ops) {
   }
 }
 
-void BatchProcessor::evaluate(const RuleSet& rules, std::size_t i, Verdict& out, EvalScratch& scratch,
-                              bool degraded) {
+void BatchProcessor::evaluate(const RuleSet& rules, std::size_t i, Verdict& out, EvalScratch& scratch, bool degraded) {
   const Event& ev = *events_[i];
   Value* values = feature_values_.data() + i * feature_count_;
   if (!degraded) {
@@ -151,8 +150,7 @@ void BatchProcessor::evaluate(const RuleSet& rules, std::size_t i, Verdict& out,
   out.decision = std::max(d, floor);
 }
 
-StoreStatus BatchProcessor::process(const RuleSet& rules, FeatureStore& store,
-                                    std::span<const Event* const> events,
+StoreStatus BatchProcessor::process(const RuleSet& rules, FeatureStore& store, std::span<const Event* const> events,
                                     std::span<const SourceRef> sources, std::span<Verdict> verdicts) {
   plan(rules, events, sources);
   StoreStatus st = store.apply(rules, ops_, results_);
@@ -162,8 +160,8 @@ StoreStatus BatchProcessor::process(const RuleSet& rules, FeatureStore& store,
   return st;
 }
 
-void encode_verdict(const RuleSet& rules, const Event& event, const Verdict& verdict,
-                    std::span<const Value> features, const SourceRef& source, std::string& out) {
+void encode_verdict(const RuleSet& rules, const Event& event, const Verdict& verdict, std::span<const Value> features,
+                    const SourceRef& source, std::string& out) {
   out.append("{\"event_id\":");
   append_json_string(out, event.event_id);
   out.append(",\"event_type\":");

@@ -49,7 +49,7 @@ struct Verdict {
   std::vector<RuleHit> shadow_hits;  // shadow-mode rules that matched
   std::size_t hit_count = 0;         // valid entries of `hits` (buffers are reused)
   std::size_t shadow_count = 0;
-  bool degraded = false;             // features unavailable (fail_open / fail_closed)
+  bool degraded = false;  // features unavailable (fail_open / fail_closed)
   // The event's own `ts` when it was more than settings.max_future ahead of
   // its record time and features used record time + max_future instead
   // (RULES.md "Late events"); INT64_MIN: not clamped.
@@ -70,8 +70,7 @@ class BatchProcessor {
   BatchProcessor() = default;
   explicit BatchProcessor(Options options) : options_(options) {}
 
-  void plan(const RuleSet& rules, std::span<const Event* const> events,
-            std::span<const SourceRef> sources);
+  void plan(const RuleSet& rules, std::span<const Event* const> events, std::span<const SourceRef> sources);
   std::span<const FeatureOp> ops() const { return ops_; }
   std::span<FeatureOp> ops_to_digest() { return ops_; }  // for FeatureStore::digest between plan and apply
   std::span<Value> results() { return results_; }
@@ -83,8 +82,7 @@ class BatchProcessor {
 
   // Feature values of event i after the store applied the ops. With
   // `degraded`, every feature reads null (failure policies).
-  void evaluate(const RuleSet& rules, std::size_t i, Verdict& out, EvalScratch& scratch,
-                bool degraded = false);
+  void evaluate(const RuleSet& rules, std::size_t i, Verdict& out, EvalScratch& scratch, bool degraded = false);
 
   StoreStatus process(const RuleSet& rules, FeatureStore& store, std::span<const Event* const> events,
                       std::span<const SourceRef> sources, std::span<Verdict> verdicts);
@@ -104,7 +102,7 @@ class BatchProcessor {
   Options options_;
   std::vector<FeatureOp> ops_;
   std::vector<Value> results_;
-  std::vector<std::uint8_t> late_;  // per op: too late (mark_late)
+  std::vector<std::uint8_t> late_;              // per op: too late (mark_late)
   std::vector<std::uint32_t> event_ops_begin_;  // per event, plus an end marker
   std::vector<const TypePlan*> plans_;          // per event: its type's plan
   std::vector<PendingText> pending_;
@@ -118,7 +116,7 @@ class BatchProcessor {
 };
 
 // Appends one verdict as a JSON object (no newline), RULES.md format.
-void encode_verdict(const RuleSet& rules, const Event& event, const Verdict& verdict,
-                    std::span<const Value> features, const SourceRef& source, std::string& out);
+void encode_verdict(const RuleSet& rules, const Event& event, const Verdict& verdict, std::span<const Value> features,
+                    const SourceRef& source, std::string& out);
 
 }  // namespace fraud

@@ -7,15 +7,12 @@
 namespace fraud {
 
 void Diagnostics::error(std::string code, SourcePos pos, std::string message, std::string snippet) {
-  items_.push_back({Severity::kError, std::move(code), std::move(pos), std::move(message),
-                    std::move(snippet)});
+  items_.push_back({Severity::kError, std::move(code), std::move(pos), std::move(message), std::move(snippet)});
   ++errors_;
 }
 
-void Diagnostics::warning(std::string code, SourcePos pos, std::string message,
-                          std::string snippet) {
-  items_.push_back({Severity::kWarning, std::move(code), std::move(pos), std::move(message),
-                    std::move(snippet)});
+void Diagnostics::warning(std::string code, SourcePos pos, std::string message, std::string snippet) {
+  items_.push_back({Severity::kWarning, std::move(code), std::move(pos), std::move(message), std::move(snippet)});
 }
 
 void Diagnostics::sort() {
@@ -44,8 +41,7 @@ std::string Diagnostics::to_text() const {
       }
     }
   }
-  out += std::to_string(error_count()) + " error(s), " + std::to_string(warning_count()) +
-         " warning(s)\n";
+  out += std::to_string(error_count()) + " error(s), " + std::to_string(warning_count()) + " warning(s)\n";
   return out;
 }
 

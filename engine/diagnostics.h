@@ -24,7 +24,7 @@ struct SourcePos {
 
 struct Diagnostic {
   Severity severity = Severity::kError;
-  std::string code;     // e.g. "E201"
+  std::string code;  // e.g. "E201"
   SourcePos pos;
   std::string message;  // one sentence, no trailing period
   std::string snippet;  // the source line, when known

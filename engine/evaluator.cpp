@@ -36,7 +36,8 @@ Value call(const EvalContext& ctx, const Node& n) {
   const std::uint32_t* a = ctx.rules.args.data() + n.args_begin;
   auto arg = [&](std::uint32_t i) { return evaluate(ctx, a[i]); };
   switch (n.function) {
-    case Function::kExists: return Value::of_bool(!arg(0).is_null());
+    case Function::kExists:
+      return Value::of_bool(!arg(0).is_null());
     case Function::kLower:
     case Function::kUpper: {
       Value s = arg(0);
@@ -99,16 +100,20 @@ Value call(const EvalContext& ctx, const Node& n) {
 Value arithmetic(NodeOp op, const Value& x, const Value& y) {
   if (!x.is_number() || !y.is_number()) return Value::null();
   switch (op) {
-    case NodeOp::kAdd: return Value::of_number(x.number + y.number);
-    case NodeOp::kSub: return Value::of_number(x.number - y.number);
-    case NodeOp::kMul: return Value::of_number(x.number * y.number);
+    case NodeOp::kAdd:
+      return Value::of_number(x.number + y.number);
+    case NodeOp::kSub:
+      return Value::of_number(x.number - y.number);
+    case NodeOp::kMul:
+      return Value::of_number(x.number * y.number);
     case NodeOp::kDiv:
       if (y.number == 0) return Value::null();
       return Value::of_number(x.number / y.number);
     case NodeOp::kMod:
       if (y.number == 0) return Value::null();
       return Value::of_number(std::fmod(x.number, y.number));
-    default: return Value::null();
+    default:
+      return Value::null();
   }
 }
 
@@ -118,10 +123,14 @@ Value evaluate(const EvalContext& ctx, std::uint32_t index) {
   const Node& n = ctx.rules.nodes[index];
   const std::uint32_t* a = ctx.rules.args.data() + n.args_begin;
   switch (n.op) {
-    case NodeOp::kConst: return n.constant;
-    case NodeOp::kField: return ctx.event.fields[n.index];
-    case NodeOp::kFeature: return ctx.features[n.index];
-    case NodeOp::kNot: return Value::of_bool(!evaluate(ctx, a[0]).is_true());
+    case NodeOp::kConst:
+      return n.constant;
+    case NodeOp::kField:
+      return ctx.event.fields[n.index];
+    case NodeOp::kFeature:
+      return ctx.features[n.index];
+    case NodeOp::kNot:
+      return Value::of_bool(!evaluate(ctx, a[0]).is_true());
     case NodeOp::kAnd:
       return Value::of_bool(evaluate(ctx, a[0]).is_true() && evaluate(ctx, a[1]).is_true());
     case NodeOp::kOr:
@@ -134,7 +143,8 @@ Value evaluate(const EvalContext& ctx, std::uint32_t index) {
     case NodeOp::kSub:
     case NodeOp::kMul:
     case NodeOp::kDiv:
-    case NodeOp::kMod: return arithmetic(n.op, evaluate(ctx, a[0]), evaluate(ctx, a[1]));
+    case NodeOp::kMod:
+      return arithmetic(n.op, evaluate(ctx, a[0]), evaluate(ctx, a[1]));
     case NodeOp::kEq:
     case NodeOp::kNe: {
       Value x = evaluate(ctx, a[0]);
@@ -153,14 +163,17 @@ Value evaluate(const EvalContext& ctx, std::uint32_t index) {
       bool r = n.op == NodeOp::kLt ? c < 0 : n.op == NodeOp::kLe ? c <= 0 : n.op == NodeOp::kGt ? c > 0 : c >= 0;
       return Value::of_bool(r);
     }
-    case NodeOp::kIsNull: return Value::of_bool(evaluate(ctx, a[0]).is_null());
-    case NodeOp::kNotNull: return Value::of_bool(!evaluate(ctx, a[0]).is_null());
+    case NodeOp::kIsNull:
+      return Value::of_bool(evaluate(ctx, a[0]).is_null());
+    case NodeOp::kNotNull:
+      return Value::of_bool(!evaluate(ctx, a[0]).is_null());
     case NodeOp::kIn:
     case NodeOp::kNotIn: {
       bool in = ctx.rules.lists[n.index].contains(evaluate(ctx, a[0]));
       return Value::of_bool(n.op == NodeOp::kIn ? in : !in);
     }
-    case NodeOp::kCall: return call(ctx, n);
+    case NodeOp::kCall:
+      return call(ctx, n);
   }
   return Value::null();
 }

@@ -37,9 +37,7 @@ struct EvalContext {
 Value evaluate(const EvalContext& ctx, std::uint32_t node);
 
 // True iff the expression evaluates to `true`.
-inline bool holds(const EvalContext& ctx, std::uint32_t node) {
-  return evaluate(ctx, node).is_true();
-}
+inline bool holds(const EvalContext& ctx, std::uint32_t node) { return evaluate(ctx, node).is_true(); }
 
 // Appends the rendered reason of a rule ({placeholders} filled in).
 void render_reason(const EvalContext& ctx, const RuleDef& rule, std::string& out);

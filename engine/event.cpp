@@ -53,15 +53,21 @@ void EventParser::set_field(std::uint32_t slot, simdjson::dom::element element, 
   using simdjson::dom::element_type;
   Value& v = out.fields[slot];
   switch (element.type()) {
-    case element_type::NULL_VALUE: v = Value::null(); return;
-    case element_type::BOOL: v = Value::of_bool(element.get_bool().value_unsafe()); return;
+    case element_type::NULL_VALUE:
+      v = Value::null();
+      return;
+    case element_type::BOOL:
+      v = Value::of_bool(element.get_bool().value_unsafe());
+      return;
     case element_type::INT64:
       v = Value::of_number(static_cast<double>(element.get_int64().value_unsafe()), true);
       return;
     case element_type::UINT64:
       v = Value::of_number(static_cast<double>(element.get_uint64().value_unsafe()), true);
       return;
-    case element_type::DOUBLE: v = Value::of_number(element.get_double().value_unsafe()); return;
+    case element_type::DOUBLE:
+      v = Value::of_number(element.get_double().value_unsafe());
+      return;
     case element_type::STRING: {
       std::string_view s = element.get_string().value_unsafe();
       pending_.push_back({slot, out.arena.size(), s.size()});
@@ -137,13 +143,14 @@ std::string widen_big_integers(std::string_view in) {
 
 bool EventParser::parse(std::string_view bytes, Event& out, EventError& error) {
   if (bytes.size() > max_bytes_) {
-    error = {"too_large", "event is " + std::to_string(bytes.size()) + " bytes, limit is " +
-                              std::to_string(max_bytes_)};
+    error = {"too_large",
+             "event is " + std::to_string(bytes.size()) + " bytes, limit is " + std::to_string(max_bytes_)};
     return false;
   }
   // simdjson reads SIMDJSON_PADDING bytes past the end: copy into a reused
   // padded buffer rather than let it allocate a padded copy per event.
-  if (padded_.size() < bytes.size() + simdjson::SIMDJSON_PADDING) padded_.resize(bytes.size() + simdjson::SIMDJSON_PADDING);
+  if (padded_.size() < bytes.size() + simdjson::SIMDJSON_PADDING)
+    padded_.resize(bytes.size() + simdjson::SIMDJSON_PADDING);
   std::memcpy(padded_.data(), bytes.data(), bytes.size());
   simdjson::dom::element root;
   auto code = parser_.parse(padded_.data(), bytes.size(), false).get(root);

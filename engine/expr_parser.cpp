@@ -8,9 +8,35 @@ namespace fraud {
 namespace {
 
 enum class Tok {
-  kEnd, kNumber, kString, kIdent, kLParen, kRParen, kLBracket, kRBracket, kComma, kDot,
-  kPlus, kMinus, kStar, kSlash, kPercent, kEq, kNe, kLt, kLe, kGt, kGe,
-  kAnd, kOr, kNot, kIn, kTrue, kFalse, kNull, kError,
+  kEnd,
+  kNumber,
+  kString,
+  kIdent,
+  kLParen,
+  kRParen,
+  kLBracket,
+  kRBracket,
+  kComma,
+  kDot,
+  kPlus,
+  kMinus,
+  kStar,
+  kSlash,
+  kPercent,
+  kEq,
+  kNe,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kAnd,
+  kOr,
+  kNot,
+  kIn,
+  kTrue,
+  kFalse,
+  kNull,
+  kError,
 };
 
 struct Token {
@@ -32,8 +58,8 @@ class Lexer {
   explicit Lexer(std::string_view src) : src_(src) {}
 
   Token next() {
-    while (pos_ < src_.size() && (src_[pos_] == ' ' || src_[pos_] == '\t' || src_[pos_] == '\n' ||
-                                  src_[pos_] == '\r')) {
+    while (pos_ < src_.size() &&
+           (src_[pos_] == ' ' || src_[pos_] == '\t' || src_[pos_] == '\n' || src_[pos_] == '\r')) {
       ++pos_;
     }
     Token t;
@@ -42,61 +68,103 @@ class Lexer {
     char c = src_[pos_];
     auto two = [&](char n) { return pos_ + 1 < src_.size() && src_[pos_ + 1] == n; };
     switch (c) {
-      case '(': ++pos_; return finish(t, Tok::kLParen);
-      case ')': ++pos_; return finish(t, Tok::kRParen);
-      case '[': ++pos_; return finish(t, Tok::kLBracket);
-      case ']': ++pos_; return finish(t, Tok::kRBracket);
-      case ',': ++pos_; return finish(t, Tok::kComma);
-      case '.': ++pos_; return finish(t, Tok::kDot);
-      case '+': ++pos_; return finish(t, Tok::kPlus);
-      case '-': ++pos_; return finish(t, Tok::kMinus);
-      case '*': ++pos_; return finish(t, Tok::kStar);
-      case '/': ++pos_; return finish(t, Tok::kSlash);
-      case '%': ++pos_; return finish(t, Tok::kPercent);
+      case '(':
+        ++pos_;
+        return finish(t, Tok::kLParen);
+      case ')':
+        ++pos_;
+        return finish(t, Tok::kRParen);
+      case '[':
+        ++pos_;
+        return finish(t, Tok::kLBracket);
+      case ']':
+        ++pos_;
+        return finish(t, Tok::kRBracket);
+      case ',':
+        ++pos_;
+        return finish(t, Tok::kComma);
+      case '.':
+        ++pos_;
+        return finish(t, Tok::kDot);
+      case '+':
+        ++pos_;
+        return finish(t, Tok::kPlus);
+      case '-':
+        ++pos_;
+        return finish(t, Tok::kMinus);
+      case '*':
+        ++pos_;
+        return finish(t, Tok::kStar);
+      case '/':
+        ++pos_;
+        return finish(t, Tok::kSlash);
+      case '%':
+        ++pos_;
+        return finish(t, Tok::kPercent);
       case '=':
-        if (two('=')) { pos_ += 2; return finish(t, Tok::kEq); }
+        if (two('=')) {
+          pos_ += 2;
+          return finish(t, Tok::kEq);
+        }
         ++pos_;
         t.value = "'=' is not an operator; use '==' to compare";
         return finish(t, Tok::kError);
       case '!':
-        if (two('=')) { pos_ += 2; return finish(t, Tok::kNe); }
+        if (two('=')) {
+          pos_ += 2;
+          return finish(t, Tok::kNe);
+        }
         ++pos_;
         t.value = "'!' is not an operator; use 'not' or '!='";
         return finish(t, Tok::kError);
       case '<':
-        if (two('=')) { pos_ += 2; return finish(t, Tok::kLe); }
+        if (two('=')) {
+          pos_ += 2;
+          return finish(t, Tok::kLe);
+        }
         ++pos_;
         return finish(t, Tok::kLt);
       case '>':
-        if (two('=')) { pos_ += 2; return finish(t, Tok::kGe); }
+        if (two('=')) {
+          pos_ += 2;
+          return finish(t, Tok::kGe);
+        }
         ++pos_;
         return finish(t, Tok::kGt);
       case '&':
       case '|':
         ++pos_;
         if (pos_ < src_.size() && src_[pos_] == c) ++pos_;
-        t.value = std::string("'") + c + c + "' is not an operator; use '" +
-                  (c == '&' ? "and" : "or") + "'";
+        t.value = std::string("'") + c + c + "' is not an operator; use '" + (c == '&' ? "and" : "or") + "'";
         return finish(t, Tok::kError);
-      case '"': return string_token(t);
+      case '"':
+        return string_token(t);
       case '\'':
         ++pos_;
         t.value = "strings use double quotes: \"like this\"";
         return finish(t, Tok::kError);
-      default: break;
+      default:
+        break;
     }
     if (digit(c)) return number_token(t);
     if (ident_start(c)) {
       while (pos_ < src_.size() && ident_char(src_[pos_])) ++pos_;
       std::string_view word = src_.substr(t.offset, pos_ - t.offset);
       Tok k = Tok::kIdent;
-      if (word == "and") k = Tok::kAnd;
-      else if (word == "or") k = Tok::kOr;
-      else if (word == "not") k = Tok::kNot;
-      else if (word == "in") k = Tok::kIn;
-      else if (word == "true") k = Tok::kTrue;
-      else if (word == "false") k = Tok::kFalse;
-      else if (word == "null") k = Tok::kNull;
+      if (word == "and")
+        k = Tok::kAnd;
+      else if (word == "or")
+        k = Tok::kOr;
+      else if (word == "not")
+        k = Tok::kNot;
+      else if (word == "in")
+        k = Tok::kIn;
+      else if (word == "true")
+        k = Tok::kTrue;
+      else if (word == "false")
+        k = Tok::kFalse;
+      else if (word == "null")
+        k = Tok::kNull;
       return finish(t, k);
     }
     ++pos_;
@@ -264,21 +332,35 @@ class Parser {
   }
 
   static bool comparison_token(Tok k) {
-    return k == Tok::kEq || k == Tok::kNe || k == Tok::kLt || k == Tok::kLe || k == Tok::kGt ||
-           k == Tok::kGe || k == Tok::kIn || k == Tok::kNot;
+    return k == Tok::kEq || k == Tok::kNe || k == Tok::kLt || k == Tok::kLe || k == Tok::kGt || k == Tok::kGe ||
+           k == Tok::kIn || k == Tok::kNot;
   }
 
   std::unique_ptr<Expr> parse_comparison() {
     auto l = parse_additive();
     ExprKind k;
     switch (tok_.kind) {
-      case Tok::kEq: k = ExprKind::kEq; break;
-      case Tok::kNe: k = ExprKind::kNe; break;
-      case Tok::kLt: k = ExprKind::kLt; break;
-      case Tok::kLe: k = ExprKind::kLe; break;
-      case Tok::kGt: k = ExprKind::kGt; break;
-      case Tok::kGe: k = ExprKind::kGe; break;
-      case Tok::kIn: k = ExprKind::kIn; break;
+      case Tok::kEq:
+        k = ExprKind::kEq;
+        break;
+      case Tok::kNe:
+        k = ExprKind::kNe;
+        break;
+      case Tok::kLt:
+        k = ExprKind::kLt;
+        break;
+      case Tok::kLe:
+        k = ExprKind::kLe;
+        break;
+      case Tok::kGt:
+        k = ExprKind::kGt;
+        break;
+      case Tok::kGe:
+        k = ExprKind::kGe;
+        break;
+      case Tok::kIn:
+        k = ExprKind::kIn;
+        break;
       case Tok::kNot: {
         auto at = tok_.offset;
         advance();
@@ -286,7 +368,8 @@ class Parser {
         k = ExprKind::kNotIn;
         break;
       }
-      default: return l;
+      default:
+        return l;
     }
     advance();
     std::unique_ptr<Expr> r;
@@ -349,15 +432,24 @@ class Parser {
     auto e = node(ExprKind::kLiteral, tok_.offset);
     e->end = tok_.end;
     switch (tok_.kind) {
-      case Tok::kNumber: e->literal = Value::of_number(tok_.number, tok_.integer); break;
+      case Tok::kNumber:
+        e->literal = Value::of_number(tok_.number, tok_.integer);
+        break;
       case Tok::kString:
         e->owned = std::move(tok_.value);
         e->literal = Value::of_string({});
         break;
-      case Tok::kTrue: e->literal = Value::of_bool(true); break;
-      case Tok::kFalse: e->literal = Value::of_bool(false); break;
-      case Tok::kNull: e->literal = Value::null(); break;
-      default: fail_here("expected a value, found " + describe(tok_));
+      case Tok::kTrue:
+        e->literal = Value::of_bool(true);
+        break;
+      case Tok::kFalse:
+        e->literal = Value::of_bool(false);
+        break;
+      case Tok::kNull:
+        e->literal = Value::null();
+        break;
+      default:
+        fail_here("expected a value, found " + describe(tok_));
     }
     advance();
     if (e->literal.kind == ValueKind::kString) e->literal.text = e->owned;
@@ -376,12 +468,11 @@ class Parser {
         item->offset = at;
         item->literal.number = -item->literal.number;
         e->items.push_back(std::move(item));
-      } else if (tok_.kind == Tok::kNumber || tok_.kind == Tok::kString ||
-                 tok_.kind == Tok::kTrue || tok_.kind == Tok::kFalse || tok_.kind == Tok::kNull) {
+      } else if (tok_.kind == Tok::kNumber || tok_.kind == Tok::kString || tok_.kind == Tok::kTrue ||
+                 tok_.kind == Tok::kFalse || tok_.kind == Tok::kNull) {
         e->items.push_back(literal_from_token());
       } else {
-        fail_here("list items must be literals (numbers, strings, true, false, null), found " +
-                  describe(tok_));
+        fail_here("list items must be literals (numbers, strings, true, false, null), found " + describe(tok_));
       }
       if (tok_.kind == Tok::kComma) {
         advance();
@@ -433,9 +524,12 @@ class Parser {
       case Tok::kString:
       case Tok::kTrue:
       case Tok::kFalse:
-      case Tok::kNull: return literal_from_token();
-      case Tok::kLBracket: return parse_list();
-      case Tok::kIdent: return parse_path_or_call();
+      case Tok::kNull:
+        return literal_from_token();
+      case Tok::kLBracket:
+        return parse_list();
+      case Tok::kIdent:
+        return parse_path_or_call();
       case Tok::kLParen: {
         auto start = tok_.offset;
         advance();
@@ -445,8 +539,10 @@ class Parser {
         expect(Tok::kRParen, "')'");
         return e;
       }
-      case Tok::kEnd: fail_here("expression is incomplete");
-      default: fail_here("expected a value, found " + describe(tok_));
+      case Tok::kEnd:
+        fail_here("expression is incomplete");
+      default:
+        fail_here("expected a value, found " + describe(tok_));
     }
   }
 
@@ -496,8 +592,7 @@ std::unique_ptr<Expr> parse_expression(std::string_view text, ExprSyntaxError& e
 }
 
 bool is_keyword(std::string_view s) {
-  return s == "and" || s == "or" || s == "not" || s == "in" || s == "true" || s == "false" ||
-         s == "null";
+  return s == "and" || s == "or" || s == "not" || s == "in" || s == "true" || s == "false" || s == "null";
 }
 
 bool is_identifier(std::string_view s) {

@@ -49,10 +49,10 @@
 namespace fraud {
 
 enum class ExprKind : std::uint8_t {
-  kLiteral,   // literal
-  kListLit,   // items
-  kPath,      // text: "device.id" or a bare name
-  kCall,      // text: function name; args
+  kLiteral,  // literal
+  kListLit,  // items
+  kPath,     // text: "device.id" or a bare name
+  kCall,     // text: function name; args
   kNot,
   kAnd,
   kOr,
@@ -68,7 +68,7 @@ enum class ExprKind : std::uint8_t {
   kLe,
   kGt,
   kGe,
-  kIn,     // args[0] in args[1] (args[1] is kListLit or kPath)
+  kIn,  // args[0] in args[1] (args[1] is kListLit or kPath)
   kNotIn,
 };
 

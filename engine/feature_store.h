@@ -28,27 +28,28 @@
 #pragma once
 
 #include <array>
-#include <vector>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/rule_set.h"
+#include "engine/stats.h"
 #include "engine/value.h"
 
 namespace fraud {
 
 struct FeatureOp {
-  std::uint32_t feature = 0;   // index into RuleSet::features
-  std::string_view key;        // canonical entity key text (see plan.h)
-  std::int64_t bucket = 0;     // floor(ts_ms / resolution_ms)
-  bool update = false;         // the event passes `where`: add it
-  bool read = false;           // the value is needed: fill results[i]
-  Value of;                    // the aggregated field (update only)
-  std::string_view of_text;    // JSON text of `of` (distinct only)
-  std::int32_t partition = -1; // source partition, -1: no idempotency check
-  std::int64_t offset = -1;    // source offset
+  std::uint32_t feature = 0;    // index into RuleSet::features
+  std::string_view key;         // canonical entity key text (see plan.h)
+  std::int64_t bucket = 0;      // floor(ts_ms / resolution_ms)
+  bool update = false;          // the event passes `where`: add it
+  bool read = false;            // the value is needed: fill results[i]
+  Value of;                     // the aggregated field (update only)
+  std::string_view of_text;     // JSON text of `of` (distinct only)
+  std::int32_t partition = -1;  // source partition, -1: no idempotency check
+  std::int64_t offset = -1;     // source offset
   // Store-defined identities of (feature, key) and of the distinct value,
   // filled by FeatureStore::digest (all zero: not computed; stores that use
   // them compute missing ones in apply).
@@ -71,31 +72,56 @@ struct StoreStatus {
   static StoreStatus failure(std::string e) { return {false, std::move(e), false, {}}; }
 };
 
-// What a store did so far (monotonic; zero where a store has no such thing).
-struct FeatureStoreCounters {
-  std::uint64_t round_trips = 0;   // times a remote store was sent work and awaited (per node)
-  std::uint64_t script_calls = 0;  // remote script calls (several may share a round trip)
-  std::uint64_t keys_engine_computed = 0;  // (feature, entity) keys whose new state this process computed
-  std::uint64_t keys_script_computed = 0;  // keys a Redis script computed (no current copy here)
-  std::uint64_t cache_entries = 0;         // copies of stored states held now (not monotonic)
-  std::uint64_t cache_evictions = 0;       // copies dropped to make room for others
-  std::uint64_t keys_created = 0;          // new keys written without a script (engine computed, of those)
-  std::uint64_t create_conflicts = 0;      // creates that found the key there (then script computed)
-  std::uint64_t cache_bytes = 0;           // memory the copies are charged (not monotonic)
-  std::uint64_t keys_prefetched = 0;       // copies fetched ahead for a later batch (FeatureStore::prefetch)
-  std::uint64_t keys_checked_absent = 0;   // keys only read, confirmed absent without a script (engine computed, of those)
-  std::uint64_t absence_conflicts = 0;     // such checks that found the key there (then script computed)
-  std::uint64_t state_resets = 0;          // times the store found its data lost (StoreStatus::state_reset)
-  std::uint64_t distinct_overflows = 0;    // new distinct values not tracked: the key was at max_values
-};
+// What a store did so far, declared once (engine/stats.h): the store bumps
+// these; Prometheus reads them at scrape time and /stats prints them with a
+// "store_" prefix. Zero where a store has no such thing.
+#define FRAUD_FEATURE_STORE_STATS(X)                                                                               \
+  X(round_trips, kCounter, "fraud_feature_store_round_trips_total", "",                                            \
+    "Times the feature store sent a Redis node work and waited for the answer (one per node per batch)")           \
+  X(script_calls, kCounter, "fraud_feature_store_script_calls_total", "",                                          \
+    "Redis script calls (a batch's keys on a node go in calls of up to 256 keys, pipelined in one round trip)")    \
+  X(keys_engine_computed, kCounter, "fraud_feature_keys_total", "computed=engine",                                 \
+    "(feature, entity) keys settled per batch, by who computed their new state: the engine on its copy, or the "   \
+    "Redis script")                                                                                                \
+  X(keys_script_computed, kCounter, "fraud_feature_keys_total", "computed=script", "")                             \
+  X(keys_created, kCounter, "fraud_feature_key_creates_total", "result=created",                                   \
+    "New (feature, entity) keys written with a plain SET NX instead of the script, by result: created, or "        \
+    "conflict (the key was there after all: another engine created it or this one forgot it; the script computes " \
+    "it in a second round trip)")                                                                                  \
+  X(create_conflicts, kCounter, "fraud_feature_key_creates_total", "result=conflict", "")                          \
+  X(keys_checked_absent, kCounter, "fraud_feature_absence_checks_total", "result=absent",                          \
+    "(feature, entity) keys a batch only reads and the engine holds no stored value of, checked with a plain "     \
+    "EXISTS instead of the script, by result: absent (the engine's reads stand), or present (the key was there "   \
+    "after all; the script computes it in a second round trip)")                                                   \
+  X(absence_conflicts, kCounter, "fraud_feature_absence_checks_total", "result=present", "")                       \
+  X(cache_entries, kGauge, "fraud_feature_cache_entries", "",                                                      \
+    "Feature states the engine keeps a copy of to compute on (at most redis.cache_keys)")                          \
+  X(cache_bytes, kGauge, "fraud_feature_cache_bytes", "",                                                          \
+    "Memory charged to those copies (bounded by redis.cache_mb; evictions keep it there)")                         \
+  X(cache_evictions, kCounter, "fraud_feature_cache_evictions_total", "",                                          \
+    "Copies of feature states dropped to make room (a dropped key's next batch is computed by the Redis script, "  \
+    "unless fetched ahead)")                                                                                       \
+  X(keys_prefetched, kCounter, "fraud_feature_keys_prefetched_total", "",                                          \
+    "Copies of evicted feature states fetched ahead (a GET riding on the previous batch's round trip), so the "    \
+    "engine computes them rather than the Redis script")                                                           \
+  X(state_resets, kCounter, "fraud_feature_state_resets_total", "",                                                \
+    "Times the feature store found its data lost (Redis restarted empty or flushed): velocity features restarted " \
+    "from zero")                                                                                                   \
+  X(distinct_overflows, kCounter, "fraud_distinct_overflows_total", "",                                            \
+    "New values of distinct features not tracked because their key already tracks max_values (the feature "        \
+    "saturates there)")                                                                                            \
+  X(redirects, kCounter, "fraud_redis_redirects_total", "",                                                        \
+    "Redis Cluster routing answers seen (MOVED, ASK, TRYAGAIN, a key not on the node asked)")                      \
+  X(ask_redirects, kCounter, "fraud_redis_ask_redirects_total", "", "Of those, ASK (a slot being migrated)")       \
+  X(topology_refreshes, kCounter, "fraud_redis_topology_refreshes_total", "", "Reads of the Redis Cluster topology")
+FRAUD_STATS_STRUCT(FeatureStoreStats, FRAUD_FEATURE_STORE_STATS)
 
 class FeatureStore {
  public:
   virtual ~FeatureStore() = default;
   // `results` has one slot per op; read ops get the feature value (a number,
   // or null for min/max/avg over nothing); other slots are left untouched.
-  virtual StoreStatus apply(const RuleSet& rules, std::span<const FeatureOp> ops,
-                            std::span<Value> results) = 0;
+  virtual StoreStatus apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) = 0;
   virtual std::string_view name() const = 0;
   // Precomputes what `apply` needs per op that depends on nothing but the op
   // (the Redis store: salted hashes of keys and distinct values), so callers
@@ -107,8 +133,11 @@ class FeatureStore {
   // will need for them. Only a hint: results never depend on it. Any thread,
   // concurrently with apply. Default: nothing.
   virtual void prefetch(const RuleSet& /*rules*/, std::span<const FeatureOp> /*ops*/) {}
-  // Read between applies (same thread rules as apply).
-  virtual FeatureStoreCounters counters() const { return {}; }
+  // Any thread, any time (relaxed atomics).
+  const FeatureStoreStats& counters() const { return stats_; }
+
+ protected:
+  FeatureStoreStats stats_;
 };
 
 }  // namespace fraud

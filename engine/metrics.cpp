@@ -20,8 +20,8 @@ prometheus::Family<prometheus::Gauge>& gauge(prometheus::Registry& r, const char
   return prometheus::BuildGauge().Name(name).Help(help).Register(r);
 }
 
-const char* const kDlqReasons[] = {"too_large", "invalid_json", "not_object", "missing_field", "invalid_field",
-                               "verdict_too_large", "output_rejected"};
+const char* const kDlqReasons[] = {"too_large",     "invalid_json",      "not_object",     "missing_field",
+                                   "invalid_field", "verdict_too_large", "output_rejected"};
 
 }  // namespace
 
@@ -29,81 +29,15 @@ EngineMetrics::EngineMetrics(std::string input_topic)
     : end_to_end_latency(histogram(*registry_, "fraud_end_to_end_latency_seconds",
                                    "Kafka timestamp of an event to its verdict acknowledged by the broker")
                              .Add({}, latency_buckets())),
-      feature_store_requests(counter(*registry_, "fraud_feature_store_requests_total",
-                                     "Feature store requests (one per batch, and one per retry)")
-                                 .Add({})),
-      feature_store_errors(
-          counter(*registry_, "fraud_feature_store_errors_total", "Feature store round trips that failed").Add({})),
-      feature_store_round_trips(counter(*registry_, "fraud_feature_store_round_trips_total",
-                                        "Times the feature store sent a Redis node work and waited for the answer "
-                                        "(one per node per batch)")
-                                    .Add({})),
-      feature_store_script_calls(counter(*registry_, "fraud_feature_store_script_calls_total",
-                                         "Redis script calls (a batch's keys on a node go in calls of up to 256 "
-                                         "keys, pipelined in one round trip)")
-                                     .Add({})),
-      feature_keys(counter(*registry_, "fraud_feature_keys_total",
-                           "(feature, entity) keys settled per batch, by who computed their new state: the engine "
-                           "on its copy, or the Redis script")),
-      feature_keys_engine_computed(feature_keys.Add({{"computed", "engine"}})),
-      feature_keys_script_computed(feature_keys.Add({{"computed", "script"}})),
-      feature_key_creates(counter(*registry_, "fraud_feature_key_creates_total",
-                                  "New (feature, entity) keys written with a plain SET NX instead of the script, by "
-                                  "result: created, or conflict (the key was there after all: another engine created "
-                                  "it or this one forgot it; the script computes it in a second round trip)")),
-      feature_keys_created(feature_key_creates.Add({{"result", "created"}})),
-      feature_create_conflicts(feature_key_creates.Add({{"result", "conflict"}})),
-      feature_absence_checks(counter(*registry_, "fraud_feature_absence_checks_total",
-                                     "(feature, entity) keys a batch only reads and the engine holds no stored value "
-                                     "of, checked with a plain EXISTS instead of the script, by result: absent (the "
-                                     "engine's reads stand), or present (the key was there after all; the script "
-                                     "computes it in a second round trip)")),
-      feature_keys_checked_absent(feature_absence_checks.Add({{"result", "absent"}})),
-      feature_absence_conflicts(feature_absence_checks.Add({{"result", "present"}})),
-      feature_cache_entries(gauge(*registry_, "fraud_feature_cache_entries",
-                                  "Feature states the engine keeps a copy of to compute on (at most redis.cache_keys)")
-                                .Add({})),
-      feature_cache_bytes(gauge(*registry_, "fraud_feature_cache_bytes",
-                                "Memory charged to those copies (bounded by redis.cache_mb; evictions keep it there)")
-                              .Add({})),
-      feature_cache_evictions(counter(*registry_, "fraud_feature_cache_evictions_total",
-                                      "Copies of feature states dropped to make room (a dropped key's next batch is "
-                                      "computed by the Redis script, unless fetched ahead)")
-                                  .Add({})),
-      feature_keys_prefetched(counter(*registry_, "fraud_feature_keys_prefetched_total",
-                                      "Copies of evicted feature states fetched ahead (a GET riding on the previous "
-                                      "batch's round trip), so the engine computes them rather than the Redis script")
-                                  .Add({})),
-      feature_store_latency(histogram(*registry_, "fraud_feature_store_latency_seconds",
-                                      "Duration of one feature store round trip")
-                                .Add({}, latency_buckets())),
-      batches_in_flight(gauge(*registry_, "fraud_batches_in_flight",
-                              "Batches between poll and offset store (produced ones wait for the broker's "
-                              "acknowledgements holding only their offsets)")
-                            .Add({})),
+      feature_store_latency(
+          histogram(*registry_, "fraud_feature_store_latency_seconds", "Duration of one feature store round trip")
+              .Add({}, latency_buckets())),
       batch_buffers(gauge(*registry_, "fraud_batch_buffers",
                           "Batches with their events' buffers allocated (being filled, queued for the pipeline, in "
                           "it, or pooled): at most 2 x pipeline.max_in_flight + 2 in the steady state")
                         .Add({})),
-      batches(counter(*registry_, "fraud_batches_total", "Batches processed").Add({})),
-      rebalances(counter(*registry_, "fraud_rebalances_total", "Consumer group rebalances seen").Add({})),
-      degraded_verdicts(counter(*registry_, "fraud_degraded_verdicts_total",
-                                "Verdicts made without features (fail_open / fail_closed)")
-                            .Add({})),
-      future_events(counter(*registry_, "fraud_future_events_total",
-                            "Events whose ts was more than settings.max_future ahead of their record time: their "
-                            "features used record time + max_future (the verdict says ts_clamped_from)")
-                        .Add({})),
-      feature_state_resets(counter(*registry_, "fraud_feature_state_resets_total",
-                                   "Times the feature store found its data lost (Redis restarted empty or flushed): "
-                                   "velocity features restarted from zero")
-                               .Add({})),
-      distinct_overflows(counter(*registry_, "fraud_distinct_overflows_total",
-                                 "New values of distinct features not tracked because their key already tracks "
-                                 "max_values (the feature saturates there)")
-                             .Add({})),
-      produce_errors(counter(*registry_, "fraud_produce_errors_total", "Verdict or DLQ deliveries that failed").Add({})),
-      consumer_lag(gauge(*registry_, "fraud_consumer_lag_messages", "Messages behind the high watermark, per partition")),
+      consumer_lag(
+          gauge(*registry_, "fraud_consumer_lag_messages", "Messages behind the high watermark, per partition")),
       rules_reloads(counter(*registry_, "fraud_rules_reloads_total", "Rule pack loads by result")),
       input_topic_(std::move(input_topic)),
       events_family_(counter(*registry_, "fraud_events_consumed_total", "Events consumed, by topic and event type")),
@@ -111,11 +45,8 @@ EngineMetrics::EngineMetrics(std::string input_topic)
       late_events_family_(counter(*registry_, "fraud_late_events_total",
                                   "Events too late for a feature (more than its max_lateness behind the key's "
                                   "newest event; the verdict lists it in late_features), by feature")),
-      rules_info_family_(gauge(*registry_, "fraud_rules_info", "The loaded rule pack (value 1 on the current version)")) {
-  auto& verdicts = counter(*registry_, "fraud_verdicts_total", "Verdicts produced, by decision");
-  for (int d = 0; d < 3; ++d) {
-    verdicts_[d] = &verdicts.Add({{"decision", std::string(decision_name(static_cast<Decision>(d)))}});
-  }
+      rules_info_family_(
+          gauge(*registry_, "fraud_rules_info", "The loaded rule pack (value 1 on the current version)")) {
   auto& dlq = counter(*registry_, "fraud_dlq_records_total", "Messages sent to the dead-letter topic, by reason");
   for (const char* r : kDlqReasons) dlq_.emplace(r, &dlq.Add({{"reason", r}}));
   auto& stages = histogram(*registry_, "fraud_stage_latency_seconds", "Time a batch spends in each pipeline stage");
@@ -123,6 +54,24 @@ EngineMetrics::EngineMetrics(std::string input_topic)
   for (int s = 0; s < kStageCount; ++s) stage_latency_[s] = &stages.Add({{"stage", names[s]}}, latency_buckets());
   for (const char* result : {"success", "error"}) rules_reloads.Add({{"result", result}});
   gauge(*registry_, "fraud_build_info", "Build information").Add({{"version", "0.1.0"}}).Set(1);
+}
+
+std::vector<prometheus::MetricFamily> EngineMetrics::collect() const {
+  std::vector<prometheus::MetricFamily> out = registry_->Collect();
+  std::lock_guard lock(sources_mu_);
+  for (const auto& [owner, source] : sources_) source(out);
+  return out;
+}
+
+void EngineMetrics::add_scrape_source(const void* owner,
+                                      std::function<void(std::vector<prometheus::MetricFamily>&)> source) {
+  std::lock_guard lock(sources_mu_);
+  sources_.emplace_back(owner, std::move(source));
+}
+
+void EngineMetrics::remove_scrape_source(const void* owner) {
+  std::lock_guard lock(sources_mu_);
+  std::erase_if(sources_, [&](const auto& s) { return s.first == owner; });
 }
 
 prometheus::Counter& EngineMetrics::dlq(std::string_view reason) {

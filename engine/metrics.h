@@ -1,5 +1,8 @@
-// EngineMetrics: every Prometheus series of the engine, declared in one
-// place (Envoy's stats-macro / Redpanda probe style).
+// EngineMetrics: the engine's Prometheus registry. Plain counters and gauges
+// live in their component's stats list (engine/stats.h: the pipeline's in
+// pipeline_config.h, the feature store's in feature_store.h), read at scrape
+// time through a scrape source; this class declares the rest once:
+// histograms and the families labelled by the loaded pack or by DLQ reason.
 //
 // Conventions: prefix `fraud_`, base units (seconds, bytes), `_total`
 // counters, histograms not summaries, bounded labels only (decisions, rule
@@ -20,11 +23,13 @@
 #include <prometheus/registry.h>
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "engine/rule_set.h"
@@ -33,7 +38,7 @@ namespace fraud {
 
 // The per-pack series: rule hits by (rule, mode) and events by type.
 struct RuleSetMetrics {
-  std::vector<prometheus::Counter*> rule_hits;  // by rule index
+  std::vector<prometheus::Counter*> rule_hits;    // by rule index
   std::vector<prometheus::Counter*> late_events;  // by feature index
   std::unordered_map<std::string, prometheus::Counter*, StringHash, std::equal_to<>> events_by_type;
   prometheus::Counter* events_other_type = nullptr;
@@ -58,38 +63,20 @@ class EngineMetrics {
   // that disappears keeps its last value rather than vanishing mid-scrape).
   std::shared_ptr<const RuleSetMetrics> bind_rules(const RuleSet& rules);
 
-  prometheus::Counter& verdicts(Decision d) { return *verdicts_[static_cast<int>(d)]; }
   prometheus::Counter& dlq(std::string_view reason);
   prometheus::Histogram& stage_latency(Stage s) { return *stage_latency_[s]; }
 
+  // Every family for a scrape: the registry's, then each scrape source's.
+  std::vector<prometheus::MetricFamily> collect() const;
+  // Adds families at scrape time (a component's stats list, engine/stats.h:
+  // read where they are counted, nothing copied per batch). `owner` removes
+  // them; sources run under a lock, so removal waits for a running scrape.
+  void add_scrape_source(const void* owner, std::function<void(std::vector<prometheus::MetricFamily>&)> source);
+  void remove_scrape_source(const void* owner);
+
   prometheus::Histogram& end_to_end_latency;
-  prometheus::Counter& feature_store_requests;
-  prometheus::Counter& feature_store_errors;
-  prometheus::Counter& feature_store_round_trips;
-  prometheus::Counter& feature_store_script_calls;
-  prometheus::Family<prometheus::Counter>& feature_keys;  // by who computed: engine | script
-  prometheus::Counter& feature_keys_engine_computed;
-  prometheus::Counter& feature_keys_script_computed;
-  prometheus::Family<prometheus::Counter>& feature_key_creates;  // by result: created | conflict
-  prometheus::Counter& feature_keys_created;
-  prometheus::Counter& feature_create_conflicts;
-  prometheus::Family<prometheus::Counter>& feature_absence_checks;  // by result: absent | present
-  prometheus::Counter& feature_keys_checked_absent;
-  prometheus::Counter& feature_absence_conflicts;
-  prometheus::Gauge& feature_cache_entries;
-  prometheus::Gauge& feature_cache_bytes;
-  prometheus::Counter& feature_cache_evictions;
-  prometheus::Counter& feature_keys_prefetched;
   prometheus::Histogram& feature_store_latency;
-  prometheus::Gauge& batches_in_flight;
   prometheus::Gauge& batch_buffers;
-  prometheus::Counter& batches;
-  prometheus::Counter& rebalances;
-  prometheus::Counter& degraded_verdicts;
-  prometheus::Counter& future_events;
-  prometheus::Counter& feature_state_resets;
-  prometheus::Counter& distinct_overflows;
-  prometheus::Counter& produce_errors;
   prometheus::Family<prometheus::Gauge>& consumer_lag;
   prometheus::Family<prometheus::Counter>& rules_reloads;
 
@@ -99,11 +86,12 @@ class EngineMetrics {
   prometheus::Family<prometheus::Counter>& rule_hits_family_;
   prometheus::Family<prometheus::Counter>& late_events_family_;
   prometheus::Family<prometheus::Gauge>& rules_info_family_;
-  std::array<prometheus::Counter*, 3> verdicts_{};
   std::map<std::string, prometheus::Counter*, std::less<>> dlq_;
   std::array<prometheus::Histogram*, kStageCount> stage_latency_{};
   prometheus::Gauge* current_rules_info_ = nullptr;
   std::mutex bind_mu_;
+  mutable std::mutex sources_mu_;
+  std::vector<std::pair<const void*, std::function<void(std::vector<prometheus::MetricFamily>&)>>> sources_;
 };
 
 }  // namespace fraud

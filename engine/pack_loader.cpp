@@ -40,9 +40,9 @@ PackLoadResult load_pack_directory(const std::filesystem::path& dir, const PackL
             [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
   PackLoadResult failed;
   if (paths.size() > kMaxPackFiles) {
-    failed.diagnostics.error("E002", {dir.string(), 0, 0},
-                             std::to_string(paths.size()) + " rule files; the limit is " +
-                                 std::to_string(kMaxPackFiles));
+    failed.diagnostics.error(
+        "E002", {dir.string(), 0, 0},
+        std::to_string(paths.size()) + " rule files; the limit is " + std::to_string(kMaxPackFiles));
     return failed;
   }
   for (const auto& p : paths) {

@@ -67,8 +67,8 @@ struct PackLoadOptions {
 };
 
 // Compiles an in-memory pack (unit tests, inline packs).
-PackLoadResult compile_pack(const std::vector<SourceFile>& files,
-                            const ListFileReader& read_list_file = {}, const PackLoadOptions& options = {});
+PackLoadResult compile_pack(const std::vector<SourceFile>& files, const ListFileReader& read_list_file = {},
+                            const PackLoadOptions& options = {});
 
 // Loads the pack in `dir`: top-level *.yaml/*.yml files (hidden names and
 // the tests/ folder are skipped, so a Kubernetes ConfigMap mount works).

@@ -6,9 +6,12 @@ namespace fraud {
 
 std::string_view decision_name(Decision d) {
   switch (d) {
-    case Decision::kAllow: return "allow";
-    case Decision::kReview: return "review";
-    case Decision::kDecline: return "decline";
+    case Decision::kAllow:
+      return "allow";
+    case Decision::kReview:
+      return "review";
+    case Decision::kDecline:
+      return "decline";
   }
   return "allow";
 }
@@ -22,31 +25,48 @@ std::optional<Decision> parse_decision(std::string_view s) {
 
 std::string_view aggregation_name(Aggregation a) {
   switch (a) {
-    case Aggregation::kCount: return "count";
-    case Aggregation::kSum: return "sum";
-    case Aggregation::kMin: return "min";
-    case Aggregation::kMax: return "max";
-    case Aggregation::kAvg: return "avg";
-    case Aggregation::kDistinct: return "distinct";
+    case Aggregation::kCount:
+      return "count";
+    case Aggregation::kSum:
+      return "sum";
+    case Aggregation::kMin:
+      return "min";
+    case Aggregation::kMax:
+      return "max";
+    case Aggregation::kAvg:
+      return "avg";
+    case Aggregation::kDistinct:
+      return "distinct";
   }
   return "count";
 }
 
 void ListSet::add(const Value& v) {
   switch (v.kind) {
-    case ValueKind::kString: strings_.emplace(v.text); break;
-    case ValueKind::kNumber: numbers_.insert(v.number == 0 ? 0.0 : v.number); break;
-    case ValueKind::kBool: (v.boolean ? has_true_ : has_false_) = true; break;
-    default: break;
+    case ValueKind::kString:
+      strings_.emplace(v.text);
+      break;
+    case ValueKind::kNumber:
+      numbers_.insert(v.number == 0 ? 0.0 : v.number);
+      break;
+    case ValueKind::kBool:
+      (v.boolean ? has_true_ : has_false_) = true;
+      break;
+    default:
+      break;
   }
 }
 
 bool ListSet::contains(const Value& v) const {
   switch (v.kind) {
-    case ValueKind::kString: return strings_.find(v.text) != strings_.end();
-    case ValueKind::kNumber: return numbers_.count(v.number == 0 ? 0.0 : v.number) > 0;
-    case ValueKind::kBool: return v.boolean ? has_true_ : has_false_;
-    default: return false;
+    case ValueKind::kString:
+      return strings_.find(v.text) != strings_.end();
+    case ValueKind::kNumber:
+      return numbers_.count(v.number == 0 ? 0.0 : v.number) > 0;
+    case ValueKind::kBool:
+      return v.boolean ? has_true_ : has_false_;
+    default:
+      return false;
   }
 }
 

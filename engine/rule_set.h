@@ -30,22 +30,44 @@ std::string_view decision_name(Decision d);
 std::optional<Decision> parse_decision(std::string_view s);
 
 enum class NodeOp : std::uint8_t {
-  kConst,      // constant
-  kField,      // index = field slot
-  kFeature,    // index = feature id
-  kNot, kAnd, kOr, kNeg,
-  kAdd, kSub, kMul, kDiv, kMod,
-  kEq, kNe, kLt, kLe, kGt, kGe,
-  kIsNull,     // `x == null`
-  kNotNull,    // `x != null`
-  kIn,         // args[0] in lists[index]
+  kConst,    // constant
+  kField,    // index = field slot
+  kFeature,  // index = feature id
+  kNot,
+  kAnd,
+  kOr,
+  kNeg,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMod,
+  kEq,
+  kNe,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kIsNull,   // `x == null`
+  kNotNull,  // `x != null`
+  kIn,       // args[0] in lists[index]
   kNotIn,
-  kCall,       // function, args
+  kCall,  // function, args
 };
 
 enum class Function : std::uint8_t {
-  kExists, kLower, kUpper, kLen, kAbs, kMin, kMax,
-  kStartsWith, kEndsWith, kContains, kHourOfDay, kGeoKm,
+  kExists,
+  kLower,
+  kUpper,
+  kLen,
+  kAbs,
+  kMin,
+  kMax,
+  kStartsWith,
+  kEndsWith,
+  kContains,
+  kHourOfDay,
+  kGeoKm,
 };
 
 struct Node {
@@ -54,7 +76,7 @@ struct Node {
   std::uint32_t index = 0;       // field slot, feature id or list id
   std::uint32_t args_begin = 0;  // into RuleSet::args
   std::uint32_t args_count = 0;
-  Value constant;                // kConst; strings point into RuleSet::strings
+  Value constant;  // kConst; strings point into RuleSet::strings
 };
 
 // Membership set of a named list or a list literal, with `==` semantics:
@@ -80,8 +102,8 @@ std::string_view aggregation_name(Aggregation a);
 struct FeatureDef {
   std::string name;
   Aggregation agg = Aggregation::kCount;
-  std::optional<std::uint32_t> of_slot;   // absent for count
-  std::vector<std::uint32_t> by_slots;    // entity key, one or more paths
+  std::optional<std::uint32_t> of_slot;  // absent for count
+  std::vector<std::uint32_t> by_slots;   // entity key, one or more paths
   std::int64_t window_ms = 0;
   std::int64_t resolution_ms = 0;
   std::int64_t buckets() const { return window_ms / resolution_ms; }
@@ -106,8 +128,8 @@ struct FeatureDef {
 };
 
 struct ReasonPart {
-  std::string literal;                  // text before the placeholder
-  std::optional<std::uint32_t> node;    // placeholder expression, if any
+  std::string literal;                // text before the placeholder
+  std::optional<std::uint32_t> node;  // placeholder expression, if any
 };
 
 struct RuleDef {
@@ -118,7 +140,7 @@ struct RuleDef {
   std::optional<Decision> decision;
   bool shadow = false;
   std::vector<std::string> tags;
-  std::vector<ReasonPart> reason;       // empty: no reason text
+  std::vector<ReasonPart> reason;  // empty: no reason text
   bool has_reason = false;
   std::vector<std::uint32_t> features_read;  // feature ids, ascending
 };
@@ -137,8 +159,8 @@ struct PackFileInfo {
 // to update (their `where` may still reject the event) and to read.
 struct TypePlan {
   std::vector<std::uint32_t> rules;
-  std::vector<std::uint32_t> features;       // planned: key computed, maybe updated
-  std::vector<std::uint8_t> feature_read;    // per entry of `features`: value needed
+  std::vector<std::uint32_t> features;     // planned: key computed, maybe updated
+  std::vector<std::uint8_t> feature_read;  // per entry of `features`: value needed
   // Per entry of `features`: when its value is needed. A rule `A and B and
   // f > 1` whose conjuncts A and B read no feature cannot match an event
   // they do not hold for, so f's value is needed only for events where they
@@ -177,7 +199,7 @@ class RuleSet {
   FieldTable fields;
   std::vector<Node> nodes;
   std::vector<std::uint32_t> args;
-  std::vector<ListSet> lists;         // named lists first, then list literals
+  std::vector<ListSet> lists;  // named lists first, then list literals
   std::vector<std::string> list_names;
   std::vector<FeatureDef> features;
   std::vector<RuleDef> rules;
@@ -189,7 +211,7 @@ class RuleSet {
   // key's newest event and still be exact (features may override it; each
   // feature's bound is FeatureDef::late_buckets).
   std::int64_t max_lateness_ms = 3'600'000;
-  std::string version;                // sha256 over the pack's files, hex
+  std::string version;  // sha256 over the pack's files, hex
   std::vector<PackFileInfo> files;
   std::vector<std::unique_ptr<std::string>> strings;  // storage of string constants
 

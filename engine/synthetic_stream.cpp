@@ -18,8 +18,8 @@ std::string SyntheticStream::emit(std::string& out, const char* type, const std:
                                   const std::string& body) {
   now_ms_ += static_cast<std::int64_t>(pick(static_cast<std::uint32_t>(2 * opt_.step_ms + 1)));
   ++n_;
-  out += "{\"event_id\":\"ev-" + std::to_string(opt_.seed) + "-" + std::to_string(n_) + "\",\"event_type\":\"" +
-         type + "\",\"ts\":" + std::to_string(now_ms_) + ",\"customer_id\":" + q(customer) + body +
+  out += "{\"event_id\":\"ev-" + std::to_string(opt_.seed) + "-" + std::to_string(n_) + "\",\"event_type\":\"" + type +
+         "\",\"ts\":" + std::to_string(now_ms_) + ",\"customer_id\":" + q(customer) + body +
          ",\"label\":" + (fraud ? "1" : "0") + "}";
   return customer;
 }
@@ -46,10 +46,9 @@ std::string SyntheticStream::normal(std::string& out) {
   }
   if (kind < 36) {
     return emit(out, "invoice_financing", cust, false,
-                ",\"id_number\":" + q(id) + ",\"device_id\":" + q(device) + ",\"ip\":" + q(ip) +
-                    ",\"amount\":" + std::to_string(amount / 2) + ",\"region\":" + q(region) +
-                    ",\"invoice\":{\"number\":\"INV-" + std::to_string(rng_() % 100000000) +
-                    "\",\"seller_tax_id\":\"9131" + std::to_string(c) + "\"}");
+                ",\"id_number\":" + q(id) + ",\"device_id\":" + q(device) + ",\"ip\":" + q(ip) + ",\"amount\":" +
+                    std::to_string(amount / 2) + ",\"region\":" + q(region) + ",\"invoice\":{\"number\":\"INV-" +
+                    std::to_string(rng_() % 100000000) + "\",\"seller_tax_id\":\"9131" + std::to_string(c) + "\"}");
   }
   if (kind < 50) {
     return emit(out, "disbursement", cust, false,
@@ -90,7 +89,8 @@ std::string SyntheticStream::fraud(std::string& out) {
     case 2: {  // cash-out: disbursement then most of it withdrawn
       std::string c = "fc-" + pid;
       if (pattern_left_ % 3 == 2) {
-        return emit(out, "disbursement", c, true, ",\"loan_id\":\"FL-" + pid + "\",\"amount\":" + std::to_string(pattern_amount_));
+        return emit(out, "disbursement", c, true,
+                    ",\"loan_id\":\"FL-" + pid + "\",\"amount\":" + std::to_string(pattern_amount_));
       }
       return emit(out, "withdrawal", c, true,
                   ",\"amount\":" + std::to_string(pattern_amount_ * 45 / 100) + ",\"to_account\":\"mule-" + pid + "\"");
@@ -99,8 +99,8 @@ std::string SyntheticStream::fraud(std::string& out) {
       return emit(out, "invoice_financing", cust, true,
                   ",\"id_number\":" + q(id) + ",\"device_id\":\"fdev-" + pid + "-" + std::to_string(member) +
                       "\",\"amount\":" + std::to_string(pattern_amount_ / 2) +
-                      ",\"region\":\"R-020\",\"invoice\":{\"number\":\"INV-F" + pid +
-                      "\",\"seller_tax_id\":\"9144F" + pid + "\"}");
+                      ",\"region\":\"R-020\",\"invoice\":{\"number\":\"INV-F" + pid + "\",\"seller_tax_id\":\"9144F" +
+                      pid + "\"}");
     case 4:  // burst from one IP
       return emit(out, "loan_application", cust, true,
                   ",\"id_number\":" + q(id) + ",\"phone\":" + q(phone) + ",\"device_id\":\"fdev-" + pid + "-" +

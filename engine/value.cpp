@@ -9,11 +9,15 @@ namespace fraud {
 bool values_equal(const Value& a, const Value& b) {
   if (a.kind != b.kind) return false;
   switch (a.kind) {
-    case ValueKind::kNull: return true;
-    case ValueKind::kBool: return a.boolean == b.boolean;
-    case ValueKind::kNumber: return a.number == b.number;
+    case ValueKind::kNull:
+      return true;
+    case ValueKind::kBool:
+      return a.boolean == b.boolean;
+    case ValueKind::kNumber:
+      return a.number == b.number;
     case ValueKind::kString:
-    case ValueKind::kComposite: return a.text == b.text;
+    case ValueKind::kComposite:
+      return a.text == b.text;
   }
   return false;
 }
@@ -48,8 +52,7 @@ void append_python_float(std::string& out, double d) {
     if (c != '.') digits.push_back(c);
   }
   int exp = 0;
-  std::from_chars(sci.data() + epos + 1 + (sci[epos + 1] == '+' ? 1 : 0), sci.data() + sci.size(),
-                  exp);
+  std::from_chars(sci.data() + epos + 1 + (sci[epos + 1] == '+' ? 1 : 0), sci.data() + sci.size(), exp);
   int decpt = exp + 1;  // position of the decimal point relative to digits
   if (neg) out.push_back('-');
   if (decpt > 16 || decpt < -3) {
@@ -106,13 +109,27 @@ void append_json_string(std::string& out, std::string_view s) {
     out.append(s.data() + run_start, i - run_start);
     run_start = i + 1;
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
       default:
         out.append("\\u00");
         out.push_back(kHex[c >> 4]);
@@ -125,8 +142,12 @@ void append_json_string(std::string& out, std::string_view s) {
 
 void append_json_text(std::string& out, const Value& v) {
   switch (v.kind) {
-    case ValueKind::kNull: out.append("null"); return;
-    case ValueKind::kBool: out.append(v.boolean ? "true" : "false"); return;
+    case ValueKind::kNull:
+      out.append("null");
+      return;
+    case ValueKind::kBool:
+      out.append(v.boolean ? "true" : "false");
+      return;
     case ValueKind::kNumber:
       if (v.json_integer && std::fabs(v.number) < 1e19) {
         append_number(out, v.number);
@@ -136,23 +157,36 @@ void append_json_text(std::string& out, const Value& v) {
         append_python_float(out, v.number);
       }
       return;
-    case ValueKind::kString: append_json_string(out, v.text); return;
-    case ValueKind::kComposite: out.append(v.text); return;
+    case ValueKind::kString:
+      append_json_string(out, v.text);
+      return;
+    case ValueKind::kComposite:
+      out.append(v.text);
+      return;
   }
 }
 
 void append_display(std::string& out, const Value& v) {
   switch (v.kind) {
-    case ValueKind::kString: out.append(v.text); return;
-    case ValueKind::kNumber: append_number(out, v.number); return;
-    default: append_json_text(out, v);
+    case ValueKind::kString:
+      out.append(v.text);
+      return;
+    case ValueKind::kNumber:
+      append_number(out, v.number);
+      return;
+    default:
+      append_json_text(out, v);
   }
 }
 
 void append_key_text(std::string& out, const Value& v) {
   switch (v.kind) {
-    case ValueKind::kNull: out.push_back('z'); return;
-    case ValueKind::kBool: out.append(v.boolean ? "bt" : "bf"); return;
+    case ValueKind::kNull:
+      out.push_back('z');
+      return;
+    case ValueKind::kBool:
+      out.append(v.boolean ? "bt" : "bf");
+      return;
     case ValueKind::kNumber: {
       out.push_back('n');
       double d = v.number == 0 ? 0.0 : v.number;  // -0 and 0 are one key

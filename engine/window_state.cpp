@@ -94,8 +94,8 @@ bool window_update(WindowState& s, const FeatureDef& f, std::int64_t b, const Va
     pos->max = std::max(pos->max, of.number);
   }
   if (s.buckets.front().bucket < keep_from) {
-    auto first_kept = std::find_if(s.buckets.begin(), s.buckets.end(),
-                                   [&](const WindowBucket& x) { return x.bucket >= keep_from; });
+    auto first_kept =
+        std::find_if(s.buckets.begin(), s.buckets.end(), [&](const WindowBucket& x) { return x.bucket >= keep_from; });
     s.buckets.erase(s.buckets.begin(), first_kept);
   }
   return true;
@@ -133,12 +133,18 @@ Value scan_window(const WindowState& s, const FeatureDef& f, std::int64_t bucket
     mx = std::max(mx, b.max);
   }
   switch (f.agg) {
-    case Aggregation::kCount: return Value::of_number(static_cast<double>(count), true);
-    case Aggregation::kSum: return Value::of_number(sum);
-    case Aggregation::kMin: return numeric ? Value::of_number(mn) : Value::null();
-    case Aggregation::kMax: return numeric ? Value::of_number(mx) : Value::null();
-    case Aggregation::kAvg: return numeric ? Value::of_number(sum / static_cast<double>(numeric)) : Value::null();
-    case Aggregation::kDistinct: break;
+    case Aggregation::kCount:
+      return Value::of_number(static_cast<double>(count), true);
+    case Aggregation::kSum:
+      return Value::of_number(sum);
+    case Aggregation::kMin:
+      return numeric ? Value::of_number(mn) : Value::null();
+    case Aggregation::kMax:
+      return numeric ? Value::of_number(mx) : Value::null();
+    case Aggregation::kAvg:
+      return numeric ? Value::of_number(sum / static_cast<double>(numeric)) : Value::null();
+    case Aggregation::kDistinct:
+      break;
   }
   return Value::null();
 }
@@ -177,8 +183,8 @@ void window_prune(WindowState& s, const FeatureDef& f) {
     prune_distinct(*s.distinct, keep_from);
     s.since_prune = 0;
   }
-  auto first_kept = std::find_if(s.buckets.begin(), s.buckets.end(),
-                                 [&](const WindowBucket& x) { return x.bucket >= keep_from; });
+  auto first_kept =
+      std::find_if(s.buckets.begin(), s.buckets.end(), [&](const WindowBucket& x) { return x.bucket >= keep_from; });
   s.buckets.erase(s.buckets.begin(), first_kept);
 }
 

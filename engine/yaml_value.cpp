@@ -30,9 +30,8 @@ YAML::Node load_bounded_yaml(const std::string& text) {
   if (!yaml_tree_within(root)) {
     YAML::Mark start = YAML::Mark::null_mark();
     start.pos = start.line = start.column = 0;
-    throw YAML::Exception(start, "the document expands to more than " +
-                                                       std::to_string(kMaxYamlNodes) +
-                                                       " YAML nodes (aliases of aliases?)");
+    throw YAML::Exception(start, "the document expands to more than " + std::to_string(kMaxYamlNodes) +
+                                     " YAML nodes (aliases of aliases?)");
   }
   return root;
 }
@@ -111,7 +110,8 @@ void append_yaml_as_json(std::string& out, const YAML::Node& node) {
       append_json_text(out, v);  // integers stay integers, floats keep a fraction
       return;
     }
-    default: out.append("null");
+    default:
+      out.append("null");
   }
 }
 

@@ -8,7 +8,7 @@ PKGS=(
   libsimdjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libssl-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools stunnel4 kcat prometheus gnuplot-nox
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev clang-format-14
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
 )
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything (Debian packages, build) and runs the whole test suite:
-# the unit tests again under AddressSanitizer + UBSan (build-asan/), a
+# the formatting check (scripts/format.sh --check, clang-format-14),
+# then the unit tests again under AddressSanitizer + UBSan (build-asan/), a
 # bounded libFuzzer pass over the event parser and the pack loader
 # (build-fuzz/, FUZZ_SECONDS per target), then ctest: unit tests, the shipped
 # pack's own tests, and the integration suites that start a real
@@ -8,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
+scripts/format.sh --check
 scripts/sanitize.sh
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
 cd build

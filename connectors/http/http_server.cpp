@@ -152,9 +152,9 @@ std::string HttpServer::respond(const std::string& req) const {
                        : resp.status == 405 ? "Method Not Allowed"
                        : resp.status == 400 ? "Bad Request"
                                             : "Error";
-  std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + reason + "\r\nContent-Type: " +
-                    resp.content_type + "\r\nContent-Length: " + std::to_string(resp.body.size()) +
-                    "\r\nConnection: close\r\n\r\n";
+  std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + reason +
+                    "\r\nContent-Type: " + resp.content_type +
+                    "\r\nContent-Length: " + std::to_string(resp.body.size()) + "\r\nConnection: close\r\n\r\n";
   if (!head) out += resp.body;
   return out;
 }

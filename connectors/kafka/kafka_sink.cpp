@@ -79,8 +79,7 @@ rd_kafka_resp_err_t KafkaSink::produce_one(const std::string& topic, std::string
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
         RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()), RD_KAFKA_V_VALUE(const_cast<void*>(value), len),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(slot),
-        RD_KAFKA_V_END);
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
     if (!err) return err;
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && may_block) {
       rd_kafka_poll(producer_.get(), 10);
@@ -107,7 +106,7 @@ bool KafkaSink::send_verdict(const VerdictOut& out, RecordSlot& slot) {
     return produce_dead_letter(out.record, "output_rejected", std::string("verdict refused: ") + rd_kafka_err2str(err),
                                slot);
   }
-  if (!err) counters_.verdicts.fetch_add(1, std::memory_order_relaxed);
+  if (!err) counters_.verdicts.add();
   return !err;
 }
 
@@ -129,8 +128,8 @@ bool KafkaSink::produce_dead_letter(const SourceRecord& r, std::string_view reas
   std::size_t dlq_len = 0;
   for (const auto& [n, v] : dlq) dlq_len += header_bytes(n.size(), v.size());
   dlq_len += 4 * header_bytes(24, 20);  // room for the headers that report a cut
-  DeadLetterCut cut = cut_dead_letter(output_budget_.load(), r.key.size(), r.value.size(), original_headers_len(m),
-                                      dlq_len);
+  DeadLetterCut cut =
+      cut_dead_letter(output_budget_.load(), r.key.size(), r.value.size(), original_headers_len(m), dlq_len);
   rd_kafka_headers_t* original = nullptr;
   rd_kafka_headers_t* h = nullptr;
   if (m && cut.keep_original_headers && rd_kafka_message_headers(m, &original) == RD_KAFKA_RESP_ERR_NO_ERROR &&
@@ -154,7 +153,7 @@ bool KafkaSink::produce_dead_letter(const SourceRecord& r, std::string_view reas
     add("dlq.original.size", std::to_string(r.value.size()));
   }
   metrics_.dlq(reason).Increment();
-  counters_.dead_letters.fetch_add(1, std::memory_order_relaxed);
+  counters_.dead_letters.add();
   return !produce_one(config_.dlq_topic, r.key.substr(0, cut.key_len), r.value.data(), cut.value_len, h, &slot);
 }
 
@@ -170,11 +169,11 @@ void KafkaSink::delivered(const rd_kafka_message_t* msg) {
   }
   if (msg->err) {
     spdlog::error("delivery failed: {}", rd_kafka_err2str(msg->err));
-    metrics_.produce_errors.Increment();
+    counters_.produce_errors.add();
     slot->done(false);
     return;
   }
-  counters_.acked.fetch_add(1, std::memory_order_relaxed);
+  counters_.acked.add();
   if (slot->source_ts_ms > 0) {
     double s = static_cast<double>(clock_.wall_ms() - slot->source_ts_ms) / 1000.0;
     if (s >= 0) {
@@ -189,7 +188,7 @@ void KafkaSink::delivered(const rd_kafka_message_t* msg) {
 // its source goes to the DLQ as a header-only record with the key cut, so
 // the same refusal cannot repeat. Runs in the delivery callback.
 bool KafkaSink::reroute(const rd_kafka_message_t* msg, RecordSlot* slot) {
-  metrics_.produce_errors.Increment();
+  counters_.produce_errors.add();
   slot->sink_flags |= kRerouted;
   std::string_view topic = rd_kafka_topic_name(msg->rkt);
   spdlog::warn("{} refused a record of source offset {}:{} for good ({}); dead-lettering it", topic,
@@ -212,8 +211,8 @@ bool KafkaSink::reroute(const rd_kafka_message_t* msg, RecordSlot* slot) {
   add("dlq.truncated", "true");
   if (topic == config_.output_topic) {
     metrics_.dlq("output_rejected").Increment();
-    counters_.dead_letters.fetch_add(1, std::memory_order_relaxed);
-    counters_.verdicts.fetch_sub(1, std::memory_order_relaxed);
+    counters_.dead_letters.add();
+    counters_.verdicts.sub();
   }
   return !produce_one(config_.dlq_topic, key, nullptr, 0, h, slot, false);
 }

@@ -47,9 +47,8 @@ class KafkaSink final : public VerdictSink {
   void delivered(const rd_kafka_message_t* msg);
   bool reroute(const rd_kafka_message_t* msg, RecordSlot* slot);
   bool produce_dead_letter(const SourceRecord& r, std::string_view reason, std::string detail, RecordSlot& slot);
-  rd_kafka_resp_err_t produce_one(const std::string& topic, std::string_view key, const void* value,
-                                  std::size_t len, rd_kafka_headers_t* headers, RecordSlot* slot,
-                                  bool may_block = true);
+  rd_kafka_resp_err_t produce_one(const std::string& topic, std::string_view key, const void* value, std::size_t len,
+                                  rd_kafka_headers_t* headers, RecordSlot* slot, bool may_block = true);
   void set_output_budget(std::size_t topic_limit);
 
   KafkaSinkConfig config_;

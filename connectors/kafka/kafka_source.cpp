@@ -106,7 +106,7 @@ int KafkaSource::on_statistics(rd_kafka_t*, char* json, size_t len, void* opaque
 }
 
 void KafkaSource::rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
-  metrics_.rebalances.Increment();
+  counters_.rebalances.add();
   const bool cooperative = std::string(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     spdlog::info("assigned {} partition(s)", parts->cnt);

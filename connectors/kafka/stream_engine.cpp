@@ -1,5 +1,6 @@
 #include "connectors/kafka/stream_engine.h"
 
+#include <prometheus/metric_family.h>
 #include <spdlog/spdlog.h>
 
 #include "connectors/kafka/kafka_sink.h"
@@ -15,10 +16,10 @@ struct StreamEngine::Impl {
   StreamCounters& counters;
   std::atomic<bool>& stopping;
 
-  mutable std::mutex mu;                    // rules and pipeline
-  std::shared_ptr<const RuleSet> rules;     // the pack for the pipeline (before it exists, too)
+  mutable std::mutex mu;                        // rules and pipeline
+  std::shared_ptr<const RuleSet> rules;         // the pack for the pipeline (before it exists, too)
   std::shared_ptr<const RuleSetMetrics> bound;  // series of a pack swapped in before run()
-  Pipeline* pipeline = nullptr;             // while run() runs
+  Pipeline* pipeline = nullptr;                 // while run() runs
 
   Impl(StreamConfig c, FeatureStore& s, EngineMetrics& m, StreamCounters& k, std::atomic<bool>& stop)
       : config(std::move(c)), store(s), metrics(m), counters(k), stopping(stop) {}
@@ -75,9 +76,18 @@ StreamEngine::StreamEngine(StreamConfig config, std::shared_ptr<const RuleSet> r
     : impl_(std::make_unique<Impl>(std::move(config), store, metrics, counters_, stopping_)) {
   impl_->bound = metrics.bind_rules(*rules);
   impl_->rules = std::move(rules);
+  metrics.add_scrape_source(this, [this, &store](std::vector<prometheus::MetricFamily>& out) {
+    collect_stats(counters_, out);
+    collect_stats(store.counters(), out);
+  });
 }
 
-StreamEngine::~StreamEngine() = default;
+StreamEngine::~StreamEngine() { impl_->metrics.remove_scrape_source(this); }
+
+void StreamEngine::append_stats_json(std::string& out) const {
+  append_stats_json_of(counters_, "", out);
+  append_stats_json_of(impl_->store.counters(), "store_", out);
+}
 
 int StreamEngine::run() {
   started_.store(true);

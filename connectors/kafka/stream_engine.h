@@ -19,8 +19,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
 
 #include "engine/feature_store.h"
 #include "engine/latency_recorder.h"
@@ -47,13 +47,13 @@ struct StreamConfig {
   // fixed-rate windows use 2, the demo keeps 10.
   int fetch_wait_ms = 10;
   std::size_t max_in_flight = 4;  // batches in the pipeline at once (and queued for it)
-  int threads = 0;  // pipeline worker threads (oneTBB); 0: one per core
+  int threads = 0;                // pipeline worker threads (oneTBB); 0: one per core
   std::size_t max_event_bytes = 1 << 20;
   // Largest record produced (key + value + headers); 0: the smaller of the
   // producer's message.max.bytes and the topics' max.message.bytes.
   std::size_t max_record_bytes = 0;
   int statistics_interval_ms = 5000;  // librdkafka statistics (consumer lag)
-  int store_retry_ms = 500;  // wait between feature store retries (policy: pause)
+  int store_retry_ms = 500;           // wait between feature store retries (policy: pause)
   StoreFailurePolicy failure_policy = StoreFailurePolicy::kPause;
 };
 
@@ -61,8 +61,7 @@ using StreamCounters = PipelineCounters;
 
 class StreamEngine {
  public:
-  StreamEngine(StreamConfig config, std::shared_ptr<const RuleSet> rules, FeatureStore& store,
-               EngineMetrics& metrics);
+  StreamEngine(StreamConfig config, std::shared_ptr<const RuleSet> rules, FeatureStore& store, EngineMetrics& metrics);
   ~StreamEngine();
   StreamEngine(const StreamEngine&) = delete;
   StreamEngine& operator=(const StreamEngine&) = delete;
@@ -77,6 +76,9 @@ class StreamEngine {
   void swap_rules(std::shared_ptr<const RuleSet> rules);
   std::shared_ptr<const RuleSet> rules() const;
   const StreamCounters& counters() const { return counters_; }
+  // The pipeline's stats and the feature store's ("store_" prefix) as JSON
+  // fields, each with a leading comma (engine/stats.h).
+  void append_stats_json(std::string& out) const;
   // Rule hit counts of the current pack, by rule index.
   std::uint64_t rule_hits(std::size_t rule) const;
 

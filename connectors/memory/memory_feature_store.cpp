@@ -13,8 +13,7 @@ MemoryFeatureStore::Table& MemoryFeatureStore::table_for(const FeatureDef& f) {
   return t;
 }
 
-StoreStatus MemoryFeatureStore::apply(const RuleSet& rules, std::span<const FeatureOp> ops,
-                                      std::span<Value> results) {
+StoreStatus MemoryFeatureStore::apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
   std::lock_guard lock(mu_);
   if (cached_rules_ != &rules || cached_version_ != rules.version) {
     cache_.clear();
@@ -32,7 +31,7 @@ StoreStatus MemoryFeatureStore::apply(const RuleSet& rules, std::span<const Feat
       if (it == table.keys.end()) it = table.keys.emplace(std::string(op.key), WindowState{}).first;
       if (window_late(it->second, f, op.bucket)) status.late_ops.push_back(static_cast<std::uint32_t>(i));
       if (!window_already_applied(it->second, op.partition, op.offset)) {
-        if (!window_update(it->second, f, op.bucket, op.of, op.of_text)) ++distinct_overflows_;
+        if (!window_update(it->second, f, op.bucket, op.of, op.of_text)) stats_.distinct_overflows.add();
         watermark_ms_ = std::max(watermark_ms_, op.bucket * f.resolution_ms);
         ++updates_since_sweep_;
       }

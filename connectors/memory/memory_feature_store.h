@@ -23,17 +23,11 @@ namespace fraud {
 
 class MemoryFeatureStore final : public FeatureStore {
  public:
-  StoreStatus apply(const RuleSet& rules, std::span<const FeatureOp> ops,
-                    std::span<Value> results) override;
+  StoreStatus apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) override;
   std::string_view name() const override { return "memory"; }
 
   // Number of live entity keys across all features (for tests and metrics).
   std::size_t key_count() const;
-  FeatureStoreCounters counters() const override {
-    FeatureStoreCounters c;
-    c.distinct_overflows = distinct_overflows_;
-    return c;
-  }
 
  private:
   struct Table {
@@ -54,7 +48,6 @@ class MemoryFeatureStore final : public FeatureStore {
   std::vector<Table*> cache_;
   std::int64_t watermark_ms_ = INT64_MIN;
   std::uint64_t updates_since_sweep_ = 0;
-  std::uint64_t distinct_overflows_ = 0;
 };
 
 }  // namespace fraud

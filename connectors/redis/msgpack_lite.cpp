@@ -112,23 +112,58 @@ std::optional<Scalar> Reader::scalar() {
   if (c >= 0xe0) return number(static_cast<std::int8_t>(c));
   if ((c & 0xe0) == 0xa0) return string(c & 0x1f);
   switch (c) {
-    case 0xc0: return s;
-    case 0xc2: s.kind = Scalar::kFalse; return s;
-    case 0xc3: s.kind = Scalar::kTrue; return s;
-    case 0xcc: if (!take(1, p)) return std::nullopt; return number(static_cast<double>(get_be(p, 1)));
-    case 0xcd: if (!take(2, p)) return std::nullopt; return number(static_cast<double>(get_be(p, 2)));
-    case 0xce: if (!take(4, p)) return std::nullopt; return number(static_cast<double>(get_be(p, 4)));
-    case 0xcf: if (!take(8, p)) return std::nullopt; return number(static_cast<double>(get_be(p, 8)));
-    case 0xd0: if (!take(1, p)) return std::nullopt; return number(static_cast<std::int8_t>(get_be(p, 1)));
-    case 0xd1: if (!take(2, p)) return std::nullopt; return number(static_cast<std::int16_t>(get_be(p, 2)));
-    case 0xd2: if (!take(4, p)) return std::nullopt; return number(static_cast<std::int32_t>(get_be(p, 4)));
-    case 0xd3: if (!take(8, p)) return std::nullopt; return number(static_cast<double>(static_cast<std::int64_t>(get_be(p, 8))));
-    case 0xca: if (!take(4, p)) return std::nullopt; return number(std::bit_cast<float>(static_cast<std::uint32_t>(get_be(p, 4))));
-    case 0xcb: if (!take(8, p)) return std::nullopt; return number(std::bit_cast<double>(get_be(p, 8)));
-    case 0xd9: case 0xc4: if (!take(1, p)) return std::nullopt; return string(get_be(p, 1));
-    case 0xda: case 0xc5: if (!take(2, p)) return std::nullopt; return string(get_be(p, 2));
-    case 0xdb: case 0xc6: if (!take(4, p)) return std::nullopt; return string(get_be(p, 4));
-    default: return std::nullopt;
+    case 0xc0:
+      return s;
+    case 0xc2:
+      s.kind = Scalar::kFalse;
+      return s;
+    case 0xc3:
+      s.kind = Scalar::kTrue;
+      return s;
+    case 0xcc:
+      if (!take(1, p)) return std::nullopt;
+      return number(static_cast<double>(get_be(p, 1)));
+    case 0xcd:
+      if (!take(2, p)) return std::nullopt;
+      return number(static_cast<double>(get_be(p, 2)));
+    case 0xce:
+      if (!take(4, p)) return std::nullopt;
+      return number(static_cast<double>(get_be(p, 4)));
+    case 0xcf:
+      if (!take(8, p)) return std::nullopt;
+      return number(static_cast<double>(get_be(p, 8)));
+    case 0xd0:
+      if (!take(1, p)) return std::nullopt;
+      return number(static_cast<std::int8_t>(get_be(p, 1)));
+    case 0xd1:
+      if (!take(2, p)) return std::nullopt;
+      return number(static_cast<std::int16_t>(get_be(p, 2)));
+    case 0xd2:
+      if (!take(4, p)) return std::nullopt;
+      return number(static_cast<std::int32_t>(get_be(p, 4)));
+    case 0xd3:
+      if (!take(8, p)) return std::nullopt;
+      return number(static_cast<double>(static_cast<std::int64_t>(get_be(p, 8))));
+    case 0xca:
+      if (!take(4, p)) return std::nullopt;
+      return number(std::bit_cast<float>(static_cast<std::uint32_t>(get_be(p, 4))));
+    case 0xcb:
+      if (!take(8, p)) return std::nullopt;
+      return number(std::bit_cast<double>(get_be(p, 8)));
+    case 0xd9:
+    case 0xc4:
+      if (!take(1, p)) return std::nullopt;
+      return string(get_be(p, 1));
+    case 0xda:
+    case 0xc5:
+      if (!take(2, p)) return std::nullopt;
+      return string(get_be(p, 2));
+    case 0xdb:
+    case 0xc6:
+      if (!take(4, p)) return std::nullopt;
+      return string(get_be(p, 4));
+    default:
+      return std::nullopt;
   }
 }
 

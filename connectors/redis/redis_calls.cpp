@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -17,17 +17,16 @@
 
 #include "connectors/redis/feature_script.h"
 #include "connectors/redis/msgpack_lite.h"
+#include "connectors/redis/redis_reply.h"
 #include "connectors/redis/window_codec.h"
 #include "engine/sha256.h"
-#include "connectors/redis/redis_reply.h"
 
 namespace fraud {
 
 using namespace redis_reply;
 
-StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const FeatureOp> ops,
-                                         std::span<Value> results, std::vector<Call>& calls,
-                                         std::vector<Call>& retry) {
+StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
+                                         std::vector<Call>& calls, std::vector<Call>& retry) {
   static const std::string kEvalSha = "EVALSHA";
   static const std::string kOne = "1";
   static const std::string kZero = "0";
@@ -58,9 +57,9 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     }
     // Computed just before it is sent, so the engine works on the next call
     // while Redis runs this one.
-    call.sent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now().time_since_epoch())
-                       .count();
+    call.sent_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
     prepare(rules, ops, results, call.groups, call.sent_ms);
     call.creates.clear();
     call.absents.clear();
@@ -142,10 +141,10 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       continue;
     }
     sent[c] = true;
-    script_calls_ += call.script.empty() ? 0 : 1;
+    stats_.script_calls.add(call.script.empty() ? 0 : 1);
     if (!waited[call.node]) {
       waited[call.node] = 1;
-      ++round_trips_;
+      stats_.round_trips.add();
     }
   }
   for (std::size_t c = 0; c < calls.size(); ++c) {
@@ -197,13 +196,13 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       if (!check && cr->type == REDIS_REPLY_STATUS) {  // OK: created with the engine's state
         done_[gi] = 1;
         wrote = true;
-        ++keys_created_;
+        stats_.keys_created.add();
         engine_state_stored(g, call.sent_ms);
         continue;
       }
       if (check && cr->type == REDIS_REPLY_INTEGER && cr->integer == 0) {  // still absent: the reads stand
         done_[gi] = 1;
-        ++keys_checked_absent_;
+        stats_.keys_checked_absent.add();
         engine_state_stored(g, call.sent_ms);  // (nothing was written)
         continue;
       }
@@ -219,10 +218,10 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
       hash_values(rules, ops, g);
       encode_ops(rules.features[g.feature], ops, g);
       if (cr->type != REDIS_REPLY_ERROR) {
-        ++(check ? absence_conflicts_ : create_conflicts_);
+        (check ? stats_.absence_conflicts : stats_.create_conflicts).add();
         conflicts.push_back(gi);
       } else {
-        ++redirects_;
+        stats_.redirects.add();
         retry.push_back({call.node, {gi}, false, {}});
       }
     }
@@ -230,7 +229,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
     auto settle_script = [&] {
       if (!r) return;
       if (routing_error(r.get())) {
-        ++redirects_;
+        stats_.redirects.add();
         // Resend one key per call: the node then says where each key lives.
         if (starts_with(r.get(), "MOVED") || starts_with(r.get(), "ASK")) {
           std::string host;
@@ -238,7 +237,7 @@ StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const F
           if (redirect_target(r.get(), host, port)) {
             int target = node_index(host, port);
             bool ask = starts_with(r.get(), "ASK");
-            asks_ += ask ? 1 : 0;
+            stats_.ask_redirects.add(ask ? 1 : 0);
             if (!ask && cluster_) slot_node_[groups_[call.script[0]].slot] = static_cast<std::int16_t>(target);
             retry.push_back({target, call.script, ask, {}});
             return;

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -17,9 +17,9 @@
 
 #include "connectors/redis/feature_script.h"
 #include "connectors/redis/msgpack_lite.h"
+#include "connectors/redis/redis_reply.h"
 #include "connectors/redis/window_codec.h"
 #include "engine/sha256.h"
-#include "connectors/redis/redis_reply.h"
 
 namespace fraud {
 
@@ -44,15 +44,22 @@ RedisFeatureStore::RedisFeatureStore(RedisEndpoint endpoint, std::string salt, i
     : RedisFeatureStore(std::vector<RedisEndpoint>{std::move(endpoint)}, std::move(salt),
                         RedisStoreOptions{.timeout_ms = timeout_ms, .mode = mode}) {}
 
-
 StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
   std::lock_guard lock(mu_);
+  struct PublishCache {  // the cache's figures, as of the end of every apply
+    RedisFeatureStore& s;
+    ~PublishCache() {
+      s.stats_.cache_entries.set(s.cache_.size());
+      s.stats_.cache_bytes.set(s.cache_.bytes());
+      s.stats_.cache_evictions.set(s.cache_.evictions());
+    }
+  } publish{*this};
   // Creates (and absence checks) while few of them conflict; else only every
   // kCreateProbeEvery-th apply, to notice when they would pay again.
   const bool probe = !creating() && ++applies_without_creates_ % kCreateProbeEvery == 0;
   create_this_apply_ = creating() || probe;
-  const std::uint64_t created_before = keys_created_ + keys_checked_absent_;
-  const std::uint64_t conflicts_before = create_conflicts_ + absence_conflicts_;
+  const std::uint64_t created_before = stats_.keys_created + stats_.keys_checked_absent;
+  const std::uint64_t conflicts_before = stats_.create_conflicts + stats_.absence_conflicts;
   StoreStatus st = apply_locked(rules, ops, results);
   if (st.ok && group_count_ > 0) {
     bool reset = false;
@@ -72,8 +79,8 @@ StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const Featu
     }
   }
   fetches_.clear();
-  const auto created = static_cast<double>(keys_created_ + keys_checked_absent_ - created_before);
-  const auto conflicts = static_cast<double>(create_conflicts_ + absence_conflicts_ - conflicts_before);
+  const auto created = static_cast<double>(stats_.keys_created + stats_.keys_checked_absent - created_before);
+  const auto conflicts = static_cast<double>(stats_.create_conflicts + stats_.absence_conflicts - conflicts_before);
   if (created + conflicts > 0) {
     double share = conflicts / (created + conflicts);
     // A probe is a fresh measurement; otherwise a moving average.
@@ -123,8 +130,10 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
     std::vector<int> still;
     for (int n : unreplicated_) {
       Node& node = nodes_[n];
-      if (!node.ctx) return StoreStatus::failure(describe(node) + ": connection lost before its writes were replicated");
-      Reply w(static_cast<redisReply*>(redisCommand(node.ctx, "WAIT %d %d", options_.wait_replicas, options_.timeout_ms / 2)));
+      if (!node.ctx)
+        return StoreStatus::failure(describe(node) + ": connection lost before its writes were replicated");
+      Reply w(static_cast<redisReply*>(
+          redisCommand(node.ctx, "WAIT %d %d", options_.wait_replicas, options_.timeout_ms / 2)));
       if (!w || w->type != REDIS_REPLY_INTEGER || w->integer < options_.wait_replicas) still.push_back(n);
     }
     unreplicated_ = std::move(still);

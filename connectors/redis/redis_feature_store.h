@@ -167,45 +167,19 @@ class RedisFeatureStore final : public FeatureStore {
   std::string_view name() const override { return "redis"; }
   void digest(const RuleSet& rules, std::span<FeatureOp> ops) const override;
   void prefetch(const RuleSet& rules, std::span<const FeatureOp> ops) override;
-  FeatureStoreCounters counters() const override {
-    return {round_trips_,    script_calls_,      engine_computed_, script_computed_,
-            cache_.size(),   cache_.evictions(), keys_created_,    create_conflicts_,
-            cache_.bytes(),  keys_prefetched_,   keys_checked_absent_, absence_conflicts_,
-            state_resets_,   distinct_overflows_};
-  }
+  // counters() (feature_store.h) counts round trips (one per node per
+  // batch in the steady state, however many calls the batch was cut into),
+  // script calls (a batch's keys on one node go in calls of up to
+  // kGroupsPerCall keys, written back to back, so Redis runs one while the
+  // engine computes the next), who computed each key, creates and absence
+  // checks and their conflicts, copies fetched ahead, routing answers and
+  // topology reads.
 
   // Reads the topology and connects (loading the script) now; apply() also
   // does it lazily.
   StoreStatus connect();
-  // Round trips: times the store sent a node its calls and waited for the
-  // answers (one per node per batch in the steady state, however many calls
-  // the batch was cut into).
-  std::uint64_t round_trips() const { return round_trips_; }
-  // Script calls sent: a batch's keys on one node go in calls of up to
-  // kGroupsPerCall keys, written back to back, so Redis runs one while the
-  // engine computes the next.
-  std::uint64_t script_calls() const { return script_calls_; }
   static constexpr std::size_t kGroupsPerCall = 256;
-  // Routing errors seen (MOVED/ASK/TRYAGAIN/non-local key) and topology reads.
-  std::uint64_t redirects() const { return redirects_; }
-  std::uint64_t ask_redirects() const { return asks_; }  // of which ASK (a slot being migrated)
-  std::uint64_t topology_refreshes() const { return topology_refreshes_; }
-  // Keys whose new state the engine computed and Redis confirmed unchanged
-  // since (the cheap path), and keys the script computed (no copy here, or
-  // another writer got there first).
-  std::uint64_t engine_computed() const { return engine_computed_; }
-  std::uint64_t script_computed() const { return script_computed_; }
-  // Keys created with a plain SET NX (engine computed, no script), and
-  // creates that found the key there (the script computed it next).
-  std::uint64_t keys_created() const { return keys_created_; }
-  std::uint64_t create_conflicts() const { return create_conflicts_; }
-  // Keys only read that EXISTS confirmed absent (no script), and those it
-  // found there after all (the script computed them next).
-  std::uint64_t keys_checked_absent() const { return keys_checked_absent_; }
-  std::uint64_t absence_conflicts() const { return absence_conflicts_; }
-  // Copies fetched ahead for announced keys (see above), and the most
-  // announced keys that may wait for an apply.
-  std::uint64_t keys_prefetched() const { return keys_prefetched_; }
+  // The most announced keys (prefetch) that may wait for an apply.
   static constexpr std::size_t kMaxPrefetch = 65536;
   // Whether the next apply creates new keys with SET NX and checks keys it
   // only reads with EXISTS (see above).
@@ -245,8 +219,8 @@ class RedisFeatureStore final : public FeatureStore {
   struct Group {
     std::uint32_t feature = 0;
     std::vector<std::uint32_t> ops;
-    std::uint16_t slot = 0;  // cluster only: set when the group is routed
-    std::string key;  // `fs:{<hash>}`
+    std::uint16_t slot = 0;         // cluster only: set when the group is routed
+    std::string key;                // `fs:{<hash>}`
     CachedState* cached = nullptr;  // null: no copy kept (naive mode, cache off)
     bool prepared = false;          // its arguments are built (and its copy computed on)
     bool keep_ttl = false;          // the write may keep the key's TTL (see ttl_args_)
@@ -265,8 +239,8 @@ class RedisFeatureStore final : public FeatureStore {
   struct Call {
     int node = -1;
     std::vector<std::uint32_t> groups;
-    bool asking = false;  // prefix ASKING (an ASK redirect)
-    std::string flags;    // the script's ARGV[1]
+    bool asking = false;       // prefix ASKING (an ASK redirect)
+    std::string flags;         // the script's ARGV[1]
     std::int64_t sent_ms = 0;  // steady clock when it was written
     // Once prepared: the groups sent as SET NX, and those sent to the script
     // (one EVALSHA, after the SETs).
@@ -369,20 +343,6 @@ class RedisFeatureStore final : public FeatureStore {
   bool topology_known_ = false;
   std::string script_sha_;
   std::string resp_;  // the commands of the call being written (reused)
-  std::uint64_t round_trips_ = 0;
-  std::uint64_t script_calls_ = 0;
-  std::uint64_t redirects_ = 0;
-  std::uint64_t asks_ = 0;
-  std::uint64_t topology_refreshes_ = 0;
-  std::uint64_t engine_computed_ = 0;
-  std::uint64_t script_computed_ = 0;
-  std::uint64_t keys_created_ = 0;
-  std::uint64_t create_conflicts_ = 0;
-  std::uint64_t keys_checked_absent_ = 0;
-  std::uint64_t absence_conflicts_ = 0;
-  std::uint64_t state_resets_ = 0;
-  std::uint64_t distinct_overflows_ = 0;
-  std::uint64_t keys_prefetched_ = 0;
   // Share of creates that conflicted: moving average over applies that
   // created (weight 1/4 for the newest), and this apply's choice.
   double conflict_share_ = 0;
@@ -399,11 +359,11 @@ class RedisFeatureStore final : public FeatureStore {
   // (in place: a Group is five buffers, not moved from batch to batch).
   std::vector<Group> groups_;
   std::uint32_t group_count_ = 0;
-  std::vector<char> done_;  // per group: values received
+  std::vector<char> done_;                 // per group: values received
   std::vector<std::string> value_hashes_;  // per op of the group being prepared
-  std::vector<TtlArgs> ttl_args_;           // per feature, rebuilt when the pack's windows change
-  std::vector<Fetch> fetches_;              // keys fetched ahead in this apply
-  std::vector<Announced> taken_;            // announced keys taken by this apply
+  std::vector<TtlArgs> ttl_args_;          // per feature, rebuilt when the pack's windows change
+  std::vector<Fetch> fetches_;             // keys fetched ahead in this apply
+  std::vector<Announced> taken_;           // announced keys taken by this apply
   // Announced keys waiting for an apply (prefetch() may run on any thread).
   std::mutex announced_mu_;
   std::vector<Announced> announced_;

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -17,9 +17,9 @@
 
 #include "connectors/redis/feature_script.h"
 #include "connectors/redis/msgpack_lite.h"
+#include "connectors/redis/redis_reply.h"
 #include "connectors/redis/window_codec.h"
 #include "engine/sha256.h"
-#include "connectors/redis/redis_reply.h"
 
 namespace fraud {
 
@@ -95,7 +95,6 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
     start(ops[i].feature, i, d);
   }
 }
-
 
 void RedisFeatureStore::hash_values(const RuleSet& rules, std::span<const FeatureOp> ops, const Group& g) {
   // Distinct values travel hashed (no raw value ever reaches Redis).
@@ -192,16 +191,17 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
   }
 }
 
-StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const FeatureOp> ops,
-                                      std::span<Value> results, const Call& call, const redisReply* r) {
-  if (r->type != REDIS_REPLY_STRING) return StoreStatus::failure("redis: unexpected reply type from the feature script");
+StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
+                                      const Call& call, const redisReply* r) {
+  if (r->type != REDIS_REPLY_STRING)
+    return StoreStatus::failure("redis: unexpected reply type from the feature script");
   auto malformed = [] { return StoreStatus::failure("redis: malformed reply from the feature script"); };
   msgpack::Reader in(std::string_view(r->str, r->len));
   auto items = in.array_header();
   if (!items || *items < 1) return malformed();
   auto overflows = in.scalar();
   if (!overflows || overflows->kind != msgpack::Scalar::kNumber) return malformed();
-  distinct_overflows_ += static_cast<std::uint64_t>(overflows->number);
+  stats_.distinct_overflows.add(static_cast<std::uint64_t>(overflows->number));
   std::vector<char> by_script(call.script.size(), 0);
   std::uint32_t left = *items - 1;
   while (left > 0) {
@@ -219,8 +219,8 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
     std::size_t reads = 0;
     for (std::uint32_t i : g.ops) reads += ops[i].read ? 1 : 0;
     if (nreads->number != static_cast<double>(reads) || left < reads) {
-      return StoreStatus::failure("redis: feature script answered " + std::to_string(nreads->number) +
-                                  " values for " + std::to_string(reads) + " reads");
+      return StoreStatus::failure("redis: feature script answered " + std::to_string(nreads->number) + " values for " +
+                                  std::to_string(reads) + " reads");
     }
     for (std::uint32_t i : g.ops) {
       if (!ops[i].read) continue;
@@ -246,11 +246,11 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
     }
     if (!g.cached) continue;
     // Take over what the script stored (false: no stored value).
-    adopt_stored(*g.cached, rules.features[g.feature],
-                 stored->kind == msgpack::Scalar::kString ? std::optional<std::string_view>(stored->text)
-                                                          : std::nullopt);
+    adopt_stored(
+        *g.cached, rules.features[g.feature],
+        stored->kind == msgpack::Scalar::kString ? std::optional<std::string_view>(stored->text) : std::nullopt);
   }
-  script_computed_ += static_cast<std::uint64_t>(std::count(by_script.begin(), by_script.end(), 1));
+  stats_.keys_script_computed.add(static_cast<std::uint64_t>(std::count(by_script.begin(), by_script.end(), 1)));
   for (std::size_t at = 0; at < call.script.size(); ++at) {
     if (by_script[at]) continue;
     // The stamp matched: Redis holds the engine's value now (or still the
@@ -261,8 +261,8 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
 }
 
 void RedisFeatureStore::engine_state_stored(Group& g, std::int64_t sent_ms) {
-  ++engine_computed_;
-  distinct_overflows_ += g.overflows;
+  stats_.keys_engine_computed.add();
+  stats_.distinct_overflows.add(g.overflows);
   if (!g.cached || g.state.size() <= kStampSize) return;  // nothing was written
   g.cached->stamp = std::string_view(g.state).substr(0, kStampSize);
   if (!g.keep_ttl) g.cached->ttl_sent_ms = sent_ms;

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -17,9 +17,9 @@
 
 #include "connectors/redis/feature_script.h"
 #include "connectors/redis/msgpack_lite.h"
+#include "connectors/redis/redis_reply.h"
 #include "connectors/redis/window_codec.h"
 #include "engine/sha256.h"
-#include "connectors/redis/redis_reply.h"
 
 namespace fraud {
 
@@ -73,11 +73,10 @@ void RedisFeatureStore::install_fetches(const RuleSet& rules) {
     if (!f.answered) continue;
     CachedState* c = cache_.find_or_add(f.digest, apply_seq_);
     if (!c || c->stamp != "?") continue;  // no room, or known otherwise by now
-    c->batch = apply_seq_;  // not released while the other fetches are installed
-    ++keys_prefetched_;
+    c->batch = apply_seq_;                // not released while the other fetches are installed
+    stats_.keys_prefetched.add();
     // Nil: Redis holds nothing (expired), so the later apply creates it.
-    adopt_stored(*c, rules.features[f.feature],
-                 f.exists ? std::optional<std::string_view>(f.value) : std::nullopt);
+    adopt_stored(*c, rules.features[f.feature], f.exists ? std::optional<std::string_view>(f.value) : std::nullopt);
   }
 }
 

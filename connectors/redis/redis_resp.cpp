@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -17,9 +17,9 @@
 
 #include "connectors/redis/feature_script.h"
 #include "connectors/redis/msgpack_lite.h"
+#include "connectors/redis/redis_reply.h"
 #include "connectors/redis/window_codec.h"
 #include "engine/sha256.h"
-#include "connectors/redis/redis_reply.h"
 
 namespace fraud {
 
@@ -76,7 +76,6 @@ std::vector<std::uint64_t> RedisFeatureStore::feature_fingerprints(const RuleSet
   return out;
 }
 
-
 void RedisFeatureStore::next_stamp(std::string& out) {
   // splitmix64 of a per-store random seed and a counter: unique per write.
   std::uint64_t z = stamp_seed_ + 0x9e3779b97f4a7c15ull * ++stamp_counter_;
@@ -86,7 +85,6 @@ void RedisFeatureStore::next_stamp(std::string& out) {
   out.assign(kStampSize, kStampMark);
   std::memcpy(out.data() + 1, &z, 8);
 }
-
 
 std::uint64_t RedisFeatureStore::fingerprint(std::span<const FeatureOp> ops) {
   std::uint64_t h = 1469598103934665603ull ^ ops.size();

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -17,9 +17,9 @@
 
 #include "connectors/redis/feature_script.h"
 #include "connectors/redis/msgpack_lite.h"
+#include "connectors/redis/redis_reply.h"
 #include "connectors/redis/window_codec.h"
 #include "engine/sha256.h"
-#include "connectors/redis/redis_reply.h"
 
 namespace fraud {
 
@@ -144,7 +144,7 @@ StoreStatus RedisFeatureStore::check_epochs(bool& reset) {
     }
     std::string now(get->str, get->len);
     if (!n.epoch.empty() && now != n.epoch) {
-      ++state_resets_;
+      stats_.state_resets.add();
       reset = true;
     }
     n.epoch = std::move(now);
@@ -154,9 +154,7 @@ StoreStatus RedisFeatureStore::check_epochs(bool& reset) {
 
 std::string RedisFeatureStore::describe(const Node& n) { return "redis " + n.host + ":" + std::to_string(n.port); }
 
-std::string RedisFeatureStore::replicas_text() const {
-  return std::to_string(options_.wait_replicas) + " replica(s)";
-}
+std::string RedisFeatureStore::replicas_text() const { return std::to_string(options_.wait_replicas) + " replica(s)"; }
 
 int RedisFeatureStore::node_index(const std::string& host, int port) {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
@@ -167,7 +165,7 @@ int RedisFeatureStore::node_index(const std::string& host, int port) {
 }
 
 StoreStatus RedisFeatureStore::refresh_topology() {
-  ++topology_refreshes_;
+  stats_.topology_refreshes.add();
   // Known nodes first (they are current), then the seeds.
   std::vector<std::pair<std::string, int>> candidates;
   for (const auto& n : nodes_) candidates.emplace_back(n.host, n.port);

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -16,9 +16,9 @@
 
 #include "connectors/redis/feature_script.h"
 #include "connectors/redis/msgpack_lite.h"
+#include "connectors/redis/redis_reply.h"
 #include "connectors/redis/window_codec.h"
 #include "engine/sha256.h"
-#include "connectors/redis/redis_reply.h"
 
 namespace fraud {
 
@@ -73,7 +73,8 @@ std::string redact_redis_url(const std::string& url) {
   start = start == std::string::npos ? 0 : start + 3;
   if (at < start) return url;
   auto colon = url.find(':', start);
-  if (colon == std::string::npos || colon > at) return url.substr(0, start) + "***" + url.substr(at);  // a bare password
+  if (colon == std::string::npos || colon > at)
+    return url.substr(0, start) + "***" + url.substr(at);  // a bare password
   return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 

@@ -79,9 +79,7 @@ std::size_t StateCache::find_slot(const Digest& d) const {
   }
 }
 
-std::uint32_t StateCache::find(const Digest& d) const {
-  return index_.empty() ? kEmpty : index_[find_slot(d)].entry;
-}
+std::uint32_t StateCache::find(const Digest& d) const { return index_.empty() ? kEmpty : index_[find_slot(d)].entry; }
 
 bool StateCache::holds(const Digest& d) const { return find(d) != kEmpty; }
 

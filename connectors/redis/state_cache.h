@@ -179,7 +179,7 @@ class StateCache {
  private:
   static constexpr std::uint32_t kEmpty = UINT32_MAX;
   struct Slot {
-    std::uint64_t key = 0;        // digest[0]
+    std::uint64_t key = 0;         // digest[0]
     std::uint32_t entry = kEmpty;  // index into entries_
   };
 
@@ -220,8 +220,8 @@ class StateCache {
 
   std::size_t capacity_;
   std::size_t budget_;
-  std::size_t state_bytes_ = 0;     // sum of entries' `bytes`
-  std::size_t fixed_bytes_ = 0;     // index and evicted-key memory, allocated or to be
+  std::size_t state_bytes_ = 0;  // sum of entries' `bytes`
+  std::size_t fixed_bytes_ = 0;  // index and evicted-key memory, allocated or to be
   // Entries released for want of memory, and how many (free_ may also hold
   // stale indexes: slots since dropped from the end or reused).
   std::vector<std::uint32_t> free_;

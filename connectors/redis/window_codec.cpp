@@ -9,8 +9,8 @@ namespace fraud {
 
 void encode_window_state(const WindowState& s, const FeatureDef& f, std::string& out) {
   const std::int64_t keep = s.newest == INT64_MIN ? INT64_MIN : s.newest - f.kept_buckets() + 1;
-  auto first_kept = std::find_if(s.buckets.begin(), s.buckets.end(),
-                                 [&](const WindowBucket& b) { return b.bucket >= keep; });
+  auto first_kept =
+      std::find_if(s.buckets.begin(), s.buckets.end(), [&](const WindowBucket& b) { return b.bucket >= keep; });
   std::uint32_t items = 2 + 2 * static_cast<std::uint32_t>(s.applied.size());
   if (f.agg == Aggregation::kDistinct) {
     if (s.distinct) {

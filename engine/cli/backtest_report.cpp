@@ -11,11 +11,20 @@ std::string esc(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -54,8 +63,8 @@ std::string chart(const ReplayStats& s, std::size_t rule) {
   for (const auto& [t, hits] : s.timeline) peak = std::max(peak, hits[rule]);
   std::size_t n = std::max<std::size_t>(1, s.timeline.size());
   double bw = static_cast<double>(w) / static_cast<double>(n);
-  std::string svg = "<svg width=\"" + std::to_string(w) + "\" height=\"" + std::to_string(h) +
-                    "\" viewBox=\"0 0 " + std::to_string(w) + " " + std::to_string(h) +
+  std::string svg = "<svg width=\"" + std::to_string(w) + "\" height=\"" + std::to_string(h) + "\" viewBox=\"0 0 " +
+                    std::to_string(w) + " " + std::to_string(h) +
                     "\" role=\"img\"><rect width=\"100%\" height=\"100%\" fill=\"#f6f7f9\"/>";
   std::size_t i = 0;
   for (const auto& [t, hits] : s.timeline) {
@@ -74,16 +83,18 @@ std::string chart(const ReplayStats& s, std::size_t rule) {
 }  // namespace
 
 std::string backtest_html(const RuleSet& rules, const ReplayStats& s, const std::string& title) {
-  auto ratio = [](std::uint64_t a, std::uint64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
-  std::string h =
-      "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + esc(title) +
-      "</title><style>body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330}"
-      "table{border-collapse:collapse;margin:12px 0}td,th{padding:4px 10px;border-bottom:1px solid #dde1e8;"
-      "text-align:right}td:first-child,th:first-child{text-align:left}th{background:#eef1f6}"
-      ".shadow{color:#7a6a00}.small{color:#5d6678;font-size:12px}</style></head><body>";
+  auto ratio = [](std::uint64_t a, std::uint64_t b) {
+    return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0;
+  };
+  std::string h = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + esc(title) +
+                  "</title><style>body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330}"
+                  "table{border-collapse:collapse;margin:12px 0}td,th{padding:4px 10px;border-bottom:1px solid #dde1e8;"
+                  "text-align:right}td:first-child,th:first-child{text-align:left}th{background:#eef1f6}"
+                  ".shadow{color:#7a6a00}.small{color:#5d6678;font-size:12px}</style></head><body>";
   h += "<h1>" + esc(title) + "</h1>";
   h += "<p class=\"small\">rules version " + esc(rules.version) + "</p>";
-  h += "<table><tr><th>events</th><th>labelled</th><th>positives</th><th>review rate</th><th>decline rate</th></tr><tr><td>" +
+  h += "<table><tr><th>events</th><th>labelled</th><th>positives</th><th>review rate</th><th>decline "
+       "rate</th></tr><tr><td>" +
        std::to_string(s.events) + "</td><td>" + std::to_string(s.labelled) + "</td><td>" + std::to_string(s.positives) +
        "</td><td>" + fmt("%.3f%%", 100 * ratio(s.decisions[1], s.events)) + "</td><td>" +
        fmt("%.3f%%", 100 * ratio(s.decisions[2], s.events)) + "</td></tr></table>";
@@ -98,8 +109,9 @@ std::string backtest_html(const RuleSet& rules, const ReplayStats& s, const std:
          "</td></tr>";
   }
   h += "<tr><td><b>pack: review or decline</b></td><td></td><td>" + std::to_string(s.decisions[1] + s.decisions[2]) +
-       "</td><td>" + std::to_string(s.flagged_true) + "</td><td>" + std::to_string(s.flagged_labelled - s.flagged_true) +
-       "</td><td>" + fmt("%.3f", ratio(s.flagged_true, s.flagged_labelled)) + "</td><td>" +
+       "</td><td>" + std::to_string(s.flagged_true) + "</td><td>" +
+       std::to_string(s.flagged_labelled - s.flagged_true) + "</td><td>" +
+       fmt("%.3f", ratio(s.flagged_true, s.flagged_labelled)) + "</td><td>" +
        fmt("%.3f", ratio(s.flagged_true, s.positives)) + "</td><td></td></tr>";
   h += "<tr><td><b>pack: decline</b></td><td></td><td>" + std::to_string(s.decisions[2]) + "</td><td>" +
        std::to_string(s.declined_true) + "</td><td>" + std::to_string(s.declined_labelled - s.declined_true) +

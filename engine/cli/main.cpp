@@ -1,17 +1,17 @@
 // The `fraudstream` command line: wires the engine library to its
 // connectors. Each subcommand lives in its own function below.
-#include <csignal>
 #include <CLI/CLI.hpp>
+#include <csignal>
 
+#include <spdlog/spdlog.h>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <spdlog/spdlog.h>
 
 #include "connectors/memory/memory_feature_store.h"
-#include "engine/cli/backtest_report.h"
 #include "connectors/redis/redis_feature_store.h"
+#include "engine/cli/backtest_report.h"
 #include "engine/cli/huge_pages.h"
 #include "engine/cli/paysim.h"
 #include "engine/cli/replay.h"
@@ -32,9 +32,8 @@ int cmd_check(const std::string& dir, const std::string& format) {
     std::cout << pack.diagnostics.to_json();
   } else {
     if (pack.ok()) {
-      std::cout << "ok: " << pack.rules->rules.size() << " rules, " << pack.rules->features.size()
-                << " features, " << pack.rules->list_names.size() << " lists; version "
-                << pack.rules->version.substr(0, 12) << "\n";
+      std::cout << "ok: " << pack.rules->rules.size() << " rules, " << pack.rules->features.size() << " features, "
+                << pack.rules->list_names.size() << " lists; version " << pack.rules->version.substr(0, 12) << "\n";
       // Memory per key: what an SRE sizes Redis with.
       for (const auto& f : pack.rules->features) {
         std::cout << "  feature " << f.name << ": " << f.buckets() << " buckets per window, at most "
@@ -65,8 +64,7 @@ int cmd_test(const std::string& dir) {
 }
 
 int cmd_replay(const std::string& rules_dir, const std::string& events_path, const std::string& out_path,
-               std::size_t batch, const std::string& label, const std::string& report,
-               const std::string& record_time) {
+               std::size_t batch, const std::string& label, const std::string& report, const std::string& record_time) {
   PackLoadOptions load_options;
   if (!label.empty()) load_options.extra_fields.push_back(label);
   if (!record_time.empty()) load_options.extra_fields.push_back(record_time);
@@ -231,7 +229,8 @@ int main(int argc, char** argv) {
   auto* generate = app.add_subcommand("generate", "Print a synthetic micro-lending event stream (JSON lines)");
   generate->add_option("--events", gen_count, "Number of events");
   generate->add_option("--seed", gen.seed, "Random seed");
-  generate->add_option("--fraud-share", gen.fraud_share, "Share of events from fraud patterns")->check(CLI::Range(0.0, 1.0));
+  generate->add_option("--fraud-share", gen.fraud_share, "Share of events from fraud patterns")
+      ->check(CLI::Range(0.0, 1.0));
   generate->add_option("--hot-key-share", gen.hot_key_share, "Share of events on one device and ID number")
       ->check(CLI::Range(0.0, 1.0));
   generate->add_option("--step-ms", gen.step_ms, "Mean event-time step between events");
@@ -250,16 +249,26 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> flags;
   auto* run = app.add_subcommand("run", "Run the engine: Kafka in, features, verdicts out");
   run->add_option("--config", config_file, "YAML config file (keys overridable by FRAUDSTREAM_* env vars)");
-  for (auto [flag, key] : std::vector<std::pair<const char*, const char*>>{
-           {"--rules", "rules"}, {"--kafka", "kafka.bootstrap"}, {"--redis", "redis.url"},
-           {"--input-topic", "kafka.input_topic"}, {"--output-topic", "kafka.output_topic"},
-           {"--dlq-topic", "kafka.dlq_topic"}, {"--group", "kafka.group"}, {"--metrics-port", "metrics.port"},
-           {"--batch-size", "pipeline.batch_size"}, {"--max-in-flight", "pipeline.max_in_flight"},
-           {"--failure-policy", "redis.failure_policy"}, {"--threads", "pipeline.threads"},
-           {"--redis-calls", "redis.calls"}, {"--redis-wait-replicas", "redis.wait_replicas"},
-           {"--redis-cache-keys", "redis.cache_keys"}, {"--redis-cache-mb", "redis.cache_mb"}}) {
-    run->add_option_function<std::string>(flag, [&flags, key = std::string(key)](const std::string& v) { flags[key] = v; },
-                                          std::string("overrides ") + key);
+  for (auto [flag, key] :
+       std::vector<std::pair<const char*, const char*>>{{"--rules", "rules"},
+                                                        {"--kafka", "kafka.bootstrap"},
+                                                        {"--redis", "redis.url"},
+                                                        {"--input-topic", "kafka.input_topic"},
+                                                        {"--output-topic", "kafka.output_topic"},
+                                                        {"--dlq-topic", "kafka.dlq_topic"},
+                                                        {"--group", "kafka.group"},
+                                                        {"--metrics-port", "metrics.port"},
+                                                        {"--batch-size", "pipeline.batch_size"},
+                                                        {"--max-in-flight", "pipeline.max_in_flight"},
+                                                        {"--failure-policy", "redis.failure_policy"},
+                                                        {"--threads", "pipeline.threads"},
+                                                        {"--redis-calls", "redis.calls"},
+                                                        {"--redis-wait-replicas", "redis.wait_replicas"},
+                                                        {"--redis-cache-keys", "redis.cache_keys"},
+                                                        {"--redis-cache-mb", "redis.cache_mb"}}) {
+    run->add_option_function<std::string>(
+        flag, [&flags, key = std::string(key)](const std::string& v) { flags[key] = v; },
+        std::string("overrides ") + key);
   }
 
   DemoOptions demo_opts;
@@ -283,8 +292,9 @@ int main(int argc, char** argv) {
       // Flags win over env and file: pass them as the highest layer.
       for (const auto& [key, value] : flags) env[config_env_name(key)] = value;
       if (auto url = flags.find("redis.url"); url != flags.end() && redact_redis_url(url->second) != url->second) {
-        spdlog::warn("--redis carries a password, which any user of this machine can read in the process list: "
-                     "use redis.password_file or FRAUDSTREAM_REDIS_PASSWORD");
+        spdlog::warn(
+            "--redis carries a password, which any user of this machine can read in the process list: "
+            "use redis.password_file or FRAUDSTREAM_REDIS_PASSWORD");
       }
       return cmd_run(load_run_config(config_file, env));
     }

@@ -65,20 +65,23 @@ std::unique_ptr<HttpServer> serve_ops_endpoints(int port, EngineMetrics& metrics
   std::map<std::string, HttpServer::Handler> routes;
   routes["/metrics"] = [&metrics] {
     std::ostringstream out;
-    auto families = metrics.registry()->Collect();
+    auto families = metrics.collect();
     for (auto& f : process_families()) families.push_back(std::move(f));
     prometheus::TextSerializer().Serialize(out, families);
     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", out.str()};
   };
   routes["/healthz"] = [&engine, stuck_after_s] {
-    std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::steady_clock::now().time_since_epoch())
-                           .count();
+    std::int64_t now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
     std::int64_t beat = engine.counters().poll_heartbeat_ms.load();
     double age = beat > 0 ? static_cast<double>(now - beat) / 1000.0 : 0.0;
     bool stuck = engine.running() && beat > 0 && age > stuck_after_s;
     bool failed = engine.counters().failed.load();
-    std::string body = std::string("{\"status\":\"") + (failed ? "failed" : stuck ? "stuck" : "ok") +
+    std::string body = std::string("{\"status\":\"") +
+                       (failed  ? "failed"
+                        : stuck ? "stuck"
+                                : "ok") +
                        "\",\"poll_loop_age_seconds\":" + std::to_string(age) + "}\n";
     return HttpResponse{stuck || failed ? 503 : 200, "application/json", body};
   };
@@ -95,8 +98,8 @@ std::unique_ptr<HttpServer> serve_ops_endpoints(int port, EngineMetrics& metrics
     auto rules = engine.rules();
     std::string body = "{\"version\":";
     append_json_string(body, rules->version);
-    body += ",\"rules\":" + std::to_string(rules->rules.size()) + ",\"features\":" +
-            std::to_string(rules->features.size()) + ",\"files\":[";
+    body += ",\"rules\":" + std::to_string(rules->rules.size()) +
+            ",\"features\":" + std::to_string(rules->features.size()) + ",\"files\":[";
     for (std::size_t i = 0; i < rules->files.size(); ++i) {
       if (i) body += ",";
       body += "{\"path\":";
@@ -114,13 +117,9 @@ std::unique_ptr<HttpServer> serve_ops_endpoints(int port, EngineMetrics& metrics
     // LatencyRecorder::upper(i) seconds), for load benches that need exact
     // percentiles over a time window: take two snapshots, subtract.
     const auto& c = engine.counters();
-    std::string body = "{\"consumed\":" + std::to_string(c.consumed.load()) +
-                       ",\"verdicts\":" + std::to_string(c.verdicts.load()) +
-                       ",\"dead_letters\":" + std::to_string(c.dead_letters.load()) +
-                       ",\"acked\":" + std::to_string(c.acked.load()) +
-                       ",\"batches\":" + std::to_string(c.batches.load()) +
-                       ",\"store_round_trips\":" + std::to_string(c.store_round_trips.load()) +
-                       ",\"store_script_calls\":" + std::to_string(c.store_script_calls.load()) + ",\"latency\":[";
+    std::string body = "{\"assigned_partitions\":" + std::to_string(c.assigned_partitions.load());
+    engine.append_stats_json(body);
+    body += ",\"latency\":[";
     LatencyRecorder::Snapshot snap = c.end_to_end.snapshot();
     bool first = true;
     for (int i = 0; i < LatencyRecorder::kBuckets; ++i) {

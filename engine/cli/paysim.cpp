@@ -35,8 +35,9 @@ std::optional<std::string> paysim_row_to_event(std::string_view line, std::uint6
     error = "expected 11 columns, got " + std::to_string(cols.size());
     return std::nullopt;
   }
-  static const char* kNames[] = {"step", "type", "amount", "nameOrig", "oldbalanceOrg", "newbalanceOrig",
-                                 "nameDest", "oldbalanceDest", "newbalanceDest", "isFraud", "isFlaggedFraud"};
+  static const char* kNames[] = {"step",           "type",           "amount",        "nameOrig",
+                                 "oldbalanceOrg",  "newbalanceOrig", "nameDest",      "oldbalanceDest",
+                                 "newbalanceDest", "isFraud",        "isFlaggedFraud"};
   auto step = number(cols[0]);
   if (!step || *step < 1) {
     error = "bad step '" + std::string(cols[0]) + "'";
@@ -44,7 +45,8 @@ std::optional<std::string> paysim_row_to_event(std::string_view line, std::uint6
   }
   std::string type(cols[1]);
   for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::int64_t ts = kEpochMs + (static_cast<std::int64_t>(*step) - 1) * 3'600'000 + static_cast<std::int64_t>(row % 3'600'000);
+  std::int64_t ts =
+      kEpochMs + (static_cast<std::int64_t>(*step) - 1) * 3'600'000 + static_cast<std::int64_t>(row % 3'600'000);
   std::string out = "{\"event_id\":\"ps-" + std::to_string(row) + "\",\"event_type\":";
   append_json_string(out, type);
   out += ",\"ts\":" + std::to_string(ts) + ",\"step\":" + std::to_string(static_cast<std::int64_t>(*step));

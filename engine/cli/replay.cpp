@@ -12,7 +12,8 @@ namespace fraud {
 
 std::optional<bool> label_of(const Value& v) {
   switch (v.kind) {
-    case ValueKind::kBool: return v.boolean;
+    case ValueKind::kBool:
+      return v.boolean;
     case ValueKind::kNumber:
       if (v.number == 1) return true;
       if (v.number == 0) return false;
@@ -21,7 +22,8 @@ std::optional<bool> label_of(const Value& v) {
       if (v.text == "1" || v.text == "true" || v.text == "1.0") return true;
       if (v.text == "0" || v.text == "false" || v.text == "0.0") return false;
       return std::nullopt;
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -55,8 +57,8 @@ void account_label(ReplayStats& s, const RuleSet& rules, const Event& e, const V
 
 }  // namespace
 
-ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istream& in,
-                          std::ostream* out, std::ostream& errors, const ReplayOptions& options) {
+ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istream& in, std::ostream* out,
+                          std::ostream& errors, const ReplayOptions& options) {
   ReplayStats stats;
   stats.rule_hits.assign(rules.rules.size(), 0);
   stats.labelled_run = options.label_slot.has_value();
@@ -112,7 +114,9 @@ ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istrea
 std::string format_replay_table(const RuleSet& rules, const ReplayStats& s) {
   std::string out;
   char buf[256];
-  auto pct = [&](std::uint64_t n) { return s.events ? 100.0 * static_cast<double>(n) / static_cast<double>(s.events) : 0.0; };
+  auto pct = [&](std::uint64_t n) {
+    return s.events ? 100.0 * static_cast<double>(n) / static_cast<double>(s.events) : 0.0;
+  };
   std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "events", static_cast<unsigned long long>(s.events));
   out += buf;
   std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "invalid lines", static_cast<unsigned long long>(s.invalid));
@@ -122,15 +126,18 @@ std::string format_replay_table(const RuleSet& rules, const ReplayStats& s) {
     out += buf;
   }
   if (s.clamped > 0) {
-    std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "ts clamped (max_future)", static_cast<unsigned long long>(s.clamped));
+    std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "ts clamped (max_future)",
+                  static_cast<unsigned long long>(s.clamped));
     out += buf;
   }
   if (s.degraded > 0) {
-    std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "degraded (store errors)", static_cast<unsigned long long>(s.degraded));
+    std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "degraded (store errors)",
+                  static_cast<unsigned long long>(s.degraded));
     out += buf;
   }
   if (s.late_ops > 0) {
-    std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "too late (event x feature)", static_cast<unsigned long long>(s.late_ops));
+    std::snprintf(buf, sizeof buf, "%-32s %12llu\n", "too late (event x feature)",
+                  static_cast<unsigned long long>(s.late_ops));
     out += buf;
   }
   for (int d = 0; d < 3; ++d) {
@@ -138,7 +145,9 @@ std::string format_replay_table(const RuleSet& rules, const ReplayStats& s) {
                   static_cast<unsigned long long>(s.decisions[d]), pct(s.decisions[d]));
     out += buf;
   }
-  auto ratio = [](std::uint64_t a, std::uint64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
+  auto ratio = [](std::uint64_t a, std::uint64_t b) {
+    return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0;
+  };
   if (!s.labelled_run) {
     out += "\nrule                             mode          hits      rate\n";
     for (std::size_t r = 0; r < rules.rules.size(); ++r) {
@@ -164,8 +173,8 @@ std::string format_replay_table(const RuleSet& rules, const ReplayStats& s) {
     std::snprintf(buf, sizeof buf, "%-32s %-8s %10llu %9llu %9llu %9.3f %8.3f\n", "PACK: review or decline", "",
                   static_cast<unsigned long long>(s.decisions[1] + s.decisions[2]),
                   static_cast<unsigned long long>(s.flagged_true),
-                  static_cast<unsigned long long>(s.flagged_labelled - s.flagged_true), ratio(s.flagged_true, s.flagged_labelled),
-                  ratio(s.flagged_true, s.positives));
+                  static_cast<unsigned long long>(s.flagged_labelled - s.flagged_true),
+                  ratio(s.flagged_true, s.flagged_labelled), ratio(s.flagged_true, s.positives));
     out += buf;
     std::snprintf(buf, sizeof buf, "%-32s %-8s %10llu %9llu %9llu %9.3f %8.3f\n", "PACK: decline", "",
                   static_cast<unsigned long long>(s.decisions[2]), static_cast<unsigned long long>(s.declined_true),

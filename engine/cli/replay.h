@@ -36,22 +36,22 @@ std::optional<bool> label_of(const Value& v);
 
 struct ReplayStats {
   std::uint64_t lines = 0;
-  std::uint64_t events = 0;   // valid events, one verdict each
+  std::uint64_t events = 0;  // valid events, one verdict each
   std::uint64_t invalid = 0;
   std::uint64_t decisions[3] = {0, 0, 0};
   std::vector<std::uint64_t> rule_hits;  // by rule index (either mode)
   std::map<std::string, std::uint64_t> invalid_by_reason;
-  std::uint64_t late_ops = 0;   // (event, feature) pairs too late (RULES.md "Late events")
-  std::uint64_t clamped = 0;    // events evaluated at record time + max_future
-  std::uint64_t degraded = 0;   // verdicts evaluated without features (store errors)
+  std::uint64_t late_ops = 0;  // (event, feature) pairs too late (RULES.md "Late events")
+  std::uint64_t clamped = 0;   // events evaluated at record time + max_future
+  std::uint64_t degraded = 0;  // verdicts evaluated without features (store errors)
   double seconds = 0;
 
   // Backtest (label_slot set).
   bool labelled_run = false;
-  std::uint64_t labelled = 0;   // events with a usable label
-  std::uint64_t positives = 0;  // label 1
-  std::vector<std::uint64_t> rule_true_hits;  // hits on label-1 events, by rule
-  std::vector<std::uint64_t> rule_labelled_hits;  // hits on labelled events
+  std::uint64_t labelled = 0;                              // events with a usable label
+  std::uint64_t positives = 0;                             // label 1
+  std::vector<std::uint64_t> rule_true_hits;               // hits on label-1 events, by rule
+  std::vector<std::uint64_t> rule_labelled_hits;           // hits on labelled events
   std::uint64_t flagged_labelled = 0, flagged_true = 0;    // decision review or decline
   std::uint64_t declined_labelled = 0, declined_true = 0;  // decision decline
   // Rule hits per event-time bucket: bucket start (ms) -> hits by rule.
@@ -60,8 +60,8 @@ struct ReplayStats {
 
 // Runs the replay. Verdicts go to `verdicts` (one JSON object per line),
 // invalid lines are reported on `errors` as "line N: reason: detail".
-ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istream& events,
-                          std::ostream* verdicts, std::ostream& errors, const ReplayOptions& options);
+ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istream& events, std::ostream* verdicts,
+                          std::ostream& errors, const ReplayOptions& options);
 
 // The end-of-run table: events, decisions by kind, hits per rule, events/s.
 std::string format_replay_table(const RuleSet& rules, const ReplayStats& stats);

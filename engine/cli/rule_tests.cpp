@@ -171,8 +171,9 @@ class CaseRunner {
         bad(where(file_, x) + ": each expectation must be a map");
         return;
       }
-      if (!check_keys(x, {"event_id", "decision", "score", "rules", "shadow_rules", "matched",
-                          "not_matched", "features", "reasons"},
+      if (!check_keys(x,
+                      {"event_id", "decision", "score", "rules", "shadow_rules", "matched", "not_matched", "features",
+                       "reasons"},
                       "an expectation")) {
         return;
       }
@@ -230,7 +231,8 @@ class CaseRunner {
       if (x["not_matched"]) {
         if (!known_rules(x["not_matched"], "not_matched")) return;
         for (const auto& r : x["not_matched"]) {
-          if (all.count(r.Scalar())) failures.push_back(prefix + "expected rule " + r.Scalar() + " not to match, but it did");
+          if (all.count(r.Scalar()))
+            failures.push_back(prefix + "expected rule " + r.Scalar() + " not to match, but it did");
         }
       }
       if (const YAML::Node feats = x["features"]) {
@@ -241,8 +243,8 @@ class CaseRunner {
           if (!fid) return bad(where(file_, it->first) + ": unknown feature '" + it->first.Scalar() + "'");
           Value want = yaml_scalar_value(it->second);
           if (!same_value(want, values[*fid])) {
-            failures.push_back(prefix + "feature " + it->first.Scalar() + ": expected " + show(want) +
-                               ", got " + show(values[*fid]));
+            failures.push_back(prefix + "feature " + it->first.Scalar() + ": expected " + show(want) + ", got " +
+                               show(values[*fid]));
           }
         }
       }
@@ -262,8 +264,8 @@ class CaseRunner {
           if (!found) {
             failures.push_back(prefix + "reason of " + it->first.Scalar() + ": the rule did not match");
           } else if (got != it->second.Scalar()) {
-            failures.push_back(prefix + "reason of " + it->first.Scalar() + ": expected \"" +
-                               it->second.Scalar() + "\", got \"" + got + "\"");
+            failures.push_back(prefix + "reason of " + it->first.Scalar() + ": expected \"" + it->second.Scalar() +
+                               "\", got \"" + got + "\"");
           }
         }
       }

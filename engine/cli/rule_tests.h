@@ -32,8 +32,8 @@ namespace fraud {
 struct RuleTestReport {
   int passed = 0;
   int failed = 0;
-  int errors = 0;       // malformed test files/cases
-  std::string output;   // human-readable report
+  int errors = 0;      // malformed test files/cases
+  std::string output;  // human-readable report
 };
 
 // Runs every tests/*.yaml case under `tests_dir` against `rules`.

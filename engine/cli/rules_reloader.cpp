@@ -38,9 +38,9 @@ bool RulesReloader::follow_target() {
   std::string target = std::filesystem::canonical(dir_, ec).string();
   if (ec || target == target_) return false;
   if (dir_wd_ >= 0) inotify_rm_watch(inotify_fd_, dir_wd_);
-  dir_wd_ = inotify_add_watch(inotify_fd_, target.c_str(),
-                              IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ATTRIB |
-                                  IN_DELETE_SELF | IN_MOVE_SELF);
+  dir_wd_ = inotify_add_watch(
+      inotify_fd_, target.c_str(),
+      IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
   bool changed = !target_.empty();
   if (changed) spdlog::info("rules directory {} now points to {}", dir_, target);
   target_ = std::move(target);

@@ -17,12 +17,26 @@ namespace {
 
 const char* const kKeys[] = {
     "rules",
-    "kafka.bootstrap", "kafka.group", "kafka.input_topic", "kafka.output_topic", "kafka.dlq_topic",
-    "kafka.fetch_wait_ms", "kafka.max_record_bytes",
-    "redis.url", "redis.salt", "redis.salt_file", "redis.password_file", "redis.failure_policy", "redis.calls", "redis.wait_replicas",
+    "kafka.bootstrap",
+    "kafka.group",
+    "kafka.input_topic",
+    "kafka.output_topic",
+    "kafka.dlq_topic",
+    "kafka.fetch_wait_ms",
+    "kafka.max_record_bytes",
+    "redis.url",
+    "redis.salt",
+    "redis.salt_file",
+    "redis.password_file",
+    "redis.failure_policy",
+    "redis.calls",
+    "redis.wait_replicas",
     "redis.cache_keys",
     "redis.cache_mb",
-    "pipeline.batch_size", "pipeline.batch_wait_ms", "pipeline.max_in_flight", "pipeline.max_event_bytes",
+    "pipeline.batch_size",
+    "pipeline.batch_wait_ms",
+    "pipeline.max_in_flight",
+    "pipeline.max_event_bytes",
     "pipeline.threads",
     "metrics.port",
 };
@@ -87,7 +101,8 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
           std::string key = section + "." + kv->first.Scalar();
           if (key == "kafka.properties") {
             if (!kv->second.IsMap()) throw std::runtime_error(where(kv->second) + ": kafka.properties must be a map");
-            for (auto p = kv->second.begin(); p != kv->second.end(); ++p) properties[p->first.Scalar()] = p->second.Scalar();
+            for (auto p = kv->second.begin(); p != kv->second.end(); ++p)
+              properties[p->first.Scalar()] = p->second.Scalar();
             continue;
           }
           if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
@@ -107,7 +122,8 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
   for (const auto& [name, value] : env) {
     if (name.rfind(prop_prefix, 0) != 0) continue;
     std::string prop;
-    for (char c : name.substr(prop_prefix.size())) prop.push_back(c == '_' ? '.' : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    for (char c : name.substr(prop_prefix.size()))
+      prop.push_back(c == '_' ? '.' : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     properties[prop] = value;
   }
 
@@ -136,7 +152,9 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
   if (flat.count("redis.password_file")) c.redis_password = secret_file("redis.password_file");
   if (flat.count("redis.failure_policy")) {
     auto p = parse_failure_policy(flat["redis.failure_policy"]);
-    if (!p) throw std::runtime_error("config redis.failure_policy: '" + flat["redis.failure_policy"] + "' is not pause, fail_open or fail_closed");
+    if (!p)
+      throw std::runtime_error("config redis.failure_policy: '" + flat["redis.failure_policy"] +
+                               "' is not pause, fail_open or fail_closed");
     c.stream.failure_policy = *p;
   }
   if (flat.count("redis.calls")) {
@@ -149,7 +167,8 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
       throw std::runtime_error("config redis.calls: '" + v + "' is not per_batch or per_operation");
     }
   }
-  if (flat.count("redis.wait_replicas")) c.redis_options.wait_replicas = static_cast<int>(to_int("redis.wait_replicas", flat["redis.wait_replicas"]));
+  if (flat.count("redis.wait_replicas"))
+    c.redis_options.wait_replicas = static_cast<int>(to_int("redis.wait_replicas", flat["redis.wait_replicas"]));
   if (flat.count("redis.cache_keys")) {
     c.redis_options.cache_keys = static_cast<std::size_t>(to_int("redis.cache_keys", flat["redis.cache_keys"]));
     // The copies' array is reserved up front (addresses must not move).
@@ -165,16 +184,26 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
     }
     c.redis_options.cache_bytes = static_cast<std::size_t>(mb) << 20;
   }
-  if (flat.count("pipeline.threads")) c.stream.threads = static_cast<int>(to_int("pipeline.threads", flat["pipeline.threads"]));
-  if (flat.count("pipeline.batch_size")) c.stream.batch_size = static_cast<std::size_t>(to_int("pipeline.batch_size", flat["pipeline.batch_size"]));
-  if (flat.count("pipeline.batch_wait_ms")) c.stream.batch_wait_ms = static_cast<int>(to_int("pipeline.batch_wait_ms", flat["pipeline.batch_wait_ms"]));
-  if (flat.count("pipeline.max_in_flight")) c.stream.max_in_flight = static_cast<std::size_t>(to_int("pipeline.max_in_flight", flat["pipeline.max_in_flight"]));
-  if (flat.count("pipeline.max_event_bytes")) c.stream.max_event_bytes = static_cast<std::size_t>(to_int("pipeline.max_event_bytes", flat["pipeline.max_event_bytes"]));
-  if (flat.count("kafka.fetch_wait_ms")) c.stream.fetch_wait_ms = static_cast<int>(to_int("kafka.fetch_wait_ms", flat["kafka.fetch_wait_ms"]));
-  if (flat.count("kafka.max_record_bytes")) c.stream.max_record_bytes = static_cast<std::size_t>(to_int("kafka.max_record_bytes", flat["kafka.max_record_bytes"]));
+  if (flat.count("pipeline.threads"))
+    c.stream.threads = static_cast<int>(to_int("pipeline.threads", flat["pipeline.threads"]));
+  if (flat.count("pipeline.batch_size"))
+    c.stream.batch_size = static_cast<std::size_t>(to_int("pipeline.batch_size", flat["pipeline.batch_size"]));
+  if (flat.count("pipeline.batch_wait_ms"))
+    c.stream.batch_wait_ms = static_cast<int>(to_int("pipeline.batch_wait_ms", flat["pipeline.batch_wait_ms"]));
+  if (flat.count("pipeline.max_in_flight"))
+    c.stream.max_in_flight = static_cast<std::size_t>(to_int("pipeline.max_in_flight", flat["pipeline.max_in_flight"]));
+  if (flat.count("pipeline.max_event_bytes"))
+    c.stream.max_event_bytes =
+        static_cast<std::size_t>(to_int("pipeline.max_event_bytes", flat["pipeline.max_event_bytes"]));
+  if (flat.count("kafka.fetch_wait_ms"))
+    c.stream.fetch_wait_ms = static_cast<int>(to_int("kafka.fetch_wait_ms", flat["kafka.fetch_wait_ms"]));
+  if (flat.count("kafka.max_record_bytes"))
+    c.stream.max_record_bytes =
+        static_cast<std::size_t>(to_int("kafka.max_record_bytes", flat["kafka.max_record_bytes"]));
   if (flat.count("metrics.port")) c.metrics_port = static_cast<int>(to_int("metrics.port", flat["metrics.port"]));
   c.stream.kafka_properties = properties;
-  if (c.stream.batch_size == 0 || c.stream.max_in_flight == 0) throw std::runtime_error("config: batch_size and max_in_flight must be positive");
+  if (c.stream.batch_size == 0 || c.stream.max_in_flight == 0)
+    throw std::runtime_error("config: batch_size and max_in_flight must be positive");
   return c;
 }
 

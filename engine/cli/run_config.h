@@ -57,7 +57,7 @@ struct RunConfig {
   StreamConfig stream;
   std::string redis_url = "memory";
   std::string redis_salt;
-  std::string redis_password;  // redis.password_file / FRAUDSTREAM_REDIS_PASSWORD; empty: the url's
+  std::string redis_password;       // redis.password_file / FRAUDSTREAM_REDIS_PASSWORD; empty: the url's
   RedisStoreOptions redis_options;  // redis.calls, redis.wait_replicas, redis.cache_keys, redis.cache_mb
   int metrics_port = 9464;
 };

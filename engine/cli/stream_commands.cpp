@@ -88,7 +88,8 @@ int cmd_kafka(int brokers, const std::vector<std::string>& topics) {
 
 int cmd_run(const RunConfig& config) {
   install_signal_handlers();
-  if (config.stream.bootstrap.empty()) throw std::runtime_error("no Kafka bootstrap: set --kafka, kafka.bootstrap or FRAUDSTREAM_KAFKA_BOOTSTRAP");
+  if (config.stream.bootstrap.empty())
+    throw std::runtime_error("no Kafka bootstrap: set --kafka, kafka.bootstrap or FRAUDSTREAM_KAFKA_BOOTSTRAP");
   auto rules = load_rules_or_throw(config.rules_dir);
   auto store = make_store(config.redis_url, config.redis_salt, config.redis_options, config.redis_password);
   EngineMetrics metrics(config.stream.input_topic);
@@ -104,7 +105,9 @@ int cmd_run(const RunConfig& config) {
         engine.swap_rules(std::move(next));
         metrics.rules_reloads.Add({{"result", "success"}}).Increment();
       },
-      [&](const Diagnostics&) { metrics.rules_reloads.Add({{"result", "error"}}).Increment(); });
+      [&](const Diagnostics&) {
+        metrics.rules_reloads.Add({{"result", "error"}}).Increment();
+      });
   std::thread watcher([&] {
     while (!g_stop.load() && !engine.running()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     while (!g_stop.load() && engine.running()) {
@@ -147,9 +150,9 @@ int cmd_demo(const DemoOptions& o) {
   // The platform: a producer of synthetic micro-lending traffic.
   std::atomic<std::uint64_t> produced{0};
   std::thread generator([&] {
-    auto producer = make_kafka_client(RD_KAFKA_PRODUCER, make_kafka_conf({{"bootstrap.servers", kafka.bootstrap()},
-                                                                          {"linger.ms", "5"},
-                                                                          {"log_level", "3"}}));
+    auto producer = make_kafka_client(
+        RD_KAFKA_PRODUCER,
+        make_kafka_conf({{"bootstrap.servers", kafka.bootstrap()}, {"linger.ms", "5"}, {"log_level", "3"}}));
     SyntheticOptions so;
     so.seed = o.seed;
     so.step_ms = 20;
@@ -201,11 +204,10 @@ int cmd_demo(const DemoOptions& o) {
     }
     std::printf("[%5.0fs] %7llu events/s | allow %llu review %llu decline %llu | dlq %llu | p99 %.1f ms | top: %s\n",
                 elapsed, static_cast<unsigned long long>(v - last_verdicts),
-                static_cast<unsigned long long>(c.decisions[0].load()),
-                static_cast<unsigned long long>(c.decisions[1].load()),
-                static_cast<unsigned long long>(c.decisions[2].load()),
-                static_cast<unsigned long long>(c.dead_letters.load()), c.end_to_end.quantile_since(last_latency, 0.99) * 1000,
-                top_text.empty() ? "-" : top_text.c_str());
+                static_cast<unsigned long long>(c.allowed.load()), static_cast<unsigned long long>(c.reviewed.load()),
+                static_cast<unsigned long long>(c.declined.load()),
+                static_cast<unsigned long long>(c.dead_letters.load()),
+                c.end_to_end.quantile_since(last_latency, 0.99) * 1000, top_text.empty() ? "-" : top_text.c_str());
     std::fflush(stdout);
     last_verdicts = v;
     last_latency = c.end_to_end.snapshot();
@@ -213,7 +215,8 @@ int cmd_demo(const DemoOptions& o) {
   }
   generator.join();
   // Let the engine finish what was produced, then stop it gracefully.
-  for (int i = 0; i < 100 && c.consumed.load() < produced.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 100 && c.consumed.load() < produced.load(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   engine.stop();
   engine_thread.join();
   std::printf("demo done: %llu produced, %llu verdicts, %llu dead letters, %llu acknowledged\n",

@@ -20,8 +20,8 @@ struct DemoOptions {
   std::string rules_dir = "rules";
   std::string redis_url = "memory";
   int partitions = 8;
-  double rate = 5000;        // events/s offered; 0 = flat out
-  double duration_s = 0;     // 0 = until Ctrl-C
+  double rate = 5000;     // events/s offered; 0 = flat out
+  double duration_s = 0;  // 0 = until Ctrl-C
   int metrics_port = 9464;
   double invalid_share = 0.002;
   std::uint64_t seed = 42;

@@ -127,7 +127,8 @@ std::string format_diff_text(const DiffResult& d) {
   std::snprintf(buf, sizeof buf, "base %s -> candidate %s\n", d.base_version.substr(0, 12).c_str(),
                 d.candidate_version.substr(0, 12).c_str());
   out += buf;
-  std::snprintf(buf, sizeof buf, "%llu events (%llu invalid lines), %llu decisions change (%.3f%%), %llu scores change\n\n",
+  std::snprintf(buf, sizeof buf,
+                "%llu events (%llu invalid lines), %llu decisions change (%.3f%%), %llu scores change\n\n",
                 static_cast<unsigned long long>(d.events), static_cast<unsigned long long>(d.invalid),
                 static_cast<unsigned long long>(d.changed),
                 d.events ? 100.0 * static_cast<double>(d.changed) / static_cast<double>(d.events) : 0.0,
@@ -136,7 +137,8 @@ std::string format_diff_text(const DiffResult& d) {
   out += "base \\ candidate      allow     review    decline\n";
   for (int i = 0; i < 3; ++i) {
     std::snprintf(buf, sizeof buf, "%-18s %10llu %10llu %10llu\n", name_of(i),
-                  static_cast<unsigned long long>(d.transitions[i][0]), static_cast<unsigned long long>(d.transitions[i][1]),
+                  static_cast<unsigned long long>(d.transitions[i][0]),
+                  static_cast<unsigned long long>(d.transitions[i][1]),
                   static_cast<unsigned long long>(d.transitions[i][2]));
     out += buf;
   }

@@ -26,8 +26,8 @@ struct DiffResult {
   std::string base_version, candidate_version;
   std::uint64_t events = 0;
   std::uint64_t invalid = 0;
-  std::uint64_t changed = 0;         // decision differs
-  std::uint64_t score_changed = 0;   // score differs
+  std::uint64_t changed = 0;                                  // decision differs
+  std::uint64_t score_changed = 0;                            // score differs
   std::array<std::array<std::uint64_t, 3>, 3> transitions{};  // [base][candidate]
   std::map<std::string, RuleChange> rules;
   std::map<std::pair<int, int>, std::vector<std::string>> samples;  // event ids

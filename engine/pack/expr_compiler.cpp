@@ -36,11 +36,16 @@ std::uint32_t PackCompiler::const_node(Value v) {
 
 SType PackCompiler::literal_type(const Value& v) {
   switch (v.kind) {
-    case ValueKind::kNull: return SType::kNull;
-    case ValueKind::kBool: return SType::kBool;
-    case ValueKind::kNumber: return SType::kNumber;
-    case ValueKind::kString: return SType::kString;
-    default: return SType::kAny;
+    case ValueKind::kNull:
+      return SType::kNull;
+    case ValueKind::kBool:
+      return SType::kBool;
+    case ValueKind::kNumber:
+      return SType::kNumber;
+    case ValueKind::kString:
+      return SType::kString;
+    default:
+      return SType::kAny;
   }
 }
 
@@ -57,12 +62,15 @@ Compiled PackCompiler::compile_expr(const Expr& e, Scope& scope) {
   const ExprSite& site = *scope.site;
   auto here = [&](std::uint32_t off) { return pos_in(site, off); };
   switch (e.kind) {
-    case ExprKind::kLiteral: return {const_node(e.literal), literal_type(e.literal), true};
+    case ExprKind::kLiteral:
+      return {const_node(e.literal), literal_type(e.literal), true};
     case ExprKind::kListLit:
       error("E307", here(e.offset), "a list literal can only be used after 'in'");
       return fail();
-    case ExprKind::kPath: return compile_name(e, scope);
-    case ExprKind::kCall: return compile_call(e, scope);
+    case ExprKind::kPath:
+      return compile_name(e, scope);
+    case ExprKind::kCall:
+      return compile_call(e, scope);
     case ExprKind::kNot:
     case ExprKind::kAnd:
     case ExprKind::kOr: {
@@ -96,10 +104,11 @@ Compiled PackCompiler::compile_expr(const Expr& e, Scope& scope) {
     case ExprKind::kMul:
     case ExprKind::kDiv:
     case ExprKind::kMod: {
-      static const std::map<ExprKind, std::pair<NodeOp, const char*>> ops = {
-          {ExprKind::kAdd, {NodeOp::kAdd, "'+'"}}, {ExprKind::kSub, {NodeOp::kSub, "'-'"}},
-          {ExprKind::kMul, {NodeOp::kMul, "'*'"}}, {ExprKind::kDiv, {NodeOp::kDiv, "'/'"}},
-          {ExprKind::kMod, {NodeOp::kMod, "'%'"}}};
+      static const std::map<ExprKind, std::pair<NodeOp, const char*>> ops = {{ExprKind::kAdd, {NodeOp::kAdd, "'+'"}},
+                                                                             {ExprKind::kSub, {NodeOp::kSub, "'-'"}},
+                                                                             {ExprKind::kMul, {NodeOp::kMul, "'*'"}},
+                                                                             {ExprKind::kDiv, {NodeOp::kDiv, "'/'"}},
+                                                                             {ExprKind::kMod, {NodeOp::kMod, "'%'"}}};
       auto [op, word] = ops.at(e.kind);
       Compiled l = compile_expr(*e.args[0], scope);
       Compiled r = compile_expr(*e.args[1], scope);
@@ -115,22 +124,22 @@ Compiled PackCompiler::compile_expr(const Expr& e, Scope& scope) {
     case ExprKind::kLt:
     case ExprKind::kLe:
     case ExprKind::kGt:
-    case ExprKind::kGe: return compile_comparison(e, scope);
+    case ExprKind::kGe:
+      return compile_comparison(e, scope);
     case ExprKind::kIn:
-    case ExprKind::kNotIn: return compile_in(e, scope);
+    case ExprKind::kNotIn:
+      return compile_in(e, scope);
   }
   return fail();
 }
 
 bool PackCompiler::check_numeric(const Compiled& c, const Expr& e, const char* op, Scope& scope) {
   if (c.type == SType::kString || c.type == SType::kBool || c.type == SType::kList) {
-    error("E305", pos_in(*scope.site, e.offset),
-          std::string(op) + " needs numbers, but this is " + type_word(c.type));
+    error("E305", pos_in(*scope.site, e.offset), std::string(op) + " needs numbers, but this is " + type_word(c.type));
     return false;
   }
   if (c.type == SType::kNull) {
-    warning("W305", pos_in(*scope.site, e.offset),
-            std::string(op) + " with null always gives null");
+    warning("W305", pos_in(*scope.site, e.offset), std::string(op) + " with null always gives null");
   }
   return true;
 }
@@ -151,23 +160,33 @@ Compiled PackCompiler::compile_comparison(const Expr& e, Scope& scope) {
     return {add_node(n, {operand}), SType::kBool, ok};
   }
   if (ok && (l_null || r_null)) {
-    warning("W305", pos_in(*scope.site, e.offset),
-            "ordering against null is always false; use '== null' or '!= null'");
+    warning("W305", pos_in(*scope.site, e.offset), "ordering against null is always false; use '== null' or '!= null'");
   } else if (ok && l.type != SType::kAny && r.type != SType::kAny && l.type != r.type) {
     warning("W302", pos_in(*scope.site, e.offset),
-            std::string("comparing ") + type_word(l.type) + " with " + type_word(r.type) +
-                " is always false");
+            std::string("comparing ") + type_word(l.type) + " with " + type_word(r.type) + " is always false");
   } else if (ok && !equality && (l.type == SType::kBool || r.type == SType::kBool)) {
     warning("W302", pos_in(*scope.site, e.offset), "ordering true/false values is always false");
   }
   Node n;
   switch (e.kind) {
-    case ExprKind::kEq: n.op = NodeOp::kEq; break;
-    case ExprKind::kNe: n.op = NodeOp::kNe; break;
-    case ExprKind::kLt: n.op = NodeOp::kLt; break;
-    case ExprKind::kLe: n.op = NodeOp::kLe; break;
-    case ExprKind::kGt: n.op = NodeOp::kGt; break;
-    default: n.op = NodeOp::kGe; break;
+    case ExprKind::kEq:
+      n.op = NodeOp::kEq;
+      break;
+    case ExprKind::kNe:
+      n.op = NodeOp::kNe;
+      break;
+    case ExprKind::kLt:
+      n.op = NodeOp::kLt;
+      break;
+    case ExprKind::kLe:
+      n.op = NodeOp::kLe;
+      break;
+    case ExprKind::kGt:
+      n.op = NodeOp::kGt;
+      break;
+    default:
+      n.op = NodeOp::kGe;
+      break;
   }
   return {add_node(n, {l.node, r.node}), SType::kBool, ok};
 }
@@ -188,13 +207,12 @@ Compiled PackCompiler::compile_in(const Expr& e, Scope& scope) {
       list_id = it->second.index;
     } else {
       if (it != names_.end()) {
-        error("E308", pos_in(*scope.site, right.offset),
-              "'" + right.text + "' is a " + kind_word(it->second.kind) +
-                  ", not a list; 'in' needs a list name or [..]");
+        error(
+            "E308", pos_in(*scope.site, right.offset),
+            "'" + right.text + "' is a " + kind_word(it->second.kind) + ", not a list; 'in' needs a list name or [..]");
       } else {
         error("E308", pos_in(*scope.site, right.offset),
-              "unknown list '" + right.text + "'" +
-                  did_you_mean(right.text, declared_names({NameKind::kList})));
+              "unknown list '" + right.text + "'" + did_you_mean(right.text, declared_names({NameKind::kList})));
       }
       return fail();
     }
@@ -213,14 +231,13 @@ Compiled PackCompiler::compile_call(const Expr& e, Scope& scope) {
   if (!spec) {
     std::vector<std::string> names;
     for (const auto& f : kFunctions) names.emplace_back(f.name);
-    error("E303", pos_in(*scope.site, e.offset),
-          "unknown function '" + e.text + "'" + did_you_mean(e.text, names));
+    error("E303", pos_in(*scope.site, e.offset), "unknown function '" + e.text + "'" + did_you_mean(e.text, names));
     return fail();
   }
   if (static_cast<int>(e.args.size()) != spec->arity) {
-    error("E304", pos_in(*scope.site, e.offset),
-          "'" + e.text + "' takes " + std::to_string(spec->arity) + " argument(s), got " +
-              std::to_string(e.args.size()));
+    error(
+        "E304", pos_in(*scope.site, e.offset),
+        "'" + e.text + "' takes " + std::to_string(spec->arity) + " argument(s), got " + std::to_string(e.args.size()));
     return fail();
   }
   bool ok = true;
@@ -228,8 +245,7 @@ Compiled PackCompiler::compile_call(const Expr& e, Scope& scope) {
   for (const auto& a : e.args) {
     Compiled c = compile_expr(*a, scope);
     ok &= c.ok;
-    if (c.ok && spec->arg != SType::kAny && c.type != SType::kAny && c.type != SType::kNull &&
-        c.type != spec->arg) {
+    if (c.ok && spec->arg != SType::kAny && c.type != SType::kAny && c.type != SType::kNull && c.type != spec->arg) {
       error("E305", pos_in(*scope.site, a->offset),
             "'" + e.text + "' needs " + type_word(spec->arg) + ", but this is " + type_word(c.type));
       ok = false;
@@ -270,10 +286,10 @@ Compiled PackCompiler::compile_name(const Expr& e, Scope& scope) {
   const NameEntry& entry = it->second;
   switch (entry.kind) {
     case NameKind::kList:
-      error("E307", pos_in(*scope.site, e.offset),
-            "list '" + e.text + "' can only be used after 'in' / 'not in'");
+      error("E307", pos_in(*scope.site, e.offset), "list '" + e.text + "' can only be used after 'in' / 'not in'");
       return fail();
-    case NameKind::kRule: break;  // handled above
+    case NameKind::kRule:
+      break;  // handled above
     case NameKind::kFeature: {
       if (scope.in_where) {
         error("E309", pos_in(*scope.site, e.offset),
@@ -295,8 +311,7 @@ Compiled PackCompiler::compile_name(const Expr& e, Scope& scope) {
       if (!c.ok) return {c.node, c.type, false};
       if (scope.in_where && st.uses_features) {
         error("E309", pos_in(*scope.site, e.offset),
-              "a 'where' may not read features, but macro '" + e.text + "' reads feature '" +
-                  st.first_feature + "'");
+              "a 'where' may not read features, but macro '" + e.text + "' reads feature '" + st.first_feature + "'");
         return fail();
       }
       if (scope.macro && st.uses_features) {
@@ -325,8 +340,9 @@ Compiled PackCompiler::compile_macro(std::uint32_t index, Scope* from, const Exp
   }
   if (from && from->macro_depth >= kMaxMacroNesting) {
     SourcePos p = ref ? pos_in(*from->site, ref->offset) : pos_of(item.file, item.name_mark);
-    error("E311", p, "macros nest more than " + std::to_string(kMaxMacroNesting) + " levels deep: " +
-                         from->macro_chain + " -> " + item.name);
+    error("E311", p,
+          "macros nest more than " + std::to_string(kMaxMacroNesting) + " levels deep: " + from->macro_chain + " -> " +
+              item.name);
     return {const_node(Value::null()), SType::kAny, false};  // not cached: another path may be shallower
   }
   st.status = 1;

@@ -6,7 +6,8 @@ void PackCompiler::compile_settings() {
   if (settings_file_ < 0) return;
   int file = settings_file_;
   check_keys(file, settings_, {"score_thresholds", "max_future", "max_lateness"}, "settings");
-  for (auto [key, out] : {std::pair{"max_future", &rs_->max_future_ms}, std::pair{"max_lateness", &rs_->max_lateness_ms}}) {
+  for (auto [key, out] :
+       {std::pair{"max_future", &rs_->max_future_ms}, std::pair{"max_lateness", &rs_->max_lateness_ms}}) {
     const YAML::Node d = settings_[key];
     if (!d) continue;
     auto ms = d.IsScalar() ? parse_duration_ms(d.Scalar()) : std::nullopt;
@@ -139,8 +140,8 @@ void PackCompiler::compile_features() {
       } else {
         if (names_.count(*of) && names_.at(*of).kind != NameKind::kRule) {
           warning("W306", pos_of(item.file, item.node["of"].Mark()),
-                  "'of' always reads the event field '" + *of + "', not the " +
-                      kind_word(names_.at(*of).kind) + " of that name");
+                  "'of' always reads the event field '" + *of + "', not the " + kind_word(names_.at(*of).kind) +
+                      " of that name");
         }
         f.of_slot = rs_->fields.intern(*of);
         fp += ";of=" + *of;
@@ -206,8 +207,7 @@ void PackCompiler::compile_features() {
         ok = false;
       } else if (f.resolution_ms > 0 && f.buckets() > 1'440) {
         warning("W401", pos_of(item.file, item.node["window"].Mark()),
-                "window has " + std::to_string(f.buckets()) +
-                    " buckets; a coarser resolution keeps state small");
+                "window has " + std::to_string(f.buckets()) + " buckets; a coarser resolution keeps state small");
       }
     } else {
       ok = false;
@@ -217,8 +217,10 @@ void PackCompiler::compile_features() {
     // not part of the fingerprint, so tuning it keeps the state.
     std::int64_t lateness = rs_->max_lateness_ms;
     if (item.node["max_lateness"]) {
-      if (auto ms = duration_key(item, "max_lateness", false)) lateness = *ms;
-      else ok = false;
+      if (auto ms = duration_key(item, "max_lateness", false))
+        lateness = *ms;
+      else
+        ok = false;
     }
     if (f.resolution_ms > 0) {
       f.late_buckets = (lateness + f.resolution_ms - 1) / f.resolution_ms;

@@ -93,8 +93,7 @@ std::optional<std::string> PackCompiler::string_key(const Item& item, const char
   const YAML::Node n = item.node[key];
   if (!n || n.IsNull()) {
     if (required) {
-      error_at("E102", item.file, item.node,
-               "'" + item.name + "' needs '" + key + "'");
+      error_at("E102", item.file, item.node, "'" + item.name + "' needs '" + key + "'");
     }
     return std::nullopt;
   }

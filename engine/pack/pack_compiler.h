@@ -16,10 +16,10 @@
 #include <list>
 #include <map>
 #include <set>
-#include <tuple>
 #include <span>
-#include <unordered_map>
 #include <sstream>
+#include <tuple>
+#include <unordered_map>
 #include "engine/expr_parser.h"
 #include "engine/sha256.h"
 #include "engine/time_text.h"
@@ -29,17 +29,22 @@
 
 namespace fraud::pack {
 
-
 enum class SType { kAny, kNull, kBool, kNumber, kString, kList };
 
 inline const char* type_word(SType t) {
   switch (t) {
-    case SType::kAny: return "a value";
-    case SType::kNull: return "null";
-    case SType::kBool: return "true/false";
-    case SType::kNumber: return "a number";
-    case SType::kString: return "a string";
-    case SType::kList: return "a list";
+    case SType::kAny:
+      return "a value";
+    case SType::kNull:
+      return "null";
+    case SType::kBool:
+      return "true/false";
+    case SType::kNumber:
+      return "a number";
+    case SType::kString:
+      return "a string";
+    case SType::kList:
+      return "a list";
   }
   return "a value";
 }
@@ -48,7 +53,7 @@ struct FunctionSpec {
   const char* name;
   Function fn;
   int arity;
-  SType arg;     // expected type of every argument (kAny: anything)
+  SType arg;  // expected type of every argument (kAny: anything)
   SType result;
 };
 
@@ -71,10 +76,14 @@ enum class NameKind { kList, kMacro, kFeature, kRule };
 
 inline const char* kind_word(NameKind k) {
   switch (k) {
-    case NameKind::kList: return "list";
-    case NameKind::kMacro: return "macro";
-    case NameKind::kFeature: return "feature";
-    case NameKind::kRule: return "rule";
+    case NameKind::kList:
+      return "list";
+    case NameKind::kMacro:
+      return "macro";
+    case NameKind::kFeature:
+      return "feature";
+    case NameKind::kRule:
+      return "rule";
   }
   return "name";
 }
@@ -168,8 +177,7 @@ class PackCompiler {
 
   // ---- stage 1: read and collect -----------------------------------------
 
-  bool check_keys(int file, const YAML::Node& map, const std::vector<std::string>& allowed,
-                  const char* what);
+  bool check_keys(int file, const YAML::Node& map, const std::vector<std::string>& allowed, const char* what);
 
   void read_file(int file);
 
@@ -196,10 +204,10 @@ class PackCompiler {
 
   struct Scope {
     const ExprSite* site;
-    bool in_where = false;           // features may not be read
-    std::string macro_chain;         // for cycle messages
-    MacroState* macro = nullptr;     // set while compiling a macro body
-    int macro_depth = 0;             // macros being compiled around this scope
+    bool in_where = false;        // features may not be read
+    std::string macro_chain;      // for cycle messages
+    MacroState* macro = nullptr;  // set while compiling a macro body
+    int macro_depth = 0;          // macros being compiled around this scope
   };
 
   Compiled fail() { return {const_node(Value::null()), SType::kAny, false}; }
@@ -263,9 +271,9 @@ class PackCompiler {
   int settings_file_ = -1;
   YAML::Node settings_;
   std::vector<MacroState> macro_states_;
-  std::vector<std::uint32_t> node_depth_;  // by node: the longest path to a leaf (evaluation recursion)
-  std::vector<std::uint64_t> node_size_;   // by node: operations one evaluation may visit (saturating)
-  std::optional<std::vector<std::string>> value_names_;        // macros and features, sorted (hints)
+  std::vector<std::uint32_t> node_depth_;                // by node: the longest path to a leaf (evaluation recursion)
+  std::vector<std::uint64_t> node_size_;                 // by node: operations one evaluation may visit (saturating)
+  std::optional<std::vector<std::string>> value_names_;  // macros and features, sorted (hints)
   std::unordered_map<std::string, std::string> field_hints_;  // undeclared name -> its W301 hint
   std::vector<std::unique_ptr<std::string>> macro_texts_, reason_texts_;
   std::list<std::pair<std::string, std::string>> list_file_texts_;

@@ -2,7 +2,8 @@
 
 namespace fraud::pack {
 
-bool PackCompiler::check_keys(int file, const YAML::Node& map, const std::vector<std::string>& allowed, const char* what) {
+bool PackCompiler::check_keys(int file, const YAML::Node& map, const std::vector<std::string>& allowed,
+                              const char* what) {
   bool ok = true;
   std::set<std::string> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
@@ -20,8 +21,7 @@ bool PackCompiler::check_keys(int file, const YAML::Node& map, const std::vector
       std::string allowed_list;
       for (const auto& a : allowed) allowed_list += (allowed_list.empty() ? "" : ", ") + a;
       error_at("E101", file, it->first,
-               "unknown key '" + key + "' in " + what + did_you_mean(key, allowed) +
-                   "; allowed: " + allowed_list);
+               "unknown key '" + key + "' in " + what + did_you_mean(key, allowed) + "; allowed: " + allowed_list);
       ok = false;
     }
   }
@@ -33,18 +33,15 @@ void PackCompiler::read_file(int file) {
   try {
     root = load_bounded_yaml(files_[file].text);
   } catch (const YAML::ParserException& e) {
-    error("E001", {files_[file].path, e.mark.line + 1, e.mark.column + 1},
-          "YAML syntax error: " + e.msg);
+    error("E001", {files_[file].path, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
     return;
   } catch (const YAML::Exception& e) {
-    error("E001", {files_[file].path, e.mark.line + 1, e.mark.column + 1},
-          std::string("YAML error: ") + e.what());
+    error("E001", {files_[file].path, e.mark.line + 1, e.mark.column + 1}, std::string("YAML error: ") + e.what());
     return;
   }
   if (!root || root.IsNull()) return;  // an empty file is fine
   if (!root.IsMap()) {
-    error_at("E103", file, root,
-             "a rule file must be a map with sections settings, lists, macros, features, rules");
+    error_at("E103", file, root, "a rule file must be a map with sections settings, lists, macros, features, rules");
     return;
   }
   check_keys(file, root, {"settings", "lists", "macros", "features", "rules"}, "a rule file");
@@ -54,9 +51,9 @@ void PackCompiler::read_file(int file) {
     const YAML::Node value = it->second;
     if (key == "settings") {
       if (settings_file_ >= 0) {
-        error_at("E202", file, it->first,
-                 "settings are already defined in " + files_[settings_file_].path +
-                     "; at most one file may hold settings");
+        error_at(
+            "E202", file, it->first,
+            "settings are already defined in " + files_[settings_file_].path + "; at most one file may hold settings");
         continue;
       }
       if (!value.IsMap()) {
@@ -81,13 +78,12 @@ void PackCompiler::read_file(int file) {
     } else if (key == "features") {
       target = &features_;
       kind = NameKind::kFeature;
-      allowed = {"name",       "description", "agg",   "of",         "by",
-                 "window",     "resolution",  "where", "max_values", "max_lateness"};
+      allowed = {"name",   "description", "agg",   "of",         "by",
+                 "window", "resolution",  "where", "max_values", "max_lateness"};
     } else if (key == "rules") {
       target = &rules_;
       kind = NameKind::kRule;
-      allowed = {"name", "description", "when", "score", "decision", "reason", "mode", "tags",
-                 "enabled"};
+      allowed = {"name", "description", "when", "score", "decision", "reason", "mode", "tags", "enabled"};
     } else {
       continue;  // reported by check_keys
     }
@@ -115,21 +111,19 @@ void PackCompiler::read_file(int file) {
         continue;
       }
       const std::string& n = name.Scalar();
-      bool is_function = std::any_of(std::begin(kFunctions), std::end(kFunctions),
-                                     [&](const FunctionSpec& f) { return n == f.name; });
+      bool is_function =
+          std::any_of(std::begin(kFunctions), std::end(kFunctions), [&](const FunctionSpec& f) { return n == f.name; });
       if (is_function && kind != NameKind::kRule) {
-        error_at("E105", file, name, "'" + n + "' is a function name and cannot name a " +
-                                         kind_word(kind));
+        error_at("E105", file, name, "'" + n + "' is a function name and cannot name a " + kind_word(kind));
         continue;
       }
-      auto [it2, inserted] = names_.emplace(
-          n, NameEntry{kind, static_cast<std::uint32_t>(target->size()), file, name.Mark()});
+      auto [it2, inserted] =
+          names_.emplace(n, NameEntry{kind, static_cast<std::uint32_t>(target->size()), file, name.Mark()});
       if (!inserted) {
         SourcePos first = pos_of(it2->second.file, it2->second.mark);
         error_at("E201", file, name,
-                 "duplicate name '" + n + "': already defined as a " + kind_word(it2->second.kind) +
-                     " at " + first.file + ":" + std::to_string(first.line) + ":" +
-                     std::to_string(first.col));
+                 "duplicate name '" + n + "': already defined as a " + kind_word(it2->second.kind) + " at " +
+                     first.file + ":" + std::to_string(first.line) + ":" + std::to_string(first.col));
         // Still compiled below, so its own mistakes are reported too.
       }
       target->push_back({file, item, n, name.Mark()});

@@ -2,7 +2,8 @@
 
 namespace fraud::pack {
 
-void PackCompiler::collect_features(std::uint32_t node, std::vector<char>& seen_nodes, std::set<std::uint32_t>& out) const {
+void PackCompiler::collect_features(std::uint32_t node, std::vector<char>& seen_nodes,
+                                    std::set<std::uint32_t>& out) const {
   if (seen_nodes[node]) return;
   seen_nodes[node] = 1;
   const Node& n = rs_->nodes[node];
@@ -62,7 +63,8 @@ std::optional<std::set<std::string>> PackCompiler::type_constraint(std::uint32_t
       if (!strings) return std::nullopt;
       return std::set<std::string>(strings->begin(), strings->end());
     }
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 

@@ -51,7 +51,7 @@ void BatchStages::parse(PipelineBatch& b) {
   // here, in parallel, rather than in the serial features stage.
   b.processor.plan(*b.rules, b.ptrs, b.sources);
   if (std::size_t clamped = b.processor.clamped_events()) {
-    metrics_.future_events.Increment(static_cast<double>(clamped));
+    counters_.future_events.add(clamped);
   }
   store_.digest(*b.rules, b.processor.ops_to_digest());
   // While the features stage is behind, this batch's keys are known before
@@ -60,39 +60,14 @@ void BatchStages::parse(PipelineBatch& b) {
   metrics_.stage_latency(EngineMetrics::kParse).Observe(seconds_since(t0));
 }
 
-void BatchStages::account_store_counters() {
-  const FeatureStoreCounters now = store_.counters();
-  const FeatureStoreCounters& was = store_seen_;
-  auto add = [](prometheus::Counter& c, std::uint64_t a, std::uint64_t b) {
-    if (a > b) c.Increment(static_cast<double>(a - b));
-  };
-  add(metrics_.feature_keys_engine_computed, now.keys_engine_computed, was.keys_engine_computed);
-  add(metrics_.feature_keys_script_computed, now.keys_script_computed, was.keys_script_computed);
-  add(metrics_.feature_keys_created, now.keys_created, was.keys_created);
-  add(metrics_.feature_create_conflicts, now.create_conflicts, was.create_conflicts);
-  add(metrics_.feature_keys_checked_absent, now.keys_checked_absent, was.keys_checked_absent);
-  add(metrics_.feature_absence_conflicts, now.absence_conflicts, was.absence_conflicts);
-  add(metrics_.feature_cache_evictions, now.cache_evictions, was.cache_evictions);
-  add(metrics_.feature_keys_prefetched, now.keys_prefetched, was.keys_prefetched);
-  add(metrics_.feature_store_round_trips, now.round_trips, was.round_trips);
-  add(metrics_.distinct_overflows, now.distinct_overflows, was.distinct_overflows);
-  add(metrics_.feature_store_script_calls, now.script_calls, was.script_calls);
-  metrics_.feature_cache_entries.Set(static_cast<double>(now.cache_entries));
-  metrics_.feature_cache_bytes.Set(static_cast<double>(now.cache_bytes));
-  counters_.store_round_trips.store(now.round_trips);
-  counters_.store_script_calls.store(now.script_calls);
-  store_seen_ = now;
-}
-
 void BatchStages::features(PipelineBatch& b) {
   auto t0 = std::chrono::steady_clock::now();
   while (true) {
     auto s0 = std::chrono::steady_clock::now();
-    metrics_.feature_store_requests.Increment();
+    counters_.store_requests.add();
     b.store_status = store_.apply(*b.rules, b.processor.ops(), b.processor.results());
     metrics_.feature_store_latency.Observe(seconds_since(s0));
     counters_.store_ok.store(b.store_status.ok);
-    account_store_counters();
     if (b.store_status.ok) {
       if (!b.store_status.late_ops.empty()) {
         b.processor.mark_late(b.store_status.late_ops);
@@ -103,7 +78,6 @@ void BatchStages::features(PipelineBatch& b) {
       if (b.store_status.state_reset) {
         // The state is gone and cannot come back by waiting: verdicts go out
         // flagged (fail_closed: declined), whatever the policy.
-        metrics_.feature_state_resets.Increment();
         spdlog::error(
             "feature store lost its data (Redis restarted empty or was flushed): velocity features restart "
             "from zero; verdicts of this batch are marked degraded");
@@ -111,8 +85,7 @@ void BatchStages::features(PipelineBatch& b) {
       }
       break;
     }
-    metrics_.feature_store_errors.Increment();
-    counters_.store_failures.fetch_add(1);
+    counters_.store_failures.add();
     if (config_.failure_policy != StoreFailurePolicy::kPause) {
       spdlog::warn("feature store: {}; evaluating without features ({})", b.store_status.error,
                    config_.failure_policy == StoreFailurePolicy::kFailOpen ? "fail_open" : "fail_closed");
@@ -150,7 +123,7 @@ void BatchStages::evaluate(PipelineBatch& b) {
       encode_verdict(rs, *b.ptrs[i], v, b.processor.features_of(i), b.sources[i], b.encoded[i]);
     }
   }
-  if (b.degraded || b.state_reset) metrics_.degraded_verdicts.Increment(static_cast<double>(n));
+  if (b.degraded || b.state_reset) counters_.degraded_verdicts.add(n);
   metrics_.stage_latency(EngineMetrics::kEvaluate).Observe(seconds_since(t0));
 }
 

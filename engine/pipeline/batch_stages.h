@@ -23,8 +23,8 @@ namespace fraud {
 
 class BatchStages {
  public:
-  BatchStages(const PipelineConfig& config, std::string_view source_name, FeatureStore& store,
-              EngineMetrics& metrics, PipelineCounters& counters, Clock& clock, const std::atomic<bool>& stopping)
+  BatchStages(const PipelineConfig& config, std::string_view source_name, FeatureStore& store, EngineMetrics& metrics,
+              PipelineCounters& counters, Clock& clock, const std::atomic<bool>& stopping)
       : config_(config),
         source_name_(source_name),
         store_(store),
@@ -40,8 +40,6 @@ class BatchStages {
   void evaluate(PipelineBatch& b);
 
  private:
-  void account_store_counters();
-
   const PipelineConfig& config_;
   std::string_view source_name_;
   FeatureStore& store_;
@@ -49,7 +47,6 @@ class BatchStages {
   PipelineCounters& counters_;
   Clock& clock_;
   const std::atomic<bool>& stopping_;
-  FeatureStoreCounters store_seen_;  // the store's counters at the last update (features stage only)
 };
 
 }  // namespace fraud

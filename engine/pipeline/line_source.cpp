@@ -13,7 +13,8 @@ EventSource::Poll LineSource::next(int, SourceRecord& out, ByteArena& arena) {
       const std::streamsize got = in_.gcount();
       if (got > 0) any = true;
       const bool full = in_.fail() && !in_.eof() && got == static_cast<std::streamsize>(sizeof chunk_) - 1;
-      const std::size_t text = static_cast<std::size_t>(full || in_.eof() ? got : std::max<std::streamsize>(got - 1, 0));
+      const std::size_t text =
+          static_cast<std::size_t>(full || in_.eof() ? got : std::max<std::streamsize>(got - 1, 0));
       if (line_.size() <= max_line_bytes_) line_.append(chunk_, std::min(text, max_line_bytes_ + 1 - line_.size()));
       if (full) {
         in_.clear();

@@ -16,9 +16,8 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }
 }  // namespace
 
-Pipeline::Pipeline(PipelineConfig config, std::shared_ptr<const RuleSet> rules, EventSource& source,
-                   VerdictSink& sink, FeatureStore& store, EngineMetrics& metrics, PipelineCounters& counters,
-                   Clock& clock)
+Pipeline::Pipeline(PipelineConfig config, std::shared_ptr<const RuleSet> rules, EventSource& source, VerdictSink& sink,
+                   FeatureStore& store, EngineMetrics& metrics, PipelineCounters& counters, Clock& clock)
     : config_(std::move(config)),
       source_(source),
       sink_(sink),
@@ -81,8 +80,8 @@ void Pipeline::submit(PipelineBatch* b) {
   }
   in_flight_.fetch_add(1);
   before_store_.fetch_add(1);
-  metrics_.batches_in_flight.Increment();
-  counters_.consumed.fetch_add(b->records.size(), std::memory_order_relaxed);
+  counters_.batches_in_flight.add();
+  counters_.consumed.add(b->records.size());
   // Wait for a free slot, showing the watchdog we are alive.
   while (!queue_.try_push(b)) {
     counters_.poll_heartbeat_ms.store(clock_.steady_ms());
@@ -105,7 +104,7 @@ void Pipeline::drain() {
 }
 
 void Pipeline::retired() {
-  metrics_.batches_in_flight.Decrement();
+  counters_.batches_in_flight.sub();
   {
     std::lock_guard lock(drain_mu_);
     in_flight_.fetch_sub(1);
@@ -133,8 +132,8 @@ void Pipeline::poll_loop() {
     while (filling_->records.size() < config_.batch_size && !stopping_.load()) {
       // (before_revoke() may replace filling_ inside next().)
       int wait = filling_->records.empty() ? 100
-                 : got_one || idle() ? 0
-                                     : static_cast<int>(std::max<std::int64_t>(0, deadline - clock_.steady_ms()));
+                 : got_one || idle()       ? 0
+                                           : static_cast<int>(std::max<std::int64_t>(0, deadline - clock_.steady_ms()));
       SourceRecord r;
       EventSource::Poll got = source_.next(wait, r, filling_->arena);
       if (got == EventSource::Poll::kFatal) {
@@ -206,8 +205,7 @@ void Pipeline::produce(PipelineBatch& b) {
     slot.source_partition = r.partition;
     bool ok;
     if (b.valid[i]) {
-      ok = sink_.send_verdict(VerdictOut{r, *b.ptrs[v], b.verdicts[v], b.processor.features_of(v), b.encoded[v]},
-                              slot);
+      ok = sink_.send_verdict(VerdictOut{r, *b.ptrs[v], b.verdicts[v], b.processor.features_of(v), b.encoded[v]}, slot);
       ++v;
     } else {
       ok = sink_.send_dead_letter(DeadLetterOut{r, b.errors[i].reason, b.errors[i].detail}, slot);
@@ -220,8 +218,7 @@ void Pipeline::produce(PipelineBatch& b) {
   // Tallies of the batch: serial here, so no lock in the parallel stages.
   for (int d = 0; d < 3; ++d) {
     if (!b.decisions[d]) continue;
-    metrics_.verdicts(static_cast<Decision>(d)).Increment(static_cast<double>(b.decisions[d]));
-    counters_.decisions[d].fetch_add(b.decisions[d], std::memory_order_relaxed);
+    counters_.decision(static_cast<Decision>(d)).add(b.decisions[d]);
   }
   for (std::size_t r = 0; r < b.rule_hits.size(); ++r) {
     if (!b.rule_hits[r]) continue;
@@ -231,8 +228,7 @@ void Pipeline::produce(PipelineBatch& b) {
   source_.release(b.records);
   pool_.give_back(&b);
   metrics_.stage_latency(EngineMetrics::kProduce).Observe(seconds_since(t0));
-  metrics_.batches.Increment();
-  counters_.batches.fetch_add(1, std::memory_order_relaxed);
+  counters_.batches.add();
   tracker_.close(acks);
 }
 
@@ -246,31 +242,25 @@ int Pipeline::run(int flush_ms) {
   }
   tbb::parallel_pipeline(
       config_.max_in_flight,
-      tbb::make_filter<void, PipelineBatch*>(tbb::filter_mode::serial_in_order,
-                                             [&](tbb::flow_control& fc) -> PipelineBatch* {
-                                               PipelineBatch* b = nullptr;
-                                               queue_.pop(b);
-                                               if (!b) fc.stop();
-                                               return b;
-                                             }) &
-          tbb::make_filter<PipelineBatch*, PipelineBatch*>(tbb::filter_mode::parallel,
-                                                           [&](PipelineBatch* b) {
-                                                             stages_.parse(*b);
-                                                             return b;
-                                                           }) &
-          tbb::make_filter<PipelineBatch*, PipelineBatch*>(tbb::filter_mode::serial_in_order,
-                                                           [&](PipelineBatch* b) {
-                                                             stages_.features(*b);
-                                                             before_store_.fetch_sub(1);
-                                                             return b;
-                                                           }) &
-          tbb::make_filter<PipelineBatch*, PipelineBatch*>(tbb::filter_mode::parallel,
-                                                           [&](PipelineBatch* b) {
-                                                             stages_.evaluate(*b);
-                                                             return b;
-                                                           }) &
-          tbb::make_filter<PipelineBatch*, void>(tbb::filter_mode::serial_in_order,
-                                                 [&](PipelineBatch* b) { produce(*b); }));
+      tbb::make_filter<void,
+                       PipelineBatch*>(tbb::filter_mode::serial_in_order, [&](tbb::flow_control& fc) -> PipelineBatch* {
+        PipelineBatch* b = nullptr;
+        queue_.pop(b);
+        if (!b) fc.stop();
+        return b;
+      }) & tbb::make_filter<PipelineBatch*, PipelineBatch*>(tbb::filter_mode::parallel, [&](PipelineBatch* b) {
+        stages_.parse(*b);
+        return b;
+      }) & tbb::make_filter<PipelineBatch*, PipelineBatch*>(tbb::filter_mode::serial_in_order, [&](PipelineBatch* b) {
+        stages_.features(*b);
+        before_store_.fetch_sub(1);
+        return b;
+      }) & tbb::make_filter<PipelineBatch*, PipelineBatch*>(tbb::filter_mode::parallel, [&](PipelineBatch* b) {
+        stages_.evaluate(*b);
+        return b;
+      }) & tbb::make_filter<PipelineBatch*, void>(tbb::filter_mode::serial_in_order, [&](PipelineBatch* b) {
+        produce(*b);
+      }));
   poller.join();
   // Every produced record must be acknowledged before the final commit.
   sink_.flush(flush_ms);

@@ -34,8 +34,8 @@ struct PipelineBatch {
   std::shared_ptr<RuleHitCounts> hit_counts;
 
   std::vector<SourceRecord> records;
-  ByteArena arena;                // record bytes a source does not keep itself
-  std::vector<Event> events;      // one per record (valid or not)
+  ByteArena arena;            // record bytes a source does not keep itself
+  std::vector<Event> events;  // one per record (valid or not)
   std::vector<std::uint8_t> valid;
   std::vector<EventError> errors;
   std::vector<const Event*> ptrs;  // valid events, in order

@@ -9,6 +9,8 @@
 #include <string_view>
 
 #include "engine/latency_recorder.h"
+#include "engine/rule_set.h"
+#include "engine/stats.h"
 
 namespace fraud {
 
@@ -41,18 +43,38 @@ struct PipelineConfig {
   std::optional<std::uint32_t> record_time_field;
 };
 
-// Live figures, cheap to read (the demo summary, /stats, tests). The sink
-// counts what it sends; the pipeline the rest.
-struct PipelineCounters {
-  std::atomic<std::uint64_t> consumed{0};
-  std::atomic<std::uint64_t> verdicts{0};
-  std::atomic<std::uint64_t> dead_letters{0};
-  std::atomic<std::uint64_t> acked{0};
-  std::atomic<std::uint64_t> batches{0};  // batches handed to the sink
-  std::atomic<std::uint64_t> decisions[3] = {0, 0, 0};
-  std::atomic<std::uint64_t> store_failures{0};
-  std::atomic<std::uint64_t> store_round_trips{0};  // the store's counters, as of the last batch
-  std::atomic<std::uint64_t> store_script_calls{0};
+// The pipeline's stats, declared once (engine/stats.h): the pipeline, its
+// source and its sink bump them; Prometheus reads them at scrape time and
+// /stats prints them. The sink counts what it sends; the pipeline the rest.
+#define FRAUD_PIPELINE_STATS(X)                                                                                    \
+  X(consumed, kCounter, "fraud_records_polled_total", "", "Records taken from the source (events or not)")         \
+  X(verdicts, kCounter, "", "", "")     /* verdicts handed to the sink (fraud_verdicts_total: by decision) */      \
+  X(dead_letters, kCounter, "", "", "") /* dead letters handed to the sink (fraud_dlq_records_total: by reason) */ \
+  X(acked, kCounter, "fraud_records_acknowledged_total", "",                                                       \
+    "Output records (verdicts and dead letters) the output acknowledged")                                          \
+  X(allowed, kCounter, "fraud_verdicts_total", "decision=allow", "Verdicts produced, by decision")                 \
+  X(reviewed, kCounter, "fraud_verdicts_total", "decision=review", "")                                             \
+  X(declined, kCounter, "fraud_verdicts_total", "decision=decline", "")                                            \
+  X(batches, kCounter, "fraud_batches_total", "", "Batches handed to the sink")                                    \
+  X(store_requests, kCounter, "fraud_feature_store_requests_total", "",                                            \
+    "Feature store requests (one per batch, and one per retry)")                                                   \
+  X(store_failures, kCounter, "fraud_feature_store_errors_total", "", "Feature store round trips that failed")     \
+  X(degraded_verdicts, kCounter, "fraud_degraded_verdicts_total", "",                                              \
+    "Verdicts made without features (fail_open / fail_closed) or on lost feature state")                           \
+  X(future_events, kCounter, "fraud_future_events_total", "",                                                      \
+    "Events whose ts was more than settings.max_future ahead of their record time: their features used record "    \
+    "time + max_future (the verdict says ts_clamped_from)")                                                        \
+  X(produce_errors, kCounter, "fraud_produce_errors_total", "", "Verdict or DLQ deliveries that failed")           \
+  X(rebalances, kCounter, "fraud_rebalances_total", "", "Consumer group rebalances seen")                          \
+  X(batches_in_flight, kGauge, "fraud_batches_in_flight", "",                                                      \
+    "Batches between poll and offset store (produced ones wait for the acknowledgements holding only their "       \
+    "offsets)")
+FRAUD_STATS_STRUCT(PipelineStats, FRAUD_PIPELINE_STATS)
+
+// Live figures, cheap to read (the demo summary, /stats, tests): the stats
+// above, and the state the health checks read.
+struct PipelineCounters : PipelineStats {
+  Stat& decision(Decision d) { return d == Decision::kAllow ? allowed : d == Decision::kReview ? reviewed : declined; }
   std::atomic<std::int64_t> assigned_partitions{0};
   std::atomic<std::int64_t> poll_heartbeat_ms{0};  // steady-clock ms of the poll loop's last turn
   std::atomic<bool> store_ok{true};                // the last feature store round trip succeeded

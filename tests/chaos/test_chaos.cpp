@@ -78,9 +78,10 @@ class Fleet {
       : bootstrap_(kafka.bootstrap()), redis_(std::move(redis)), group_(std::move(group)), extra_(std::move(extra)) {}
 
   ChildProcess& start() {
-    std::vector<std::string> args = {FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", bootstrap_, "--redis",
-                                     redis_, "--input-topic", "in", "--output-topic", "out", "--dlq-topic", "dlq",
-                                     "--group", group_, "--metrics-port", "0", "--batch-size", "500"};
+    std::vector<std::string> args = {FRAUD_BINARY,   "run",  "--rules",       rules_dir(), "--kafka",        bootstrap_,
+                                     "--redis",      redis_, "--input-topic", "in",        "--output-topic", "out",
+                                     "--dlq-topic",  "dlq",  "--group",       group_,      "--metrics-port", "0",
+                                     "--batch-size", "500"};
     args.insert(args.end(), extra_.begin(), extra_.end());
     engines_.push_back(std::make_unique<ChildProcess>(args));
     return *engines_.back();
@@ -171,8 +172,8 @@ Figures collect(const std::string& name, const EmbeddedKafka& kafka, const Input
   StoreStatus st = store.apply(rs, reads, got);
   EXPECT_TRUE(st.ok) << st.error;
   for (std::size_t i = 0; i < reads.size(); ++i) {
-    bool same = want[i].is_null() ? got[i].is_null()
-                                  : got[i].is_number() && std::abs(got[i].number - want[i].number) < 1e-6;
+    bool same =
+        want[i].is_null() ? got[i].is_null() : got[i].is_number() && std::abs(got[i].number - want[i].number) < 1e-6;
     if (!same) {
       ++f.mismatches;
       if (f.mismatches <= 3) {
@@ -181,9 +182,10 @@ Figures collect(const std::string& name, const EmbeddedKafka& kafka, const Input
       }
     }
   }
-  std::printf("chaos %-22s events in %6zu | verdicts out %6zu | unique %6zu | duplicates %4zu | DLQ %4zu | "
-              "feature mismatches %zu (of %zu) | lost %zu\n",
-              name.c_str(), f.events_in, f.verdicts, f.unique, f.duplicates, f.dlq, f.mismatches, reads.size(), f.lost);
+  std::printf(
+      "chaos %-22s events in %6zu | verdicts out %6zu | unique %6zu | duplicates %4zu | DLQ %4zu | "
+      "feature mismatches %zu (of %zu) | lost %zu\n",
+      name.c_str(), f.events_in, f.verdicts, f.unique, f.duplicates, f.dlq, f.mismatches, reads.size(), f.lost);
   std::fflush(stdout);
   return f;
 }

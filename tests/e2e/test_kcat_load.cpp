@@ -6,8 +6,8 @@
 // each line into key and JSON at the tab; the engine's metrics count it).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <simdjson.h>
+#include <cstdlib>
 
 #include <filesystem>
 #include <fstream>
@@ -30,7 +30,6 @@ const bool kTestSalt = [] {
   ::setenv("FRAUDSTREAM_REDIS_SALT", "test-salt", 0);
   return true;
 }();
-
 
 int run_shell(const std::string& cmd) {
   int rc = std::system(cmd.c_str());

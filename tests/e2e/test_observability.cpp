@@ -5,8 +5,8 @@
 // alert file and `promtool check metrics` a scrape.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <simdjson.h>
+#include <cstdlib>
 
 #include <filesystem>
 #include <fstream>
@@ -31,7 +31,6 @@ const bool kTestSalt = [] {
   ::setenv("FRAUDSTREAM_REDIS_SALT", "test-salt", 0);
   return true;
 }();
-
 
 std::string url_encode(const std::string& s) {
   std::string out;
@@ -95,9 +94,12 @@ TEST(Observability, DashboardAndAlertsWorkOnARealPrometheus) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::ofstream(dir / "prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                                           "rule_files: ['" << chart_file("alerts.yaml") << "']\n"
+                                           "rule_files: ['"
+                                        << chart_file("alerts.yaml")
+                                        << "']\n"
                                            "scrape_configs:\n  - job_name: fraudstream\n    static_configs:\n"
-                                           "      - targets: ['127.0.0.1:" << metrics_port << "']\n";
+                                           "      - targets: ['127.0.0.1:"
+                                        << metrics_port << "']\n";
   int prom_port = free_tcp_port();
   ChildProcess prometheus({"/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml").string(),
                            "--storage.tsdb.path=" + (dir / "data").string(),
@@ -121,8 +123,8 @@ TEST(Observability, DashboardAndAlertsWorkOnARealPrometheus) {
   bool up = false;
   for (int i = 0; i < 120 && !up; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    up = has_data(query("sum(rate(fraud_verdicts_total[1m])) > 0")) &&
-         has_data(query("fraud_consumer_lag_messages")) && has_data(query("rate(fraud_dlq_records_total[1m]) > 0"));
+    up = has_data(query("sum(rate(fraud_verdicts_total[1m])) > 0")) && has_data(query("fraud_consumer_lag_messages")) &&
+         has_data(query("rate(fraud_dlq_records_total[1m]) > 0"));
   }
   ASSERT_TRUE(up) << "Prometheus never saw the engine working";
   std::this_thread::sleep_for(std::chrono::seconds(3));
@@ -144,8 +146,7 @@ TEST(Observability, DashboardAndAlertsWorkOnARealPrometheus) {
       std::string expr(target["expr"].get_string().value());
       expr = std::regex_replace(expr, std::regex("\\$job"), "fraudstream");
       ++queries;
-      EXPECT_TRUE(has_data(query(expr))) << panel["title"].get_string().value() << ": " << expr << "\n"
-                                         << query(expr);
+      EXPECT_TRUE(has_data(query(expr))) << panel["title"].get_string().value() << ": " << expr << "\n" << query(expr);
     }
   }
   EXPECT_GE(queries, 15);

@@ -91,7 +91,8 @@ YAML::Node config_map(const Rendered& r, const std::string& suffix) {
 TEST(HelmChart, DefaultValues) {
   Rendered r = render();
   ASSERT_EQ(r.exit_code, 0) << r.text;
-  for (const char* kind : {"Deployment", "Service", "ServiceMonitor", "PrometheusRule", "PodDisruptionBudget"}) one(r, kind);
+  for (const char* kind : {"Deployment", "Service", "ServiceMonitor", "PrometheusRule", "PodDisruptionBudget"})
+    one(r, kind);
   EXPECT_EQ(of_kind(r, "ConfigMap").size(), 3u);
   EXPECT_TRUE(of_kind(r, "ScaledObject").empty());
   EXPECT_TRUE(of_kind(r, "HorizontalPodAutoscaler").empty());
@@ -213,7 +214,8 @@ podDisruptionBudget:
   EXPECT_FALSE(dep["spec"]["replicas"]) << "KEDA owns the replica count";
   YAML::Node pod = dep["spec"]["template"]["spec"];
   std::map<std::string, YAML::Node> env;
-  for (const auto& e : pod["containers"][0]["env"]) env.emplace(e["name"].as<std::string>(), static_cast<const YAML::Node&>(e));
+  for (const auto& e : pod["containers"][0]["env"])
+    env.emplace(e["name"].as<std::string>(), static_cast<const YAML::Node&>(e));
   EXPECT_EQ(env["FRAUDSTREAM_REDIS_URL"]["valueFrom"]["secretKeyRef"]["name"].as<std::string>(), "redis-creds");
   EXPECT_EQ(env["FRAUDSTREAM_KAFKA_PROPERTIES_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"].as<std::string>(),
             "kafka-creds");
@@ -252,13 +254,15 @@ TEST(HelmChart, HpaInsteadOfKedaAndNeverBoth) {
   Rendered keda = render("kafka: {inputPartitions: 36}\nautoscaling: {keda: {enabled: true}}\n");
   ASSERT_EQ(keda.exit_code, 0) << keda.text;
   EXPECT_EQ(one(keda, "ScaledObject")["spec"]["maxReplicaCount"].as<int>(), 36);
-  EXPECT_EQ(one(keda, "ScaledObject")["spec"]["triggers"][0]["metadata"]["allowIdleConsumers"].as<std::string>(), "false");
+  EXPECT_EQ(one(keda, "ScaledObject")["spec"]["triggers"][0]["metadata"]["allowIdleConsumers"].as<std::string>(),
+            "false");
   Rendered too_many = render("autoscaling: {keda: {enabled: true, maxReplicas: 24}}\n");
   EXPECT_NE(too_many.exit_code, 0);
   EXPECT_NE(too_many.text.find("above kafka.inputPartitions (12)"), std::string::npos) << too_many.text;
   Rendered both = render("autoscaling: {hpa: {enabled: true}, keda: {enabled: true}}\n");
   EXPECT_NE(both.exit_code, 0) << "enabling both must fail";
-  Rendered off = render("serviceMonitor: {enabled: false}\nprometheusRule: {enabled: false}\ndashboard: {enabled: false}\n");
+  Rendered off =
+      render("serviceMonitor: {enabled: false}\nprometheusRule: {enabled: false}\ndashboard: {enabled: false}\n");
   ASSERT_EQ(off.exit_code, 0);
   EXPECT_TRUE(of_kind(off, "ServiceMonitor").empty());
   EXPECT_TRUE(of_kind(off, "PrometheusRule").empty());
@@ -295,15 +299,17 @@ TEST(HelmChart, RedisTlsSidecar) {
   EXPECT_TRUE(side["securityContext"]["readOnlyRootFilesystem"].as<bool>());
   bool ca_volume = false;
   for (const auto& v : pod["volumes"]) {
-    if (v["name"].as<std::string>() == "redis-tls") ca_volume = v["secret"]["secretName"].as<std::string>() == "redis-ca";
+    if (v["name"].as<std::string>() == "redis-tls")
+      ca_volume = v["secret"]["secretName"].as<std::string>() == "redis-ca";
   }
   EXPECT_TRUE(ca_volume);
   YAML::Node data = config_map(r, "-config")["data"];
   YAML::Node run = YAML::Load(data["run.yaml"].as<std::string>());
   EXPECT_EQ(run["redis"]["url"].as<std::string>(), "redis://127.0.0.1:6379");
   std::string conf = data["stunnel-redis.conf"].as<std::string>();
-  for (const char* line : {"client = yes", "accept = 127.0.0.1:6379", "connect = redis-tls.data:6380",
-                           "verifyChain = yes", "checkHost = redis-tls.data", "CAfile = /etc/fraudstream/redis-tls/ca.crt"}) {
+  for (const char* line :
+       {"client = yes", "accept = 127.0.0.1:6379", "connect = redis-tls.data:6380", "verifyChain = yes",
+        "checkHost = redis-tls.data", "CAfile = /etc/fraudstream/redis-tls/ca.crt"}) {
     EXPECT_NE(conf.find(line), std::string::npos) << line << " in\n" << conf;
   }
   Rendered no_ca = render("redis: {tls: {enabled: true}}\n");

@@ -6,8 +6,8 @@
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,13 +31,14 @@ struct Record {
 
 inline void produce_all(const std::string& bootstrap, const std::string& topic,
                         const std::vector<std::pair<std::string, std::string>>& key_values) {
-  auto p = make_kafka_client(RD_KAFKA_PRODUCER, make_kafka_conf({{"bootstrap.servers", bootstrap},
-                                                                 {"enable.idempotence", "true"},
-                                                                 {"log_level", "3"}}));
+  auto p = make_kafka_client(
+      RD_KAFKA_PRODUCER,
+      make_kafka_conf({{"bootstrap.servers", bootstrap}, {"enable.idempotence", "true"}, {"log_level", "3"}}));
   for (const auto& [k, v] : key_values) {
     while (rd_kafka_producev(p.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(k.data(), k.size()),
                              RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(p.get(), 10);
     }
   }
@@ -52,11 +53,13 @@ inline int next_reader_id() {
 // Reads `topic` from the beginning until `count` records or `timeout`.
 inline std::vector<Record> consume(const std::string& bootstrap, const std::string& topic, std::size_t count,
                                    std::chrono::seconds timeout = std::chrono::seconds(60)) {
-  auto c = make_kafka_client(RD_KAFKA_CONSUMER, make_kafka_conf({{"bootstrap.servers", bootstrap},
-                                                                 {"group.id", "test-reader-" + topic + std::to_string(::getpid()) + "-" + std::to_string(next_reader_id())},
-                                                                 {"auto.offset.reset", "earliest"},
-                                                                 {"enable.auto.commit", "false"},
-                                                                 {"log_level", "3"}}));
+  auto c = make_kafka_client(RD_KAFKA_CONSUMER,
+                             make_kafka_conf({{"bootstrap.servers", bootstrap},
+                                              {"group.id", "test-reader-" + topic + std::to_string(::getpid()) + "-" +
+                                                               std::to_string(next_reader_id())},
+                                              {"auto.offset.reset", "earliest"},
+                                              {"enable.auto.commit", "false"},
+                                              {"log_level", "3"}}));
   rd_kafka_poll_set_consumer(c.get());
   auto* subs = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(subs, topic.c_str(), RD_KAFKA_PARTITION_UA);
@@ -93,9 +96,8 @@ inline std::vector<Record> consume(const std::string& bootstrap, const std::stri
 // Committed offsets of `group` on `topic` partitions [0, partitions).
 inline std::map<int, std::int64_t> committed(const std::string& bootstrap, const std::string& group,
                                              const std::string& topic, int partitions) {
-  auto c = make_kafka_client(RD_KAFKA_CONSUMER, make_kafka_conf({{"bootstrap.servers", bootstrap},
-                                                                 {"group.id", group},
-                                                                 {"log_level", "3"}}));
+  auto c = make_kafka_client(
+      RD_KAFKA_CONSUMER, make_kafka_conf({{"bootstrap.servers", bootstrap}, {"group.id", group}, {"log_level", "3"}}));
   auto* list = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
   rd_kafka_committed(c.get(), list, 10'000);

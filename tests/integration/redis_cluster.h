@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <functional>
 #include <map>
-#include <random>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -27,15 +27,17 @@ class RedisCluster {
  public:
   explicit RedisCluster(int masters = 3, int replicas = 1, int node_timeout_ms = 1000)
       : node_timeout_ms_(node_timeout_ms) {
-    dir_ = std::filesystem::temp_directory_path() / ("fraudstream-cluster-" + std::to_string(::getpid()) + "-" +
-                                                      std::to_string(counter()++));
+    dir_ = std::filesystem::temp_directory_path() /
+           ("fraudstream-cluster-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
     std::filesystem::create_directories(dir_);
     int n = masters * (1 + replicas);
     for (int i = 0; i < n; ++i) start(free_cluster_port());
     std::string cmd = "redis-cli --cluster create";
     for (auto& [port, _] : nodes_) cmd += " 127.0.0.1:" + std::to_string(port);
-    cmd += " --cluster-replicas " + std::to_string(replicas) + " --cluster-yes > " + (dir_ / "create.log").string() + " 2>&1";
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("redis-cli --cluster create failed: see " + (dir_ / "create.log").string());
+    cmd += " --cluster-replicas " + std::to_string(replicas) + " --cluster-yes > " + (dir_ / "create.log").string() +
+           " 2>&1";
+    if (std::system(cmd.c_str()) != 0)
+      throw std::runtime_error("redis-cli --cluster create failed: see " + (dir_ / "create.log").string());
     if (!wait_healthy(std::chrono::seconds(30))) throw std::runtime_error("redis cluster did not become healthy");
   }
   ~RedisCluster() {
@@ -76,9 +78,10 @@ class RedisCluster {
   }
   static std::string text(int port, const std::vector<std::string>& args) {
     redisReply* r = command(port, args);
-    std::string s = r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR)
-                        ? std::string(r->str, r->len)
-                        : "";
+    std::string s =
+        r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR)
+            ? std::string(r->str, r->len)
+            : "";
     if (r) freeReplyObject(r);
     return s;
   }
@@ -112,7 +115,10 @@ class RedisCluster {
     return out;
   }
 
-  void kill(int port) { nodes_.at(port)->kill(); nodes_[port].reset(); }
+  void kill(int port) {
+    nodes_.at(port)->kill();
+    nodes_[port].reset();
+  }
   // Restarts a killed node on its port and directory (it rejoins as a
   // replica of whoever took its slots).
   void restart(int port) { start(port); }
@@ -127,7 +133,8 @@ class RedisCluster {
         std::string info = text(port, {"CLUSTER", "INFO"});
         if (info.find("cluster_state:ok") == std::string::npos) ok = false;
         std::string repl = text(port, {"INFO", "replication"});
-        if (repl.find("role:slave") != std::string::npos && repl.find("master_link_status:up") == std::string::npos) ok = false;
+        if (repl.find("role:slave") != std::string::npos && repl.find("master_link_status:up") == std::string::npos)
+          ok = false;
       }
       if (ok && all_slots_live()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -147,7 +154,8 @@ class RedisCluster {
     auto move_keys = [&](int count) {
       redisReply* keys = command(from, {"CLUSTER", "GETKEYSINSLOT", std::to_string(slot), std::to_string(count)});
       std::vector<std::string> args = {"MIGRATE", "127.0.0.1", std::to_string(to), "", "0", "5000", "KEYS"};
-      for (std::size_t i = 0; keys && i < keys->elements; ++i) args.emplace_back(keys->element[i]->str, keys->element[i]->len);
+      for (std::size_t i = 0; keys && i < keys->elements; ++i)
+        args.emplace_back(keys->element[i]->str, keys->element[i]->len);
       if (keys) freeReplyObject(keys);
       if (args.size() > 7) text(from, args);
     };
@@ -170,7 +178,8 @@ class RedisCluster {
     static std::mt19937 rng(static_cast<unsigned>(::getpid()));
     for (int i = 0; i < 1000; ++i) {
       int port = 20000 + static_cast<int>(rng() % 30000);
-      if (!port_open(port) && !port_open(port + 10000) && loopback_port(port, true) && loopback_port(port + 10000, true)) {
+      if (!port_open(port) && !port_open(port + 10000) && loopback_port(port, true) &&
+          loopback_port(port + 10000, true)) {
         return port;
       }
     }

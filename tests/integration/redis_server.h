@@ -57,14 +57,15 @@ class RedisServer {
                        std::string data_dir = {}, std::vector<std::string> extra = {})
       : port_(port ? port : free_tcp_port()) {
     std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                     "--save", "", "--loglevel", "warning"};
+                                     "--save",       "",       "--loglevel",          "warning"};
     if (data_dir.empty()) {
       args.insert(args.end(), {"--appendonly", "no"});
     } else {  // durable: survives a restart on the same port and directory
       args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always", "--dir", data_dir});
     }
     if (!acl_user.empty()) {
-      args.insert(args.end(), {"--user", acl_user, "on", ">" + acl_password, "~*", "&*", "+@all", "--user", "default", "off"});
+      args.insert(args.end(),
+                  {"--user", acl_user, "on", ">" + acl_password, "~*", "&*", "+@all", "--user", "default", "off"});
     }
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = ::fork();
@@ -78,7 +79,8 @@ class RedisServer {
       ::_exit(127);
     }
     for (int i = 0; i < 200 && !port_open(port_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    if (!port_open(port_)) throw std::runtime_error("redis-server did not start (is the redis-server package installed?)");
+    if (!port_open(port_))
+      throw std::runtime_error("redis-server did not start (is the redis-server package installed?)");
   }
   ~RedisServer() { stop(); }
   RedisServer(const RedisServer&) = delete;

@@ -147,10 +147,16 @@ std::vector<std::string> stream(std::uint32_t seed, int n, unsigned keys = 25, s
     if (rng() % 20) e += ",\"k\":\"u" + std::to_string(rng() % keys) + "\"";
     if (rng() % 4) e += ",\"j\":" + std::to_string(rng() % 3);
     switch (rng() % 5) {
-      case 0: e += ",\"amount\":\"12\""; break;
-      case 1: break;
-      case 2: e += ",\"amount\":" + std::to_string((rng() % 10000) / 100.0); break;
-      default: e += ",\"amount\":" + std::to_string(rng() % 1000);
+      case 0:
+        e += ",\"amount\":\"12\"";
+        break;
+      case 1:
+        break;
+      case 2:
+        e += ",\"amount\":" + std::to_string((rng() % 10000) / 100.0);
+        break;
+      default:
+        e += ",\"amount\":" + std::to_string(rng() % 1000);
     }
     if (rng() % 6) e += ",\"v\":\"id" + std::to_string(rng() % 9) + "\"";
     out.push_back(e + "}");
@@ -192,10 +198,11 @@ TEST_F(FeatureStoreContract, SameValuesAsMemoryOnARandomStream) {
   ASSERT_EQ(want.size(), got.size());
   int diffs = 0;
   for (std::size_t i = 0; i < want.size(); ++i) {
-    if (want[i] != got[i] && ++diffs < 5) ADD_FAILURE() << lines[i] << "\n memory: " << want[i] << "\n redis:  " << got[i];
+    if (want[i] != got[i] && ++diffs < 5)
+      ADD_FAILURE() << lines[i] << "\n memory: " << want[i] << "\n redis:  " << got[i];
   }
   EXPECT_EQ(diffs, 0);
-  EXPECT_EQ(r->round_trips(), (lines.size() + 96) / 97);  // one per batch
+  EXPECT_EQ(r->counters().round_trips, (lines.size() + 96) / 97);  // one per batch
   // One writer on fresh keys: the engine computed every key on its copy and
   // the script only ever confirmed and stored; new keys were created with a
   // plain SET NX, none of them there already.
@@ -246,13 +253,13 @@ TEST_F(FeatureStoreContract, AbsenceChecksThatFindTheKeyLetTheScriptCompute) {
   std::vector<std::string> got = run(*a, *rules, lines, 1, true, 0, false, 0, 1);
   auto part = run(*b, *rules, lines, 1, true, 0, false, 1, 2);
   got.insert(got.end(), part.begin(), part.end());
-  const auto round_trips = a->round_trips();
+  const std::uint64_t round_trips = a->counters().round_trips;
   part = run(*a, *rules, lines, 1, true, 0, false, 2, 3);
   got.insert(got.end(), part.begin(), part.end());
   EXPECT_EQ(want, got);
-  EXPECT_EQ(a->absence_conflicts(), 1u);  // uniq of x; the other features a updates itself
-  EXPECT_GE(a->keys_checked_absent(), 1u);
-  EXPECT_EQ(a->round_trips() - round_trips, 2u);  // the check, then the script
+  EXPECT_EQ(a->counters().absence_conflicts, 1u);  // uniq of x; the other features a updates itself
+  EXPECT_GE(a->counters().keys_checked_absent, 1u);
+  EXPECT_EQ(a->counters().round_trips - round_trips, 2u);  // the check, then the script
 }
 
 // A key this store evicted goes to the script at once (its cache remembers
@@ -270,7 +277,7 @@ TEST_F(FeatureStoreContract, EvictedKeysSkipTheCreateAndStayInOneRoundTrip) {
   EXPECT_GT(small->counters().keys_script_computed, 0u);
   EXPECT_GT(small->counters().keys_created, 0u);
   EXPECT_EQ(small->counters().create_conflicts, 0u);
-  EXPECT_EQ(small->round_trips(), lines.size() / 100);
+  EXPECT_EQ(small->counters().round_trips, lines.size() / 100);
 }
 
 // Keys of the next batch that were evicted are fetched with a GET riding on
@@ -291,7 +298,7 @@ TEST_F(FeatureStoreContract, EvictedKeysOfTheNextBatchAreFetchedAheadInTheSameRo
   // The GETs took no round trip of their own (a batch takes a second one
   // only when a create finds its key there: a key evicted longer ago than
   // the cache remembers).
-  EXPECT_LE(ahead->round_trips(), lines.size() / 10 + ahead->counters().create_conflicts);
+  EXPECT_LE(ahead->counters().round_trips, lines.size() / 10 + ahead->counters().create_conflicts);
   EXPECT_GT(plain->counters().keys_script_computed, 0u);
   EXPECT_LT(ahead->counters().keys_script_computed, plain->counters().keys_script_computed / 2)
       << "prefetched " << ahead->counters().keys_prefetched;
@@ -324,10 +331,10 @@ TEST_F(FeatureStoreContract, CreatesStopWhileTheyConflictAndResumeAfterAProbe) {
   run(*first, *rules, lines, 10, true);
   auto again = redis("forgetful");  // empty cache, every key in Redis
   EXPECT_EQ(want, run(*again, *rules, lines, 10, true));
-  EXPECT_GT(again->create_conflicts(), 0u);
-  EXPECT_EQ(again->keys_created(), 0u);
+  EXPECT_GT(again->counters().create_conflicts, 0u);
+  EXPECT_EQ(again->counters().keys_created, 0u);
   EXPECT_FALSE(again->creating());
-  EXPECT_EQ(again->round_trips(), 10u + 1u);  // only the first batch needed a second one
+  EXPECT_EQ(again->counters().round_trips, 10u + 1u);  // only the first batch needed a second one
   // New entities: the probe every 64th apply creates without conflicts, and
   // creating resumes.
   auto fresh = stream(52, 700, 1'000'000);
@@ -337,7 +344,7 @@ TEST_F(FeatureStoreContract, CreatesStopWhileTheyConflictAndResumeAfterAProbe) {
   MemoryFeatureStore memory2;
   EXPECT_EQ(run(memory2, *rules, fresh, 10, true, 1), run(*again, *rules, fresh, 10, true, 1));
   EXPECT_TRUE(again->creating());
-  EXPECT_GT(again->keys_created(), 0u);
+  EXPECT_GT(again->counters().keys_created, 0u);
 }
 
 // The engine's copies are only guesses: whenever another writer got there
@@ -398,7 +405,7 @@ TEST_F(FeatureStoreContract, StaleMissingOrNoCopiesStillGiveExactValues) {
   // Its creates of keys the first store made found them there: the script
   // computed those in a second round trip of the same batch.
   EXPECT_GT(after->counters().create_conflicts, 0u);
-  EXPECT_GT(after->round_trips(), 15u);
+  EXPECT_GT(after->counters().round_trips, 15u);
 }
 
 TEST_F(FeatureStoreContract, HotKeyBatchesAndTheNaiveModeGiveTheSameValues) {
@@ -409,9 +416,9 @@ TEST_F(FeatureStoreContract, HotKeyBatchesAndTheNaiveModeGiveTheSameValues) {
   auto naive = redis("hot-2", RedisCallMode::kPerOperation);
   auto want = run(memory, *rules, lines, 500, true);
   EXPECT_EQ(want, run(*batched, *rules, lines, 500, true));
-  EXPECT_EQ(batched->round_trips(), 6u);
+  EXPECT_EQ(batched->counters().round_trips, 6u);
   EXPECT_EQ(want, run(*naive, *rules, lines, 500, true));
-  EXPECT_GT(naive->round_trips(), 3000u);  // at least one per event
+  EXPECT_GT(naive->counters().round_trips, 3000u);  // at least one per event
 }
 
 TEST_F(FeatureStoreContract, BatchSizeDoesNotChangeValues) {
@@ -458,8 +465,8 @@ TEST_F(FeatureStoreContract, DistinctValuesAreCappedPerKeyAndTheOverflowCounted)
   ASSERT_TRUE(capped.ok()) << capped.diagnostics.to_text();
   std::vector<std::string> lines;
   auto event = [&](std::int64_t ts, const std::string& v) {
-    lines.push_back("{\"event_id\":\"e" + std::to_string(lines.size()) + "\",\"event_type\":\"app\",\"ts\":" + std::to_string(ts) +
-                    ",\"k\":\"farm\",\"v\":\"" + v + "\"}");
+    lines.push_back("{\"event_id\":\"e" + std::to_string(lines.size()) +
+                    "\",\"event_type\":\"app\",\"ts\":" + std::to_string(ts) + ",\"k\":\"farm\",\"v\":\"" + v + "\"}");
   };
   const std::int64_t t0 = 1'772'000'000'000;
   for (int i = 0; i < 2000; ++i) event(t0 + i * 1000, "id" + std::to_string(i));     // 2,000 IDs in 33 minutes
@@ -503,7 +510,8 @@ TEST_F(FeatureStoreContract, DistinctValuesAreCappedPerKeyAndTheOverflowCounted)
 TEST_F(FeatureStoreContract, NoRawKeysInRedisAndTtlIsSet) {
   auto rules = pack();
   auto r = redis("secret");
-  run(*r, *rules, {R"({"event_id":"1","event_type":"app","ts":1772000000000,"k":"ID-110101199001011234","v":"13800001111"})"}, 1,
+  run(*r, *rules,
+      {R"({"event_id":"1","event_type":"app","ts":1772000000000,"k":"ID-110101199001011234","v":"13800001111"})"}, 1,
       false);
   redisContext* c = redisConnect("127.0.0.1", server_->port());
   ASSERT_TRUE(c && !c->err);
@@ -579,7 +587,7 @@ TEST_F(FeatureStoreContract, TtlCoversEveryWriteAndIsRefreshedAfterTheSlack) {
   long long kept = pttl();
   EXPECT_LE(kept, first - 250);
   EXPECT_GE(kept, ttl);  // still covers this write (and any within the slack)
-  EXPECT_EQ(store->script_computed(), 0u);
+  EXPECT_EQ(store->counters().keys_script_computed, 0u);
   // Past the slack (minus the timeout): the write sets the TTL again.
   std::this_thread::sleep_for(std::chrono::milliseconds(slack));
   write(*store);
@@ -587,12 +595,12 @@ TEST_F(FeatureStoreContract, TtlCoversEveryWriteAndIsRefreshedAfterTheSlack) {
   // Another writer: its copy is stale, the script computes and sets the TTL.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   write(*other);
-  EXPECT_EQ(other->script_computed(), 1u);
+  EXPECT_EQ(other->counters().keys_script_computed, 1u);
   EXPECT_GT(pttl(), ttl + slack - 2000);
   // And the first store, now stale too, goes through the script as well.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   write(*store);
-  EXPECT_EQ(store->script_computed(), 1u);
+  EXPECT_EQ(store->counters().keys_script_computed, 1u);
   EXPECT_GT(pttl(), ttl + slack - 2000);
   redisFree(c);
 }
@@ -760,9 +768,9 @@ TEST_F(FeatureStoreOnCluster, SameValuesAsMemoryWithOneCallPerNodePerBatch) {
   auto got = run(*c, *rules, lines, 97, true);
   EXPECT_EQ(want, got);
   std::size_t batches = (lines.size() + 96) / 97;
-  EXPECT_LE(c->round_trips(), batches * 3);  // at most one per node per batch
-  EXPECT_GT(c->round_trips(), batches);      // the keys really are spread
-  EXPECT_EQ(c->redirects(), 0u);
+  EXPECT_LE(c->counters().round_trips, batches * 3);  // at most one per node per batch
+  EXPECT_GT(c->counters().round_trips, batches);      // the keys really are spread
+  EXPECT_EQ(c->counters().redirects, 0u);
 }
 
 // Keys fetched ahead are read from the node owning their slot, in the round
@@ -773,10 +781,10 @@ TEST_F(FeatureStoreOnCluster, KeysFetchedAheadComeFromTheNodeOwningThem) {
   MemoryFeatureStore memory;
   auto c = store("cluster-ahead", 0, 96);
   EXPECT_EQ(run(memory, *rules, lines, 10, true), run(*c, *rules, lines, 10, true, 0, false, 0, SIZE_MAX, 1));
-  EXPECT_GT(c->keys_prefetched(), 0u);
-  EXPECT_GT(c->keys_prefetched(), c->script_computed());
-  EXPECT_EQ(c->redirects(), 0u);
-  EXPECT_LE(c->round_trips(), 3 * (lines.size() / 10 + c->create_conflicts()));
+  EXPECT_GT(c->counters().keys_prefetched, 0u);
+  EXPECT_GT(c->counters().keys_prefetched, c->counters().keys_script_computed);
+  EXPECT_EQ(c->counters().redirects, 0u);
+  EXPECT_LE(c->counters().round_trips, 3 * (lines.size() / 10 + c->counters().create_conflicts));
 }
 
 TEST_F(FeatureStoreOnCluster, SlotMigrationMidStreamFollowsAskAndMoved) {
@@ -798,8 +806,8 @@ TEST_F(FeatureStoreOnCluster, SlotMigrationMidStreamFollowsAskAndMoved) {
   auto rest = run(*c, *rules, lines, 50, true, 0, false, 2000);
   got.insert(got.end(), rest.begin(), rest.end());
   EXPECT_EQ(want, got);
-  EXPECT_GT(c->redirects(), 0u);
-  EXPECT_GT(c->ask_redirects(), 0u) << "keys of the half-moved slot were followed with ASKING";
+  EXPECT_GT(c->counters().redirects, 0u);
+  EXPECT_GT(c->counters().ask_redirects, 0u) << "keys of the half-moved slot were followed with ASKING";
   EXPECT_EQ(cluster_->master_of_slot(slot), masters[1]);
 }
 
@@ -826,8 +834,9 @@ TEST_F(FeatureStoreOnCluster, MasterFailoverLosesNoUpdate) {
   ASSERT_EQ(want.size(), got.size());
   int diffs = 0;
   for (std::size_t i = 0; i < want.size(); ++i) {
-    if (want[i] != got[i] && ++diffs < 5) ADD_FAILURE() << i << ": " << lines[i] << "\n memory: " << want[i] << "\n redis:  " << got[i];
+    if (want[i] != got[i] && ++diffs < 5)
+      ADD_FAILURE() << i << ": " << lines[i] << "\n memory: " << want[i] << "\n redis:  " << got[i];
   }
   EXPECT_EQ(diffs, 0);
-  EXPECT_GT(c->topology_refreshes(), 1u);
+  EXPECT_GT(c->counters().topology_refreshes, 1u);
 }

@@ -25,7 +25,6 @@ const bool kTestSalt = [] {
   return true;
 }();
 
-
 const char* kPackV1 = R"(rules:
   - name: big_amount
     when: amount >= 1000
@@ -42,7 +41,8 @@ void configmap_update(const fs::path& mount, const std::string& stamp, const std
   fs::remove(tmp);
   fs::create_directory_symlink(dir.filename(), tmp);
   fs::rename(tmp, mount / "..data");
-  if (!fs::exists(fs::symlink_status(mount / "rules.yaml"))) fs::create_symlink("..data/rules.yaml", mount / "rules.yaml");
+  if (!fs::exists(fs::symlink_status(mount / "rules.yaml")))
+    fs::create_symlink("..data/rules.yaml", mount / "rules.yaml");
 }
 
 std::string version_of(const std::string& verdict) {
@@ -129,9 +129,10 @@ TEST(HotReload, SighupReloadsWithoutFileEvents) {
   std::ofstream(dir / "rules.yaml") << kPackV1;
   EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
   int port = free_tcp_port();
-  std::vector<std::string> args = {FRAUD_BINARY, "run", "--rules", dir.string(), "--kafka", kafka.bootstrap(),
-                                   "--redis", "memory", "--input-topic", "in", "--output-topic", "out",
-                                   "--dlq-topic", "dlq", "--group", "hup", "--metrics-port", std::to_string(port)};
+  std::vector<std::string> args = {
+      FRAUD_BINARY,  "run",    "--rules",       dir.string(), "--kafka",        kafka.bootstrap(),
+      "--redis",     "memory", "--input-topic", "in",         "--output-topic", "out",
+      "--dlq-topic", "dlq",    "--group",       "hup",        "--metrics-port", std::to_string(port)};
   ChildProcess engine(args);
   ASSERT_TRUE(wait_for([&] { return reloads(port, "success") >= 1; }));
   // Edit through a path the watcher does not see: a hard link made before.

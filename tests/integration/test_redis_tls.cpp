@@ -45,7 +45,8 @@ struct Certificates {
     std::filesystem::create_directories(dir);
     const std::string d = dir.string();
     const std::string script =
-        "set -e; cd '" + d + "'; exec >openssl.log 2>&1;"
+        "set -e; cd '" + d +
+        "'; exec >openssl.log 2>&1;"
         "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=fraud-test-ca;"
         "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other-ca.pem -days 2 -subj /CN=other-ca;"
         "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost;"
@@ -66,8 +67,8 @@ class TlsProxy {
   TlsProxy(const Certificates& certs, int target, const std::string& ca_file) : port_(free_tcp_port()) {
     conf_ = certs.path(("stunnel-" + std::to_string(port_) + ".conf").c_str());
     std::ofstream(conf_) << "foreground = yes\npid =\ndebug = 4\noutput = " << conf_ << ".log\n"
-                         << "[redis]\nclient = yes\naccept = 127.0.0.1:" << port_ << "\nconnect = 127.0.0.1:"
-                         << target << "\nCAfile = " << ca_file << "\nverifyChain = yes\ncheckHost = localhost\n";
+                         << "[redis]\nclient = yes\naccept = 127.0.0.1:" << port_ << "\nconnect = 127.0.0.1:" << target
+                         << "\nCAfile = " << ca_file << "\nverifyChain = yes\ncheckHost = localhost\n";
     pid_ = ::fork();
     if (pid_ == 0) {
       int log = ::open((conf_ + ".stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -153,7 +154,9 @@ TEST(RedisTls, ThroughAVerifyingProxyTheStoreGivesTheSameValues) {
   // No plaintext reaches it: a plain client gets no answer to PING.
   redisContext* plain = redisConnect("127.0.0.1", redis->port());
   ASSERT_TRUE(plain && !plain->err);
-  struct timeval tv{2, 0};
+  struct timeval tv {
+    2, 0
+  };
   redisSetTimeout(plain, tv);
   auto* pong = static_cast<redisReply*>(redisCommand(plain, "PING"));
   EXPECT_TRUE(pong == nullptr || pong->type != REDIS_REPLY_STATUS);

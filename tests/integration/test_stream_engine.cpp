@@ -7,9 +7,9 @@
 #include <cstdlib>
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -37,7 +37,6 @@ const bool kTestSalt = [] {
   return true;
 }();
 
-
 std::string rules_dir() { return std::string(FRAUD_SOURCE_DIR) + "/rules"; }
 
 // The embedded cluster only forgets a member that left when its session
@@ -60,9 +59,15 @@ std::vector<std::pair<std::string, std::string>> make_stream(int n, std::uint64_
     std::string json;
     std::string key = s.next(json);
     switch (i % 97) {
-      case 13: json = "not json at all"; break;
-      case 41: json = "[1,2,3]"; break;
-      case 77: json = R"({"event_id":"x","event_type":"loan_application"})"; break;
+      case 13:
+        json = "not json at all";
+        break;
+      case 41:
+        json = "[1,2,3]";
+        break;
+      case 77:
+        json = R"({"event_id":"x","event_type":"loan_application"})";
+        break;
       case 29:
       case 58: {
         // Three hours late (an app offline): past max_lateness for the
@@ -72,7 +77,8 @@ std::vector<std::pair<std::string, std::string>> make_stream(int n, std::uint64_
         json.replace(at, end - at, std::to_string(std::stoll(json.substr(at, end - at)) - 3 * 3'600'000));
         break;
       }
-      default: break;
+      default:
+        break;
     }
     out.emplace_back(key, json);
   }
@@ -96,9 +102,16 @@ TEST(StreamEngine, VerdictsEqualReplayAndBadRecordsGoToTheDlq) {
   auto stream = make_stream(3000, 5);
   produce_all(kafka.bootstrap(), "in", stream);
 
-  ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis",
-                       "redis://127.0.0.1:" + std::to_string(redis.port()), "--input-topic", "in", "--output-topic",
-                       "out", "--dlq-topic", "dlq", "--group", "g1", "--metrics-port", "0", "--batch-size", "256"});
+  ChildProcess engine({FRAUD_BINARY,     "run",
+                       "--rules",        rules_dir(),
+                       "--kafka",        kafka.bootstrap(),
+                       "--redis",        "redis://127.0.0.1:" + std::to_string(redis.port()),
+                       "--input-topic",  "in",
+                       "--output-topic", "out",
+                       "--dlq-topic",    "dlq",
+                       "--group",        "g1",
+                       "--metrics-port", "0",
+                       "--batch-size",   "256"});
 
   // The same events through the offline engine, with the Kafka topic as source name.
   auto pack = load_pack_directory(rules_dir());
@@ -155,9 +168,14 @@ TEST(StreamEngine, ManyPartitionsOneVerdictPerEventAndRestartResumes) {
   EmbeddedKafka kafka(1, {{"in", 4}, {"out", 4}, {"dlq", 1}});
   auto first = make_stream(2000, 8);
   produce_all(kafka.bootstrap(), "in", first);
-  std::vector<std::string> args = {FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(),
-                                   "--redis", "redis://127.0.0.1:" + std::to_string(redis.port()), "--input-topic",
-                                   "in", "--output-topic", "out", "--dlq-topic", "dlq", "--group", "g2",
+  std::vector<std::string> args = {FRAUD_BINARY,     "run",
+                                   "--rules",        rules_dir(),
+                                   "--kafka",        kafka.bootstrap(),
+                                   "--redis",        "redis://127.0.0.1:" + std::to_string(redis.port()),
+                                   "--input-topic",  "in",
+                                   "--output-topic", "out",
+                                   "--dlq-topic",    "dlq",
+                                   "--group",        "g2",
                                    "--metrics-port", "0"};
   std::size_t invalid = 0;
   for (const auto& [k, v] : first) invalid += v[0] != '{' || v.find("\"ts\"") == std::string::npos;
@@ -192,9 +210,11 @@ TEST(StreamEngine, ManyPartitionsOneVerdictPerEventAndRestartResumes) {
 
 TEST(StreamEngine, OversizedEventsGoToTheDlqAndThePartitionKeepsFlowing) {
   EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
-  std::string big = R"({"event_id":"big","event_type":"loan_application","ts":1,"pad":")" + std::string(5000, 'x') + "\"}";
+  std::string big =
+      R"({"event_id":"big","event_type":"loan_application","ts":1,"pad":")" + std::string(5000, 'x') + "\"}";
   produce_all(kafka.bootstrap(), "in",
-              {{"k1", R"({"event_id":"a","event_type":"repayment","ts":1})"}, {"k2", big},
+              {{"k1", R"({"event_id":"a","event_type":"repayment","ts":1})"},
+               {"k2", big},
                {"k3", R"({"event_id":"b","event_type":"repayment","ts":2})"}});
   ::setenv("FRAUDSTREAM_PIPELINE_MAX_EVENT_BYTES", "4096", 1);
   ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory",
@@ -268,7 +288,8 @@ TEST(ProcessHeap, ReplayUsesHugePagesAndTheLongRunningEngineDoesNot) {
     if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_GE(fd, 0) << "replay never opened its events";
-  const std::string line = R"({"event_id":"a","event_type":"repayment","ts":1})" "\n";
+  const std::string line = R"({"event_id":"a","event_type":"repayment","ts":1})"
+                           "\n";
   EXPECT_EQ(::write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
   ::close(fd);
   EXPECT_EQ(replay.stop(0), 0);
@@ -295,16 +316,16 @@ TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
     return h + rest + "}";
   };
   std::vector<std::pair<std::string, std::string>> msgs = {
-      {"", ev("ok-1", R"("amount":1000)")},                                             // empty key
+      {"", ev("ok-1", R"("amount":1000)")},  // empty key
       // 3 MB: over the 1 MiB event limit; the embedded cluster keeps only ~5 MB per
       // partition, so the 10 MB case is covered by the parser fuzz test.
       {"k", ev("big", "\"pad\":\"" + std::string(3 << 20, 'x') + "\"")},
       {"k", ev("deep", "\"a\":" + std::string(100000, '[') + std::string(100000, ']'))},
       {"k", ev("utf8", "\"name\":\"\xc3\x28\"")},
-      {"k", ev("huge-number", "\"amount\":123456789012345678901234567890")},          // valid: a number
+      {"k", ev("huge-number", "\"amount\":123456789012345678901234567890")},  // valid: a number
       {"k", ev("inf", "\"amount\":1e400")},
       {"k", ev("wrong-types", R"("amount":"a lot","device_id":[1,2],"id_number":{"x":true})")},  // valid
-      {"k", ""},                                                                      // empty value
+      {"k", ""},                                                                                 // empty value
       {"k", R"({"event_id":"","event_type":"x","ts":1})"},
       {"k", ev("ok-2", R"("amount":2000)")},
       // ts in microseconds (year 58,000): valid, evaluated at record time + max_future.
@@ -314,10 +335,11 @@ TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
                                                                  {"message.max.bytes", "20000000"},
                                                                  {"log_level", "3"}}));
   for (const auto& [k, v] : msgs) {
-    ASSERT_EQ(rd_kafka_producev(p.get(), RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_KEY(k.empty() ? nullptr : k.data(), k.size()),
-                                RD_KAFKA_V_VALUE(v.empty() ? nullptr : const_cast<char*>(v.data()), v.size()),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-              RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(
+        rd_kafka_producev(p.get(), RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_KEY(k.empty() ? nullptr : k.data(), k.size()),
+                          RD_KAFKA_V_VALUE(v.empty() ? nullptr : const_cast<char*>(v.data()), v.size()),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+        RD_KAFKA_RESP_ERR_NO_ERROR);
   }
   ASSERT_EQ(rd_kafka_flush(p.get(), 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
   ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory",
@@ -338,8 +360,12 @@ TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
   }
   std::map<std::int64_t, std::string> reasons;
   for (auto& d : dead) reasons[std::stoll(d.headers["dlq.source.offset"])] = d.headers["dlq.reason"];
-  EXPECT_EQ(reasons, (std::map<std::int64_t, std::string>{{1, "too_large"}, {2, "invalid_json"}, {3, "invalid_json"},
-                                                           {5, "invalid_json"}, {7, "invalid_json"}, {8, "invalid_field"}}));
+  EXPECT_EQ(reasons, (std::map<std::int64_t, std::string>{{1, "too_large"},
+                                                          {2, "invalid_json"},
+                                                          {3, "invalid_json"},
+                                                          {5, "invalid_json"},
+                                                          {7, "invalid_json"},
+                                                          {8, "invalid_field"}}));
   for (auto& d : dead) {
     if (d.headers["dlq.reason"] == "too_large") {
       EXPECT_EQ(d.headers["dlq.truncated"], "true");
@@ -378,10 +404,10 @@ TEST(StreamEngine, RecordsTooLargeForTheOutputAreDeadLetteredNotACrashLoop) {
   produce("k4", event("ok-2"));
   ASSERT_EQ(rd_kafka_flush(p.get(), 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
   std::string log = ::testing::TempDir() + "/too_large_output.log";
-  ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory",
-                       "--input-topic", "in", "--output-topic", "out", "--dlq-topic", "dlq", "--group", "too-large",
-                       "--metrics-port", "0"},
-                      log);
+  ChildProcess engine(
+      {FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory", "--input-topic",
+       "in", "--output-topic", "out", "--dlq-topic", "dlq", "--group", "too-large", "--metrics-port", "0"},
+      log);
   auto verdicts = consume(kafka.bootstrap(), "out", 2);
   auto dead = consume(kafka.bootstrap(), "dlq", 3);
   EXPECT_TRUE(engine.alive()) << "the engine did not exit on a record it cannot produce";
@@ -419,13 +445,20 @@ TEST(StreamEngine, RecordsTooLargeForTheOutputAreDeadLetteredNotACrashLoop) {
 TEST(StreamEngine, FailurePoliciesWhenRedisIsUnreachable) {
   for (std::string policy : {"fail_open", "fail_closed"}) {
     EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
-    produce_all(kafka.bootstrap(), "in",
-                {{"k1", R"({"event_id":"a","event_type":"loan_application","ts":1,"device_id":"dev-blk-0001"})"},
-                 {"k2", R"({"event_id":"b","event_type":"loan_application","ts":2,"device_id":"d-ok","id_number":"X"})"}});
+    produce_all(
+        kafka.bootstrap(), "in",
+        {{"k1", R"({"event_id":"a","event_type":"loan_application","ts":1,"device_id":"dev-blk-0001"})"},
+         {"k2", R"({"event_id":"b","event_type":"loan_application","ts":2,"device_id":"d-ok","id_number":"X"})"}});
     int dead_port = free_tcp_port();  // nothing listens here
-    ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis",
-                         "redis://127.0.0.1:" + std::to_string(dead_port), "--input-topic", "in", "--output-topic",
-                         "out", "--dlq-topic", "dlq", "--group", "policy-" + policy, "--metrics-port", "0",
+    ChildProcess engine({FRAUD_BINARY,       "run",
+                         "--rules",          rules_dir(),
+                         "--kafka",          kafka.bootstrap(),
+                         "--redis",          "redis://127.0.0.1:" + std::to_string(dead_port),
+                         "--input-topic",    "in",
+                         "--output-topic",   "out",
+                         "--dlq-topic",      "dlq",
+                         "--group",          "policy-" + policy,
+                         "--metrics-port",   "0",
                          "--failure-policy", policy});
     auto verdicts = consume(kafka.bootstrap(), "out", 2);
     EXPECT_EQ(engine.stop(SIGTERM), 0);
@@ -452,10 +485,16 @@ TEST(StreamEngine, ABrokerSlowToAcknowledgeDoesNotPileUpBatchBuffers) {
   rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 300);
   int port = free_tcp_port();
   ::setenv("FRAUDSTREAM_PIPELINE_MAX_IN_FLIGHT", "2", 1);  // at most 6 batches with buffers
-  ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis",
-                       "redis://127.0.0.1:" + std::to_string(redis.port()), "--input-topic", "in", "--output-topic",
-                       "out", "--dlq-topic", "dlq", "--group", "slow-acks", "--metrics-port", std::to_string(port),
-                       "--batch-size", "50"});
+  ChildProcess engine({FRAUD_BINARY,     "run",
+                       "--rules",        rules_dir(),
+                       "--kafka",        kafka.bootstrap(),
+                       "--redis",        "redis://127.0.0.1:" + std::to_string(redis.port()),
+                       "--input-topic",  "in",
+                       "--output-topic", "out",
+                       "--dlq-topic",    "dlq",
+                       "--group",        "slow-acks",
+                       "--metrics-port", std::to_string(port),
+                       "--batch-size",   "50"});
   ::unsetenv("FRAUDSTREAM_PIPELINE_MAX_IN_FLIGHT");
   std::atomic<bool> done{false};
   double most_in_flight = 0, most_buffers = 0;

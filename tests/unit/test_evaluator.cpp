@@ -22,7 +22,8 @@ std::string quote_single(const std::string& s) {
 std::string eval(const std::string& expr, const std::string& fields = "") {
   std::string yaml =
       "lists:\n  - name: L\n    items: [\"a\", 1, true]\n"
-      "rules:\n  - name: r\n    when: 'true'\n    reason: " + quote_single("{" + expr + "}") + "\n";
+      "rules:\n  - name: r\n    when: 'true'\n    reason: " +
+      quote_single("{" + expr + "}") + "\n";
   PackLoadResult pack = compile_pack({{"p.yaml", yaml}});
   if (!pack.ok()) return "COMPILE ERROR: " + pack.diagnostics.to_text();
   Runner runner(pack.rules);
@@ -45,7 +46,7 @@ TEST(Evaluator, Arithmetic) {
   EXPECT_EQ(eval("-amount", R"("amount":3)"), "-3");
   EXPECT_EQ(eval("1 / 0"), "null");
   EXPECT_EQ(eval("1 % 0"), "null");
-  EXPECT_EQ(eval("amount + 1"), "null");              // missing field
+  EXPECT_EQ(eval("amount + 1"), "null");  // missing field
   EXPECT_EQ(eval("amount + 1", R"("amount":null)"), "null");
   EXPECT_EQ(eval("amount + 1", R"("amount":"5")"), "null");  // string operand
   EXPECT_EQ(eval("amount * 2", R"("amount":true)"), "null");
@@ -54,8 +55,8 @@ TEST(Evaluator, Arithmetic) {
 }
 
 TEST(Evaluator, BooleanLogicTreatsNonTrueAsFalse) {
-  EXPECT_EQ(eval("not x"), "true");                      // null
-  EXPECT_EQ(eval("not x", R"("x":1)"), "true");          // number is not true
+  EXPECT_EQ(eval("not x"), "true");              // null
+  EXPECT_EQ(eval("not x", R"("x":1)"), "true");  // number is not true
   EXPECT_EQ(eval("not x", R"("x":true)"), "false");
   EXPECT_EQ(eval("x and true", R"("x":"true")"), "false");
   EXPECT_EQ(eval("x or y", R"("y":true)"), "true");

@@ -8,15 +8,16 @@ namespace {
 
 // Prints the tree in prefix form to check precedence.
 std::string show(const Expr& e) {
-  static const char* names[] = {"lit", "list", "path", "call", "not", "and", "or", "neg", "+", "-", "*",
-                                "/", "%", "==", "!=", "<", "<=", ">", ">=", "in", "not in"};
+  static const char* names[] = {"lit", "list", "path", "call", "not", "and", "or", "neg", "+",  "-",     "*",
+                                "/",   "%",    "==",   "!=",   "<",   "<=",  ">",  ">=",  "in", "not in"};
   switch (e.kind) {
     case ExprKind::kLiteral: {
       std::string s;
       append_json_text(s, e.literal);
       return s;
     }
-    case ExprKind::kPath: return e.text;
+    case ExprKind::kPath:
+      return e.text;
     case ExprKind::kListLit: {
       std::string s = "[";
       for (const auto& i : e.items) s += show(*i) + ";";
@@ -61,7 +62,8 @@ TEST(ExprParser, ErrorsPointAtTheProblem) {
   EXPECT_EQ(parse("\"abc"), "ERROR@0: unterminated string");
   EXPECT_EQ(parse("'abc'"), "ERROR@0: strings use double quotes: \"like this\"");
   EXPECT_EQ(parse("\"a\\n\""), "ERROR@2: unknown escape in string (only \\\" and \\\\ are allowed)");
-  EXPECT_EQ(parse("window > 24h"), "ERROR@9: malformed number '24h' (durations are only allowed in window and resolution)");
+  EXPECT_EQ(parse("window > 24h"),
+            "ERROR@9: malformed number '24h' (durations are only allowed in window and resolution)");
   EXPECT_EQ(parse("a b"), "ERROR@2: unexpected 'b' after expression");
   EXPECT_EQ(parse("x in [a]"), "ERROR@6: list items must be literals (numbers, strings, true, false, null), found 'a'");
   EXPECT_EQ(parse("a.1"), "ERROR@2: expected a field name after '.', found '1'");

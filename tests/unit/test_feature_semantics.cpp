@@ -75,17 +75,17 @@ double num(const Value& v) {
 TEST(FeatureSemantics, EventCountsItselfAndWindowEdgesAreBuckets) {
   Runner r(compile_ok(kPack));
   // Buckets of 10 minutes; window = 6 buckets [b-5, b].
-  EXPECT_EQ(num(r.feature(r.run(ev(1, 0)), "cnt")), 1);               // bucket 0
+  EXPECT_EQ(num(r.feature(r.run(ev(1, 0)), "cnt")), 1);                   // bucket 0
   EXPECT_EQ(num(r.feature(r.run(ev(2, 59 * kMin + 59'999)), "cnt")), 2);  // bucket 5: 0 still in
-  EXPECT_EQ(num(r.feature(r.run(ev(3, 60 * kMin)), "cnt")), 2);       // bucket 6: bucket 0 left
-  EXPECT_EQ(num(r.feature(r.run(ev(4, 69 * kMin)), "cnt")), 3);       // bucket 6 again
-  EXPECT_EQ(num(r.feature(r.run(ev(5, 70 * kMin)), "cnt")), 4);       // bucket 7 sees [2, 7]: 2,3,4,5
+  EXPECT_EQ(num(r.feature(r.run(ev(3, 60 * kMin)), "cnt")), 2);           // bucket 6: bucket 0 left
+  EXPECT_EQ(num(r.feature(r.run(ev(4, 69 * kMin)), "cnt")), 3);           // bucket 6 again
+  EXPECT_EQ(num(r.feature(r.run(ev(5, 70 * kMin)), "cnt")), 4);           // bucket 7 sees [2, 7]: 2,3,4,5
 }
 
 TEST(FeatureSemantics, OutOfOrderEventsSeeOnlyTheirOwnWindow) {
   Runner r(compile_ok(kPack));
-  r.run(ev(1, 100 * kMin));                                     // bucket 10
-  r.run(ev(2, 105 * kMin));                                     // bucket 10
+  r.run(ev(1, 100 * kMin));  // bucket 10
+  r.run(ev(2, 105 * kMin));  // bucket 10
   // A late event at bucket 5 sees [0, 5]: only itself, not the later ones.
   EXPECT_EQ(num(r.feature(r.run(ev(3, 50 * kMin)), "cnt")), 1);
   // Bucket 9 sees [4, 9]: the late event (bucket 5) and itself.
@@ -177,7 +177,7 @@ TEST(FeatureSemantics, WhereFiltersUpdatesButNotReads) {
 TEST(FeatureSemantics, ExpiredStateIsDroppedAndLateEventsWithinAWindowStayExact) {
   Runner r(compile_ok(kPack));
   for (int i = 0; i < 6; ++i) r.run(ev(i, i * 10 * kMin));  // buckets 0..5
-  r.run(ev(10, 115 * kMin));                                 // bucket 11
+  r.run(ev(10, 115 * kMin));                                // bucket 11
   // A late event at bucket 6 (one window behind) sees [1, 6]: 5 + itself.
   EXPECT_EQ(num(r.feature(r.run(ev(11, 60 * kMin)), "cnt")), 6);
   // Far in the future: everything expired, only itself.
@@ -244,7 +244,7 @@ rules:
 )";
   std::string v2 = v1;
   v2.replace(v2.rfind("window: 1h"), 10, "window: 2h");  // `changed` gets a new definition
-  v2 += "    reason: edited\n";                           // and the pack a new version
+  v2 += "    reason: edited\n";                          // and the pack a new version
   auto a = compile_ok(v1);
   auto b = compile_ok(v2);
   ASSERT_NE(a->version, b->version);

@@ -33,8 +33,8 @@ rules:
 const std::int64_t kNow = 1772323200000;  // 2026-03-01T00:00:00Z, the record time
 
 std::string application(int i, std::int64_t ts) {
-  return R"({"event_id":"a)" + std::to_string(i) + R"(","event_type":"loan_application","ts":)" +
-         std::to_string(ts) + R"(,"id_number":"ID-1"})";
+  return R"({"event_id":"a)" + std::to_string(i) + R"(","event_type":"loan_application","ts":)" + std::to_string(ts) +
+         R"(,"id_number":"ID-1"})";
 }
 
 }  // namespace
@@ -48,7 +48,8 @@ TEST(FutureEvents, AnEventInMicrosecondsCannotBlindItsKeys) {
   // Now they count as usual (review at the 3rd, decline at the 4th: the
   // clamped one lies at now + 1h, after their windows' ends)...
   std::vector<Decision> seen;
-  for (int i = 1; i <= 5; ++i) seen.push_back(r.run(application(i, kNow + i * 60'000), kNow + i * 60'000).verdict.decision);
+  for (int i = 1; i <= 5; ++i)
+    seen.push_back(r.run(application(i, kNow + i * 60'000), kNow + i * 60'000).verdict.decision);
   EXPECT_EQ(seen, (std::vector<Decision>{Decision::kAllow, Decision::kAllow, Decision::kReview, Decision::kDecline,
                                          Decision::kDecline}));
   // ...and an hour later all six are in the window.

@@ -18,15 +18,27 @@ namespace {
 
 std::string mutate(std::string s, std::mt19937_64& rng) {
   int edits = 1 + static_cast<int>(rng() % 6);
-  static const std::string junk[] = {"\xff", "\xc3\x28", "\xed\xa0\x80", "\"", "\\", "{", "}", "[", "]", ",", ":",
-                                     "null", "1e999999", "-", "99999999999999999999999999999", "\x00", "\"\\u0000\""};
+  static const std::string junk[] = {"\xff",     "\xc3\x28",   "\xed\xa0\x80",
+                                     "\"",       "\\",         "{",
+                                     "}",        "[",          "]",
+                                     ",",        ":",          "null",
+                                     "1e999999", "-",          "99999999999999999999999999999",
+                                     "\x00",     "\"\\u0000\""};
   for (int e = 0; e < edits && !s.empty(); ++e) {
     std::size_t pos = rng() % s.size();
     switch (rng() % 4) {
-      case 0: s.erase(pos, 1 + rng() % 8); break;
-      case 1: s.insert(pos, junk[rng() % (sizeof junk / sizeof junk[0])]); break;
-      case 2: s[pos] = static_cast<char>(rng() % 256); break;
-      default: s = s.substr(0, pos); break;
+      case 0:
+        s.erase(pos, 1 + rng() % 8);
+        break;
+      case 1:
+        s.insert(pos, junk[rng() % (sizeof junk / sizeof junk[0])]);
+        break;
+      case 2:
+        s[pos] = static_cast<char>(rng() % 256);
+        break;
+      default:
+        s = s.substr(0, pos);
+        break;
     }
   }
   return s;
@@ -71,7 +83,8 @@ TEST(FuzzParser, HostileShapes) {
   EventError err;
   auto reason = [&](const std::string& s) { return p.parse(s, e, err) ? std::string("ok") : std::string(err.reason); };
   const std::string head = R"({"event_id":"x","event_type":"t","ts":1,)";
-  EXPECT_EQ(reason(head + "\"a\":" + std::string(5000, '[') + std::string(5000, ']') + "}"), "invalid_json");  // too deep
+  EXPECT_EQ(reason(head + "\"a\":" + std::string(5000, '[') + std::string(5000, ']') + "}"),
+            "invalid_json");  // too deep
   EXPECT_EQ(reason(head + "\"a\":" + std::string(500, '[') + std::string(500, ']') + "}"), "ok");
   EXPECT_EQ(reason(head + "\"amount\":1e400}"), "invalid_json");
   EXPECT_EQ(reason(head + "\"amount\":123456789012345678901234567890}"), "ok");  // big integer: a number
@@ -86,7 +99,7 @@ TEST(FuzzParser, HostileShapes) {
   EXPECT_EQ(reason(R"({"event_id":"x","event_type":["t"],"ts":1})"), "invalid_field");
   std::string big = head + "\"pad\":\"" + std::string(10 << 20, 'x') + "\"}";
   EXPECT_EQ(reason(big), "ok");  // 10 MB under a 16 MB limit parses
-  EventParser strict(t);  // default 1 MiB
+  EventParser strict(t);         // default 1 MiB
   EXPECT_FALSE(strict.parse(big, e, err));
   EXPECT_EQ(err.reason, "too_large");
 }

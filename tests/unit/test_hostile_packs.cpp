@@ -115,8 +115,9 @@ TEST(HostilePacks, AYamlAliasBombIsAnError) {
 
 TEST(HostilePacks, ListFilesMustBeRegularFilesOfBoundedSize) {
   fs::path dir = fresh_dir("hostile-lists");
-  std::ofstream(dir / "pack.yaml") << "lists:\n  - name: zeros\n    file: zeros.txt\n  - name: pipe\n    file: pipe.txt\n"
-                                   << rule_with("device_id in zeros or device_id in pipe");
+  std::ofstream(dir / "pack.yaml")
+      << "lists:\n  - name: zeros\n    file: zeros.txt\n  - name: pipe\n    file: pipe.txt\n"
+      << rule_with("device_id in zeros or device_id in pipe");
   fs::create_symlink("/dev/zero", dir / "zeros.txt");
   ASSERT_EQ(::mkfifo((dir / "pipe.txt").c_str(), 0644), 0);
   PackLoadResult r = load_pack_directory(dir);  // must return: no read of /dev/zero, no wait on the FIFO

@@ -55,8 +55,13 @@ std::string get(int port, const std::string& path, std::chrono::milliseconds tim
 }
 
 std::map<std::string, HttpServer::Handler> routes() {
-  return {{"/healthz", [] { return HttpResponse{200, "application/json", "{\"status\":\"ok\"}\n"}; }},
-          {"/big", [] { return HttpResponse{200, "text/plain", std::string(8 << 20, 'x')}; }}};
+  return {{"/healthz",
+           [] {
+             return HttpResponse{200, "application/json", "{\"status\":\"ok\"}\n"};
+           }},
+          {"/big", [] {
+             return HttpResponse{200, "text/plain", std::string(8 << 20, 'x')};
+           }}};
 }
 
 }  // namespace

@@ -140,8 +140,8 @@ features:
 
   auto bad = compile_errors("settings:\n  max_lateness: soon\n");
   EXPECT_NE(bad.to_text().find("pack.yaml:2:17: error[E401]"), std::string::npos) << bad.to_text();
-  auto huge = compile_errors(
-      "features:\n  - {name: c, agg: count, by: k, window: 1h, resolution: 1s, max_lateness: 30d}\n");
+  auto huge =
+      compile_errors("features:\n  - {name: c, agg: count, by: k, window: 1h, resolution: 1s, max_lateness: 30d}\n");
   EXPECT_NE(huge.to_text().find("error[E409]"), std::string::npos) << huge.to_text();
   EXPECT_NE(huge.to_text().find("max_lateness is 2592000 buckets"), std::string::npos) << huge.to_text();
 }

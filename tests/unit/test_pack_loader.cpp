@@ -102,7 +102,8 @@ TEST(PackLoader, SelfReferencingMacro) {
 }
 
 TEST(PackLoader, FeatureDefinitionErrors) {
-  EXPECT_EQ(errors_of(R"(features:
+  EXPECT_EQ(
+      errors_of(R"(features:
   - name: f1
     agg: sum
     by: d
@@ -137,8 +138,7 @@ TEST(PackLoader, FeatureDefinitionErrors) {
     by: d
     window: 1s
 )"),
-            (V{"2:5 E404", "10:17 E402", "14:13 E401", "17:9 E405", "24:12 E309", "29:17 E402",
-               "31:10 E403", "34:13 E406"}));
+      (V{"2:5 E404", "10:17 E402", "14:13 E401", "17:9 E405", "24:12 E309", "29:17 E402", "31:10 E403", "34:13 E406"}));
 }
 
 TEST(PackLoader, WhereMayNotReadFeaturesThroughMacros) {
@@ -186,7 +186,8 @@ rules:
 }
 
 TEST(PackLoader, RuleFieldErrors) {
-  EXPECT_EQ(errors_of(R"(rules:
+  EXPECT_EQ(
+      errors_of(R"(rules:
   - name: r
     when: x == 1
     score: high
@@ -199,8 +200,7 @@ TEST(PackLoader, RuleFieldErrors) {
   - name: s
     reason: "a } b"
 )"),
-            (V{"4:12 E503", "5:11 E502", "6:20 E505", "7:14 E103", "8:11 E105", "10:5 E102",
-               "11:5 E102", "12:16 E505"}));
+      (V{"4:12 E503", "5:11 E502", "6:20 E505", "7:14 E103", "8:11 E105", "10:5 E102", "11:5 E102", "12:16 E505"}));
 }
 
 TEST(PackLoader, WarningsDoNotFail) {
@@ -218,8 +218,7 @@ rules:
 }
 
 TEST(PackLoader, BlockScalarExpressionPositions) {
-  EXPECT_EQ(errors_of("rules:\n  - name: r\n    when: >\n      x == 1 and\n      y =! 2\n"),
-            (V{"5:9 E301"}));
+  EXPECT_EQ(errors_of("rules:\n  - name: r\n    when: >\n      x == 1 and\n      y =! 2\n"), (V{"5:9 E301"}));
 }
 
 TEST(PackLoader, ThresholdsAndVersion) {
@@ -300,7 +299,7 @@ rules:
   EXPECT_TRUE(plan.read_guards[1].empty());
   EXPECT_TRUE(plan.read_guards[2].empty());  // unguarded: `app` alone is implied
   // Another type plans only the rules that can match it.
-  EXPECT_EQ(rs->plan_for("pay").read_guards[0].size(), 1u);  // (amount < 5)
+  EXPECT_EQ(rs->plan_for("pay").read_guards[0].size(), 1u);      // (amount < 5)
   EXPECT_TRUE(rs->full_plan_for("app").read_guards[0].empty());  // rule tests read everything
 }
 
@@ -312,11 +311,12 @@ TEST(PackLoader, DisabledRuleIsCheckedButNotRun) {
 }
 
 TEST(PackLoader, ListFromFile) {
-  PackLoadResult r = compile_pack({{"p.yaml", "lists:\n  - name: L\n    file: l.txt\nrules:\n  - name: r\n    when: x in L\n    reason: hit\n"}},
-                                  [](const std::string& name) -> std::optional<std::string> {
-                                    if (name == "l.txt") return std::string("# comment\n a \n\nb\r\n");
-                                    return std::nullopt;
-                                  });
+  PackLoadResult r = compile_pack(
+      {{"p.yaml", "lists:\n  - name: L\n    file: l.txt\nrules:\n  - name: r\n    when: x in L\n    reason: hit\n"}},
+      [](const std::string& name) -> std::optional<std::string> {
+        if (name == "l.txt") return std::string("# comment\n a \n\nb\r\n");
+        return std::nullopt;
+      });
   ASSERT_TRUE(r.ok()) << r.diagnostics.to_text();
   EXPECT_TRUE(r.rules->lists[0].contains(Value::of_string("a")));
   EXPECT_TRUE(r.rules->lists[0].contains(Value::of_string("b")));
@@ -331,7 +331,9 @@ TEST(PackLoader, MillionItemListFromFile) {
   std::string items;
   items.reserve(16'000'000);
   for (int i = 0; i < 1'000'000; ++i) items += "dev-" + std::to_string(i * 7 + 3) + "\n";
-  PackLoadResult r = compile_pack({{"p.yaml", "lists:\n  - name: blocked\n    file: blocked.txt\nrules:\n  - name: r\n    when: d in blocked\n    reason: x\n"}},
+  PackLoadResult r = compile_pack({{"p.yaml",
+                                    "lists:\n  - name: blocked\n    file: blocked.txt\nrules:\n  - name: r\n    when: "
+                                    "d in blocked\n    reason: x\n"}},
                                   [&](const std::string&) { return std::optional<std::string>(items); });
   ASSERT_TRUE(r.ok()) << r.diagnostics.to_text();
   const ListSet& l = r.rules->lists[0];

@@ -152,12 +152,18 @@ std::optional<double> reference_feature(const Spec& s, const std::vector<Ev>& se
     }
   }
   switch (s.agg) {
-    case 'c': return count;
-    case 's': return sum;
-    case 'n': return n ? std::optional<double>(mn) : std::nullopt;
-    case 'x': return n ? std::optional<double>(mx) : std::nullopt;
-    case 'a': return n ? std::optional<double>(sum / n) : std::nullopt;
-    default: return static_cast<double>(distinct.size());
+    case 'c':
+      return count;
+    case 's':
+      return sum;
+    case 'n':
+      return n ? std::optional<double>(mn) : std::nullopt;
+    case 'x':
+      return n ? std::optional<double>(mx) : std::nullopt;
+    case 'a':
+      return n ? std::optional<double>(sum / n) : std::nullopt;
+    default:
+      return static_cast<double>(distinct.size());
   }
 }
 
@@ -184,8 +190,8 @@ std::vector<Ev> generate(std::uint32_t seed, int count) {
     } else if (a == 8) {
       amount_json = ",\"amount\":\"12\"";
     }
-    e.json = "{\"event_id\":\"e" + std::to_string(i) + "\",\"event_type\":\"" + e.type + "\",\"ts\":" +
-             std::to_string(e.ts) + (e.user ? ",\"user\":\"" + *e.user + "\"" : std::string()) +
+    e.json = "{\"event_id\":\"e" + std::to_string(i) + "\",\"event_type\":\"" + e.type +
+             "\",\"ts\":" + std::to_string(e.ts) + (e.user ? ",\"user\":\"" + *e.user + "\"" : std::string()) +
              (e.device ? ",\"device\":\"" + *e.device + "\"" : std::string()) + amount_json + "}";
     out.push_back(std::move(e));
   }
@@ -249,8 +255,8 @@ TEST_P(ReferenceStream, EngineEqualsNaiveReference) {
           continue;
         }
         if (!same && ++mismatches < 10) {
-          ADD_FAILURE() << e.json << " feature " << s.name << " want "
-                        << (want ? std::to_string(*want) : "null") << " got " << got.number;
+          ADD_FAILURE() << e.json << " feature " << s.name << " want " << (want ? std::to_string(*want) : "null")
+                        << " got " << got.number;
         }
       }
       auto num = [&](const char* n) { return f[n]; };
@@ -272,7 +278,8 @@ TEST_P(ReferenceStream, EngineEqualsNaiveReference) {
       if (r4) want_rules.push_back("r4");
       if (r6) want_rules.push_back("r6");
       std::vector<std::string> got_rules;
-      for (std::size_t h = 0; h < verdicts[i].hit_count; ++h) got_rules.push_back(rules->rules[verdicts[i].hits[h].rule].name);
+      for (std::size_t h = 0; h < verdicts[i].hit_count; ++h)
+        got_rules.push_back(rules->rules[verdicts[i].hits[h].rule].name);
       fired += got_rules.size();
       bool shadow = verdicts[i].shadow_count == 1;
       if ((got_rules != want_rules || verdicts[i].score != score || static_cast<int>(verdicts[i].decision) != d ||

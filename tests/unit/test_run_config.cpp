@@ -1,9 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
-#include <sys/wait.h>
 
 #include "connectors/redis/redis_feature_store.h"
 #include "engine/cli/run_config.h"
@@ -70,7 +70,8 @@ TEST(RunConfig, ErrorsNameTheKeyAndLine) {
     load_run_config(bad, {});
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("bad.yaml:3:3: unknown config key 'kafka.grop'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bad.yaml:3:3: unknown config key 'kafka.grop'"), std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(load_run_config("", {{"FRAUDSTREAM_PIPELINE_BATCH_SIZE", "many"}}), std::runtime_error);
   EXPECT_THROW(load_run_config("", {{"FRAUDSTREAM_PIPELINE_BATCH_SIZE", "0"}}), std::runtime_error);
@@ -108,8 +109,8 @@ namespace {
 // exit status and stderr+stdout.
 std::pair<int, std::string> run_binary(const std::string& args) {
   std::string out = ::testing::TempDir() + "/run-binary.out";
-  std::string cmd = "env -u FRAUDSTREAM_REDIS_SALT -u FRAUDSTREAM_REDIS_SALT_FILE " + std::string(FRAUD_BINARY) +
-                    " " + args + " > " + out + " 2>&1 < /dev/null";
+  std::string cmd = "env -u FRAUDSTREAM_REDIS_SALT -u FRAUDSTREAM_REDIS_SALT_FILE " + std::string(FRAUD_BINARY) + " " +
+                    args + " > " + out + " 2>&1 < /dev/null";
   int rc = std::system(cmd.c_str());
   std::ifstream in(out);
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, std::string(std::istreambuf_iterator<char>(in), {})};

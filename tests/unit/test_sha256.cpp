@@ -31,8 +31,7 @@ TEST(Sha256, KnownVectors) {
 TEST(Sha256, PartsDigestTheirConcatenation) {
   std::string_view sep("\0", 1);
   EXPECT_EQ(hex(sha256_of({"a", "b", "c"})), kAbc);
-  EXPECT_EQ(hex(sha256_of({"salt", sep, "fp", sep, "key"})),
-            sha256_hex(std::string("salt\0fp\0key", 11)));
+  EXPECT_EQ(hex(sha256_of({"salt", sep, "fp", sep, "key"})), sha256_hex(std::string("salt\0fp\0key", 11)));
   // Consecutive calls on one thread start afresh.
   EXPECT_EQ(hex(sha256_of({"abc"})), kAbc);
 }

@@ -106,7 +106,7 @@ TEST(StateCache, AReusedEntryKeepsASmallBucketBufferButNotABigOne) {
 TEST(StateCache, EvictedKeysComeBackUnknownForEightToSixteenTimesTheCapacity) {
   StateCache cache(500);
   std::uint64_t pin = 1;
-  for (std::uint64_t k = 0; k < 1000; ++k) cache.find_or_add(digest(k), pin++);  // evicts 0..499
+  for (std::uint64_t k = 0; k < 1000; ++k) cache.find_or_add(digest(k), pin++);     // evicts 0..499
   for (std::uint64_t k = 1000; k < 2000; ++k) cache.find_or_add(digest(k), pin++);  // and 500..1499
   EXPECT_EQ(cache.evictions(), 1500u);
   // Every evicted key is remembered (a Bloom filter has no false negatives).
@@ -266,11 +266,13 @@ TEST(StateCache, TheArraysPagesGoBackAndTheCopiesLeftAndAddedAfterwardAreIntact)
     auto it = buckets.find(k);
     if (it != buckets.end() && e->stamp == std::to_string(k)) {
       ASSERT_EQ(e->state.buckets.size(), it->second) << k;
-      for (std::size_t b = 0; b < it->second; ++b) ASSERT_EQ(e->state.buckets[b].bucket, static_cast<std::int64_t>(k + b));
+      for (std::size_t b = 0; b < it->second; ++b)
+        ASSERT_EQ(e->state.buckets[b].bucket, static_cast<std::int64_t>(k + b));
     }
     e->stamp = std::to_string(k);
     e->state.buckets.clear();
-    for (std::size_t b = 0; b < want; ++b) e->state.buckets.push_back({static_cast<std::int64_t>(k + b), 1, 0, 0, 0, 0});
+    for (std::size_t b = 0; b < want; ++b)
+      e->state.buckets.push_back({static_cast<std::int64_t>(k + b), 1, 0, 0, 0, 0});
     e->state.buckets.shrink_to_fit();  // a state that shrinks gives its memory back (as a fresh decode would)
     cache.account(*e);
     buckets[k] = want;

@@ -113,8 +113,10 @@ TEST(VerdictEncoding, ExactFormat) {
 TEST(VerdictEncoding, AllowWithNothingMatched) {
   Runner r(compile_ok(kPack));
   Outcome o = r.run(R"({"event_id":"a\"b","event_type":"t","ts":"2026-01-01T00:00:00Z"})");
-  EXPECT_EQ(o.json, R"({"event_id":"a\"b","event_type":"t","decision":"allow","score":0,"rules":[],"shadow_rules":[],"features":{},"rules_version":")" +
-                        r.rules().version + R"(","source":{"topic":"t","partition":0,"offset":0}})");
+  EXPECT_EQ(
+      o.json,
+      R"({"event_id":"a\"b","event_type":"t","decision":"allow","score":0,"rules":[],"shadow_rules":[],"features":{},"rules_version":")" +
+          r.rules().version + R"(","source":{"topic":"t","partition":0,"offset":0}})");
 }
 
 TEST(VerdictEncoding, NullFeatureOfAMatchedRule) {

@@ -99,10 +99,14 @@ TEST(WindowCodec, RefusesWhatIsNotAState) {
   FeatureDef f = feature(Aggregation::kCount);
   WindowState s;
   EXPECT_FALSE(decode_window_state("", f, s));
-  EXPECT_FALSE(decode_window_state("\x92\xa1x\x01", f, s));   // a string where a number goes
+  EXPECT_FALSE(decode_window_state("\x92\xa1x\x01", f, s));     // a string where a number goes
   EXPECT_FALSE(decode_window_state("\x93\x01\x00\x05", f, s));  // a bucket without its count
   std::string_view stamp, body;
-  split_stored_state(std::string_view("\xc1" "12345678" "\x92\x01\x00", 12), stamp, body);
+  split_stored_state(std::string_view("\xc1"
+                                      "12345678"
+                                      "\x92\x01\x00",
+                                      12),
+                     stamp, body);
   EXPECT_EQ(stamp.size(), kStampSize);
   EXPECT_EQ(body.size(), 3u);
   split_stored_state(std::string_view("\x92\x01\x00", 3), stamp, body);  // written before stamps existed

@@ -56,7 +56,8 @@ TEST(WindowReadCache, RepeatedReadsEqualAFreshScanWhateverTheOrder) {
         const Value got = window_read(cached, f, at);
         ASSERT_EQ(want.is_null(), got.is_null()) << "agg " << static_cast<int>(agg) << " event " << i;
         if (!want.is_null()) {
-          ASSERT_DOUBLE_EQ(want.number, got.number) << "agg " << static_cast<int>(agg) << " event " << i << " at " << at;
+          ASSERT_DOUBLE_EQ(want.number, got.number)
+              << "agg " << static_cast<int>(agg) << " event " << i << " at " << at;
         }
         ++hits_checked;
       }
