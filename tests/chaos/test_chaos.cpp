@@ -77,11 +77,13 @@ class Fleet {
   Fleet(const EmbeddedKafka& kafka, std::string redis, std::string group, std::vector<std::string> extra = {})
       : bootstrap_(kafka.bootstrap()), redis_(std::move(redis)), group_(std::move(group)), extra_(std::move(extra)) {}
 
-  ChildProcess& start() {
-    std::vector<std::string> args = {FRAUD_BINARY,   "run",  "--rules",       rules_dir(), "--kafka",        bootstrap_,
-                                     "--redis",      redis_, "--input-topic", "in",        "--output-topic", "out",
-                                     "--dlq-topic",  "dlq",  "--group",       group_,      "--metrics-port", "0",
-                                     "--batch-size", "500"};
+  // `metrics_port` 0: no ops endpoints.
+  ChildProcess& start(int metrics_port = 0) {
+    std::vector<std::string> args = {
+        FRAUD_BINARY,   "run",  "--rules",       rules_dir(), "--kafka",        bootstrap_,
+        "--redis",      redis_, "--input-topic", "in",        "--output-topic", "out",
+        "--dlq-topic",  "dlq",  "--group",       group_,      "--metrics-port", std::to_string(metrics_port),
+        "--batch-size", "500"};
     args.insert(args.end(), extra_.begin(), extra_.end());
     engines_.push_back(std::make_unique<ChildProcess>(args));
     return *engines_.back();
@@ -204,6 +206,22 @@ class Chaos : public ::testing::Test {
   }
 };
 
+// Polls a field of the engine's /stats until it reaches `at_least` or the
+// deadline passes; returns the last value seen (0 while unreachable).
+std::uint64_t wait_for_stat(int port, const std::string& field, std::uint64_t at_least,
+                            std::chrono::seconds deadline = std::chrono::seconds(30)) {
+  std::uint64_t value = 0;
+  auto until = std::chrono::steady_clock::now() + deadline;
+  do {
+    std::string body = http_get(port, "/stats");
+    auto p = body.find("\"" + field + "\":");
+    if (p != std::string::npos) value = std::stoull(body.substr(p + field.size() + 3));
+    if (value >= at_least) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < until);
+  return value;
+}
+
 void expect_promises(const Figures& f, const Input& in) {
   EXPECT_EQ(f.lost, 0u);
   EXPECT_EQ(f.mismatches, 0u);
@@ -248,12 +266,14 @@ TEST_F(Chaos, RedisRestartMidStream) {
   EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
   Input in = make_input(202, 8000);
   Fleet fleet(kafka, port, "chaos-redis-restart");
-  fleet.start();
+  const int ops = free_tcp_port();
+  fleet.start(ops);
   produce_in_chunks(kafka, in, 0, 4000);
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const std::uint64_t before = wait_for_stat(ops, "verdicts", 1);
+  ASSERT_GT(before, 0u) << "verdicts flow before the fault";
   redis->stop();  // SIGTERM: the AOF is complete
   produce_in_chunks(kafka, in, 4000, 6000);
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_GT(wait_for_stat(ops, "store_failures", 1), 0u) << "the restart must hit the engine while events wait";
   redis = std::make_unique<RedisServer>("", "", port, data.string());
   produce_in_chunks(kafka, in, 6000, in.records.size());
   Figures f = collect("redis restart", kafka, in, redis_url(port));
@@ -266,12 +286,18 @@ TEST_F(Chaos, RedisUnreachableFor30Seconds) {
   EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
   Input in = make_input(303, 6000);
   Fleet fleet(kafka, redis.port(), "chaos-redis-outage");
-  fleet.start();
+  const int ops = free_tcp_port();
+  fleet.start(ops);
   produce_in_chunks(kafka, in, 0, 2000);
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  ASSERT_GT(wait_for_stat(ops, "verdicts", 1), 0u) << "verdicts flow before the fault";
   ::kill(redis.pid(), SIGSTOP);  // unreachable: connections hang, then time out
+  auto outage_start = std::chrono::steady_clock::now();
   produce_in_chunks(kafka, in, 2000, 4000);
-  std::this_thread::sleep_for(std::chrono::seconds(30));
+  EXPECT_GT(wait_for_stat(ops, "store_failures", 1), 0u) << "the outage must hit the engine while events wait";
+  // While Redis is away (policy pause) no verdict goes out.
+  const std::uint64_t during = wait_for_stat(ops, "verdicts", 0);
+  std::this_thread::sleep_until(outage_start + std::chrono::seconds(30));
+  EXPECT_EQ(wait_for_stat(ops, "verdicts", 0), during) << "policy pause: no verdict without features";
   ::kill(redis.pid(), SIGCONT);
   produce_in_chunks(kafka, in, 4000, in.records.size());
   EXPECT_TRUE(fleet.last().alive()) << "the engine must survive the outage (policy pause)";
