@@ -311,9 +311,11 @@ TEST_F(Chaos, BrokerDownAndRequestErrors) {
   EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
   Input in = make_input(404, 8000);
   Fleet fleet(kafka, redis.port(), "chaos-broker");
-  fleet.start();
+  const int ops = free_tcp_port();
+  fleet.start(ops);
   produce_in_chunks(kafka, in, 0, 3000);
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const std::uint64_t before = wait_for_stat(ops, "verdicts", 1);
+  ASSERT_GT(before, 0u) << "verdicts flow before the faults";
   // Retriable errors on produce, fetch and offset commit, and added latency.
   rd_kafka_mock_push_request_errors(kafka.cluster(), kApiProduce, 5, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
@@ -324,7 +326,7 @@ TEST_F(Chaos, BrokerDownAndRequestErrors) {
                                     RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE);
   rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 50);
   produce_in_chunks(kafka, in, 3000, 5000);
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_GT(wait_for_stat(ops, "verdicts", before + 1), before) << "verdicts go out through the errors and latency";
   rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 0);
   rd_kafka_mock_broker_set_down(kafka.cluster(), 1);
   std::this_thread::sleep_for(std::chrono::seconds(5));
@@ -341,12 +343,17 @@ TEST_F(Chaos, InstancesJoinAndLeaveTheGroup) {
   EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
   Input in = make_input(505, 12000);
   Fleet fleet(kafka, redis.port(), "chaos-rebalance");
-  ChildProcess& first = fleet.start();
+  const int first_ops = free_tcp_port();
+  ChildProcess& first = fleet.start(first_ops);
   produce_in_chunks(kafka, in, 0, 4000);
-  std::this_thread::sleep_for(std::chrono::seconds(2));
-  ChildProcess& second = fleet.start();  // joins: cooperative rebalance
+  ASSERT_GT(wait_for_stat(first_ops, "verdicts", 1), 0u) << "the first engine works before the second joins";
+  const int second_ops = free_tcp_port();
+  ChildProcess& second = fleet.start(second_ops);  // joins: cooperative rebalance
+  // Events arrive once it holds partitions, and it leaves only after
+  // producing verdicts of its own (else the first engine drains them all).
+  EXPECT_GT(wait_for_stat(second_ops, "assigned_partitions", 1), 0u) << "the second engine got partitions";
   produce_in_chunks(kafka, in, 4000, 8000);
-  std::this_thread::sleep_for(std::chrono::seconds(8));
+  EXPECT_GT(wait_for_stat(second_ops, "verdicts", 1), 0u) << "the second engine worked before leaving";
   EXPECT_EQ(second.stop(SIGTERM), 0);  // leaves gracefully mid-stream
   produce_in_chunks(kafka, in, 8000, in.records.size());
   Figures f = collect("join + leave", kafka, in, redis_url(redis.port()));
@@ -361,13 +368,17 @@ TEST_F(Chaos, SigstopPastTheSessionTimeout) {
   EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
   Input in = make_input(606, 8000);
   Fleet fleet(kafka, redis.port(), "chaos-sigstop");
-  ChildProcess& a = fleet.start();
-  fleet.start();
+  const int a_ops = free_tcp_port(), b_ops = free_tcp_port();
+  ChildProcess& a = fleet.start(a_ops);
+  fleet.start(b_ops);
   produce_in_chunks(kafka, in, 0, 3000);
-  std::this_thread::sleep_for(std::chrono::seconds(4));
+  ASSERT_GT(wait_for_stat(a_ops, "verdicts", 1), 0u) << "the engine to freeze works before it freezes";
   ::kill(a.pid(), SIGSTOP);  // frozen past the 6 s session: its partitions move
   produce_in_chunks(kafka, in, 3000, 6000);
-  std::this_thread::sleep_for(std::chrono::seconds(12));
+  // The other engine takes every partition once the frozen one's session expires.
+  EXPECT_EQ(wait_for_stat(b_ops, "assigned_partitions", kPartitions, std::chrono::seconds(40)),
+            static_cast<std::uint64_t>(kPartitions))
+      << "the frozen engine's partitions must move";
   ::kill(a.pid(), SIGCONT);
   produce_in_chunks(kafka, in, 6000, in.records.size());
   Figures f = collect("SIGSTOP 12s", kafka, in, redis_url(redis.port()));
