@@ -14,10 +14,10 @@
 
 #include "bench/shipped_pack.h"
 #include "connectors/memory/memory_feature_store.h"
-#include "engine/batch_processor.h"
 #include "engine/cli/huge_pages.h"
 #include "engine/cli/replay.h"
 #include "engine/pack_loader.h"
+#include "engine/pipeline/batch_runner.h"
 #include "engine/synthetic_stream.h"
 
 using namespace fraud;
@@ -54,33 +54,30 @@ void BM_Parse(benchmark::State& state) {
 }
 BENCHMARK(BM_Parse);
 
-// Parses one batch, runs features once, then measures rule evaluation or encoding.
+// Runs one batch through the stages once, then measures rule evaluation or
+// encoding on its feature values.
 struct Prepared {
-  std::vector<Event> parsed{4096};
-  std::vector<const Event*> ptrs;
-  std::vector<SourceRef> src{4096};
-  BatchProcessor processor;
   MemoryFeatureStore store;
-  explicit Prepared(const RuleSet& rules) {
-    EventParser parser(rules.fields);
-    EventError err;
-    for (std::size_t i = 0; i < parsed.size(); ++i) {
-      parser.parse(events()[i], parsed[i], err);
-      ptrs.push_back(&parsed[i]);
-    }
-    processor.plan(rules, ptrs, src);
-    store.apply(rules, processor.ops(), processor.results());
+  BatchRunner runner{store, BatchRunner::Options{.encode_verdicts = false}};
+  std::vector<SourceRecord> records = BatchRunner::records_of(std::span(events()).first(4096));
+  std::unique_ptr<PipelineBatch> batch = runner.new_batch();
+  const std::vector<const Event*>& ptrs = batch->ptrs;
+  const std::vector<SourceRef>& src = batch->sources;
+  BatchProcessor& processor() { return batch->processor; }
+  explicit Prepared(const std::shared_ptr<const RuleSet>& rules) {
+    runner.prepare(*batch, rules, records);
+    runner.finish(*batch);
   }
 };
 
 void BM_EvaluateRules(benchmark::State& state) {
   auto rules = shipped_pack();
-  Prepared p(*rules);
+  Prepared p(rules);
   EvalScratch scratch;
   Verdict v;
   std::size_t i = 0;
   for (auto _ : state) {
-    p.processor.evaluate(*rules, i++ % p.ptrs.size(), v, scratch);
+    p.processor().evaluate(*rules, i++ % p.ptrs.size(), v, scratch);
     benchmark::DoNotOptimize(v.score);
   }
   state.SetItemsProcessed(state.iterations());
@@ -89,16 +86,16 @@ BENCHMARK(BM_EvaluateRules);
 
 void BM_EncodeVerdict(benchmark::State& state) {
   auto rules = shipped_pack();
-  Prepared p(*rules);
+  Prepared p(rules);
   EvalScratch scratch;
   std::vector<Verdict> v(p.ptrs.size());
-  for (std::size_t i = 0; i < v.size(); ++i) p.processor.evaluate(*rules, i, v[i], scratch);
+  for (std::size_t i = 0; i < v.size(); ++i) p.processor().evaluate(*rules, i, v[i], scratch);
   std::string out;
   std::size_t i = 0;
   for (auto _ : state) {
     out.clear();
     std::size_t k = i++ % v.size();
-    encode_verdict(*rules, *p.ptrs[k], v[k], p.processor.features_of(k), p.src[k], out);
+    encode_verdict(*rules, *p.ptrs[k], v[k], p.processor().features_of(k), p.src[k], out);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(state.iterations());

@@ -25,8 +25,8 @@
 #include "bench/shipped_pack.h"
 #include "connectors/memory/memory_feature_store.h"
 #include "connectors/redis/redis_feature_store.h"
-#include "engine/batch_processor.h"
 #include "engine/pack_loader.h"
+#include "engine/pipeline/batch_runner.h"
 #include "engine/synthetic_stream.h"
 #include "tests/integration/redis_server.h"
 
@@ -38,7 +38,6 @@ using bench::shipped_pack;
 
 struct ParsedStream {
   std::vector<std::string> lines;
-  std::vector<Event> events;
 };
 
 const ParsedStream& stream() {
@@ -49,14 +48,6 @@ const ParsedStream& stream() {
     SyntheticStream gen(o);
     p.lines.resize(100'000);
     for (auto& l : p.lines) gen.next(l);
-    EventParser parser(shipped_pack()->fields);
-    p.events.resize(p.lines.size());
-    std::size_t ok = 0;
-    for (std::size_t i = 0; i < p.lines.size(); ++i) {
-      EventError err;
-      if (parser.parse(p.lines[i], p.events[ok], err)) ++ok;
-    }
-    p.events.resize(ok);
     return p;
   }();
   return s;
@@ -81,41 +72,33 @@ void flush_redis() {
   redisFree(c);
 }
 
-// Runs `count` events through `store` in batches, as the stream engine does:
-// the next batch is planned and digested (the engine's parallel parse stage)
-// before this one is applied. Returns events processed.
+// Runs `count` records through `store` in batches with the pipeline's
+// stages, overlapped as the stream engine overlaps them: the next batch is
+// prepared (parsed, planned, digested, announced for prefetch) before this
+// one's features are applied. Returns records processed.
 std::size_t run_stream(FeatureStore& store, std::size_t batch, std::size_t count, std::int32_t partition) {
   const auto& s = stream();
-  const RuleSet& rules = *shipped_pack();
-  BatchProcessor p[2] = {BatchProcessor(BatchProcessor::Options{.idempotent = true}),
-                         BatchProcessor(BatchProcessor::Options{.idempotent = true})};
-  std::vector<const Event*> ptrs[2];
-  std::vector<SourceRef> src[2];
-  std::vector<Verdict> verdicts(batch);
-  EvalScratch scratch;
-  count = std::min(count, s.events.size());
-  auto plan = [&](std::size_t k) {
+  static const std::vector<SourceRecord> records = BatchRunner::records_of(s.lines);
+  const auto rules = shipped_pack();
+  BatchRunner runner(store, BatchRunner::Options{.idempotent = true,
+                                                 .encode_verdicts = false,
+                                                 .failure_policy = StoreFailurePolicy::kFailClosed,
+                                                 .source_name = "loan-events"});
+  std::unique_ptr<PipelineBatch> b[2] = {runner.new_batch(), runner.new_batch()};
+  count = std::min(count, records.size());
+  auto prepare = [&](std::size_t k) {
     std::size_t start = k * batch;
     if (start >= count) return;
-    std::size_t n = std::min(batch, count - start);
-    auto& ev = ptrs[k % 2];
-    auto& so = src[k % 2];
-    ev.clear();
-    so.clear();
-    for (std::size_t i = 0; i < n; ++i) {
-      ev.push_back(&s.events[start + i]);
-      so.push_back({"loan-events", partition, static_cast<std::int64_t>(start + i)});
-    }
-    p[k % 2].plan(rules, ev, so);
-    store.digest(rules, p[k % 2].ops_to_digest());
+    std::vector<SourceRecord> slice(records.begin() + static_cast<std::ptrdiff_t>(start),
+                                    records.begin() + static_cast<std::ptrdiff_t>(std::min(count, start + batch)));
+    for (auto& r : slice) r.partition = partition;
+    runner.prepare(*b[k % 2], rules, slice);
   };
-  plan(0);
+  prepare(0);
   for (std::size_t k = 0; k * batch < count; ++k) {
-    plan(k + 1);
-    BatchProcessor& bp = p[k % 2];
-    StoreStatus st = store.apply(rules, bp.ops(), bp.results());
+    prepare(k + 1);
+    const StoreStatus& st = runner.finish(*b[k % 2]);
     if (!st.ok) throw std::runtime_error(st.error);
-    for (std::size_t i = 0; i < ptrs[k % 2].size(); ++i) bp.evaluate(rules, i, verdicts[i], scratch);
   }
   return count;
 }

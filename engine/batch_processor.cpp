@@ -150,16 +150,6 @@ void BatchProcessor::evaluate(const RuleSet& rules, std::size_t i, Verdict& out,
   out.decision = std::max(d, floor);
 }
 
-StoreStatus BatchProcessor::process(const RuleSet& rules, FeatureStore& store, std::span<const Event* const> events,
-                                    std::span<const SourceRef> sources, std::span<Verdict> verdicts) {
-  plan(rules, events, sources);
-  StoreStatus st = store.apply(rules, ops_, results_);
-  if (!st.ok) return st;
-  mark_late(st.late_ops);
-  for (std::size_t i = 0; i < events.size(); ++i) evaluate(rules, i, verdicts[i], where_scratch_);
-  return st;
-}
-
 void encode_verdict(const RuleSet& rules, const Event& event, const Verdict& verdict, std::span<const Value> features,
                     const SourceRef& source, std::string& out) {
   out.append("{\"event_id\":");

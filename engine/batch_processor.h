@@ -8,7 +8,8 @@
 //   evaluate(i)    evaluates the rules of event i against its feature values
 //                  and fills its Verdict; independent per event, so callers
 //                  may run it in parallel with one EvalScratch per thread.
-// `process` runs the three in sequence.
+// The pipeline's stages (engine/pipeline/batch_stages.h) run the three;
+// nothing else does (BatchRunner runs those stages synchronously).
 //
 // Ownership: the events must stay alive and unchanged from plan() until the
 // last evaluate() of the batch. Buffers are reused across batches, so the
@@ -83,9 +84,6 @@ class BatchProcessor {
   // Feature values of event i after the store applied the ops. With
   // `degraded`, every feature reads null (failure policies).
   void evaluate(const RuleSet& rules, std::size_t i, Verdict& out, EvalScratch& scratch, bool degraded = false);
-
-  StoreStatus process(const RuleSet& rules, FeatureStore& store, std::span<const Event* const> events,
-                      std::span<const SourceRef> sources, std::span<Verdict> verdicts);
 
   // Values of all features for event i (null where not planned or not read).
   std::span<const Value> features_of(std::size_t i) const {

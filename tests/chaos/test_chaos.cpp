@@ -21,8 +21,8 @@
 #include "connectors/kafka/embedded_kafka.h"
 #include "connectors/memory/memory_feature_store.h"
 #include "connectors/redis/redis_feature_store.h"
-#include "engine/batch_processor.h"
 #include "engine/pack_loader.h"
+#include "engine/pipeline/batch_runner.h"
 #include "engine/synthetic_stream.h"
 
 namespace fs = std::filesystem;
@@ -140,25 +140,17 @@ Figures collect(const std::string& name, const EmbeddedKafka& kafka, const Input
   // input in memory, read at the end of every window.
   auto pack = load_pack_directory(rules_dir());
   const RuleSet& rs = *pack.rules;
-  EventParser parser(rs.fields);
-  std::vector<Event> events(in.records.size());
-  std::vector<const Event*> ptrs;
-  std::vector<SourceRef> src;
-  std::int64_t max_ts = 0;
-  for (std::size_t i = 0; i < in.records.size(); ++i) {
-    EventError err;
-    if (!parser.parse(in.records[i].second, events[i], err)) continue;
-    ptrs.push_back(&events[i]);
-    src.push_back({});
-    max_ts = std::max(max_ts, events[i].ts_ms);
-  }
+  // The same stages the engines ran, in one batch, on an in-memory store.
   MemoryFeatureStore memory;
-  BatchProcessor replay(BatchProcessor::Options{.read_all_features = true});
-  std::vector<Verdict> v(ptrs.size());
-  EXPECT_TRUE(replay.process(rs, memory, ptrs, src, v).ok);
+  BatchRunner replay(memory, BatchRunner::Options{.read_all_features = true, .encode_verdicts = false});
+  std::vector<SourceRecord> records(in.records.size());
+  for (std::size_t i = 0; i < in.records.size(); ++i) records[i].value = in.records[i].second;
+  const PipelineBatch& b = replay.run(pack.rules, records);
+  EXPECT_TRUE(b.store_status.ok);
+  std::int64_t max_ts = 0;
+  for (const Event* e : b.ptrs) max_ts = std::max(max_ts, e->ts_ms);
   // Read-only ops for every (feature, entity) of the input, at the last bucket.
-  BatchProcessor planner(BatchProcessor::Options{.read_all_features = true});
-  planner.plan(rs, ptrs, src);
+  const BatchProcessor& planner = b.processor;
   std::vector<FeatureOp> reads;
   std::set<std::pair<std::uint32_t, std::string>> done;
   for (FeatureOp op : planner.ops()) {

@@ -11,8 +11,9 @@
 
 #include "connectors/memory/memory_feature_store.h"
 #include "connectors/redis/redis_feature_store.h"
-#include "engine/batch_processor.h"
 #include "engine/pack_loader.h"
+#include "engine/pipeline/batch_runner.h"
+#include "engine/pipeline/local_run.h"
 #include "engine/synthetic_stream.h"
 #include "redis_cluster.h"
 #include "redis_server.h"
@@ -78,44 +79,28 @@ std::shared_ptr<const RuleSet> pack() {
 std::vector<std::string> run(FeatureStore& store, const RuleSet& rules, const std::vector<std::string>& lines,
                              std::size_t batch, bool idempotent, std::int32_t partition = 0, bool retry = false,
                              std::size_t first = 0, std::size_t last = SIZE_MAX, std::size_t announce = 0) {
-  BatchProcessor p(BatchProcessor::Options{.read_all_features = true, .idempotent = idempotent});
-  EventParser parser(rules.fields);
+  BatchRunner runner(store, BatchRunner::Options{.read_all_features = true, .idempotent = idempotent});
+  auto ahead = runner.new_batch();
+  const auto pack = borrowed(rules);
   std::vector<std::string> out;
   last = std::min(last, lines.size());
-  auto parse = [&](std::size_t start, std::size_t n, std::vector<Event>& events, std::vector<const Event*>& ptrs,
-                   std::vector<SourceRef>& src) {
-    events.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      EventError err;
-      EXPECT_TRUE(parser.parse(lines[start + i], events[i], err)) << err.detail;
-      ptrs.push_back(&events[i]);
-      src.push_back({"t", partition, static_cast<std::int64_t>(start + i)});
-    }
-  };
+  auto records = BatchRunner::records_of(lines, partition);
+  auto slice = [&](std::size_t start, std::size_t n) { return std::span(records).subspan(start, n); };
   for (std::size_t start = first; start < last; start += batch) {
     std::size_t n = std::min(batch, last - start);
     if (std::size_t later = start + announce * batch; announce > 0 && later < lines.size()) {
-      std::vector<Event> events;
-      std::vector<const Event*> ptrs;
-      std::vector<SourceRef> src;
-      parse(later, std::min(batch, lines.size() - later), events, ptrs, src);
-      BatchProcessor ahead(BatchProcessor::Options{.read_all_features = true, .idempotent = idempotent});
-      ahead.plan(rules, ptrs, src);
-      store.digest(rules, ahead.ops_to_digest());
-      store.prefetch(rules, ahead.ops());
+      runner.prepare(*ahead, pack, slice(later, std::min(batch, lines.size() - later)));
     }
-    std::vector<Event> events;
-    std::vector<const Event*> ptrs;
-    std::vector<SourceRef> src;
-    parse(start, n, events, ptrs, src);
-    std::vector<Verdict> v(n);
-    StoreStatus st = p.process(rules, store, ptrs, src, v);
-    for (int tries = 0; retry && !st.ok && tries < 300; ++tries) {
-      std::fprintf(stderr, "batch at %zu: %s (retrying)\n", start, st.error.c_str());
+    const PipelineBatch* b = &runner.run(pack, slice(start, n));
+    for (int tries = 0; retry && !b->store_status.ok && tries < 300; ++tries) {
+      std::fprintf(stderr, "batch at %zu: %s (retrying)\n", start, b->store_status.error.c_str());
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      st = p.process(rules, store, ptrs, src, v);
+      b = &runner.run(pack, slice(start, n));
     }
-    EXPECT_TRUE(st.ok) << st.error;
+    EXPECT_TRUE(b->store_status.ok) << b->store_status.error;
+    EXPECT_EQ(b->ptrs.size(), n);
+    const BatchProcessor& p = b->processor;
+    const std::vector<Verdict>& v = b->verdicts;
     for (std::size_t i = 0; i < n; ++i) {
       std::string s;
       for (const Value& f : p.features_of(i)) {
@@ -637,17 +622,11 @@ TEST_F(FeatureStoreContract, LostRedisDataIsDetectedByEveryEngine) {
   auto a = redis("reset");
   auto b = redis("reset");
   auto apply_one = [&](RedisFeatureStore& store, std::size_t line) {
-    EventParser parser(rules->fields);
-    Event ev;
-    EventError err;
-    EXPECT_TRUE(parser.parse(lines[line], ev, err)) << err.detail;
-    const Event* ptr = &ev;
-    SourceRef src{"t", 0, static_cast<std::int64_t>(line)};
-    BatchProcessor p(BatchProcessor::Options{.read_all_features = true, .idempotent = true});
-    p.plan(*rules, std::span<const Event* const>(&ptr, 1), std::span<const SourceRef>(&src, 1));
-    StoreStatus st = store.apply(*rules, p.ops(), p.results());
-    EXPECT_TRUE(st.ok) << st.error;
-    return st.state_reset;
+    BatchRunner runner(store, BatchRunner::Options{.read_all_features = true, .idempotent = true});
+    SourceRecord record{.value = lines[line], .offset = static_cast<std::int64_t>(line)};
+    const PipelineBatch& b = runner.run(rules, std::span(&record, 1));
+    EXPECT_TRUE(b.store_status.ok) << b.store_status.error;
+    return b.store_status.state_reset;
   };
   EXPECT_FALSE(apply_one(*a, 0));
   EXPECT_FALSE(apply_one(*b, 1));
@@ -672,15 +651,12 @@ TEST_F(FeatureStoreContract, UnreachableRedisIsAnErrorValueThenRecovers) {
   RedisFeatureStore store(ep, "x", 300);
   EXPECT_TRUE(store.connect().ok);
   temp.stop();
-  BatchProcessor p;
-  EventParser parser(rules->fields);
-  Event e;
-  EventError err;
-  ASSERT_TRUE(parser.parse(R"({"event_id":"1","event_type":"app","ts":0,"k":"a"})", e, err));
-  const Event* ptr = &e;
-  SourceRef src;
-  std::vector<Verdict> v(1);
-  StoreStatus st = p.process(*rules, store, std::span(&ptr, 1), std::span(&src, 1), v);
+  BatchRunner runner(store);
+  std::string line = R"({"event_id":"1","event_type":"app","ts":0,"k":"a"})";
+  SourceRecord record{.value = line};
+  const PipelineBatch& b = runner.run(rules, std::span(&record, 1));
+  const StoreStatus& st = b.store_status;
+  EXPECT_TRUE(b.degraded) << "fail_open: the verdict goes out without features";
   EXPECT_FALSE(st.ok);
   EXPECT_FALSE(st.error.empty());
 }

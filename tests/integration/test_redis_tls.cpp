@@ -15,8 +15,9 @@
 
 #include "connectors/memory/memory_feature_store.h"
 #include "connectors/redis/redis_feature_store.h"
-#include "engine/batch_processor.h"
 #include "engine/pack_loader.h"
+#include "engine/pipeline/batch_runner.h"
+#include "engine/pipeline/local_run.h"
 #include "redis_server.h"
 
 using namespace fraud;
@@ -114,28 +115,20 @@ std::vector<std::string> stream(int n) {
 // Feature values of every event, as text; false if a batch failed.
 bool run(FeatureStore& store, const RuleSet& rules, const std::vector<std::string>& lines,
          std::vector<std::string>& out, std::string& error) {
-  BatchProcessor p(BatchProcessor::Options{.read_all_features = true, .idempotent = true});
-  EventParser parser(rules.fields);
+  BatchRunner runner(store, BatchRunner::Options{.read_all_features = true, .idempotent = true});
+  const auto pack = borrowed(rules);
+  auto records = BatchRunner::records_of(lines);
   for (std::size_t start = 0; start < lines.size(); start += 50) {
     std::size_t n = std::min<std::size_t>(50, lines.size() - start);
-    std::vector<Event> events(n);
-    std::vector<const Event*> ptrs;
-    std::vector<SourceRef> src;
-    for (std::size_t i = 0; i < n; ++i) {
-      EventError err;
-      EXPECT_TRUE(parser.parse(lines[start + i], events[i], err));
-      ptrs.push_back(&events[i]);
-      src.push_back({"t", 0, static_cast<std::int64_t>(start + i)});
-    }
-    std::vector<Verdict> v(n);
-    StoreStatus st = p.process(rules, store, ptrs, src, v);
-    if (!st.ok) {
-      error = st.error;
+    const PipelineBatch& b = runner.run(pack, std::span(records).subspan(start, n));
+    EXPECT_EQ(b.ptrs.size(), n);
+    if (!b.store_status.ok) {
+      error = b.store_status.error;
       return false;
     }
     for (std::size_t i = 0; i < n; ++i) {
       std::string s;
-      for (const Value& f : p.features_of(i)) s += std::to_string(f.number) + " ";
+      for (const Value& f : b.processor.features_of(i)) s += std::to_string(f.number) + " ";
       out.push_back(s);
     }
   }

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "connectors/memory/memory_feature_store.h"
-#include "engine/batch_processor.h"
 #include "engine/pack_loader.h"
+#include "engine/pipeline/batch_runner.h"
 
 namespace fraud::testing {
 
@@ -38,23 +38,17 @@ class Runner {
 
   // `record_ts_ms`: the record time of the event's source (-1: unknown).
   Outcome run(const std::string& event_json, std::int64_t record_ts_ms = -1) {
-    Event ev;
-    EventError err;
-    EventParser parser(rules_->fields);
-    EXPECT_TRUE(parser.parse(event_json, ev, err)) << err.detail << " in " << event_json;
-    BatchProcessor processor(BatchProcessor::Options{.read_all_features = true});
-    const Event* ptr = &ev;
-    SourceRef src{"t", 0, static_cast<std::int64_t>(n_++), record_ts_ms};
+    SourceRecord record{.value = event_json, .offset = static_cast<std::int64_t>(n_++), .record_ts_ms = record_ts_ms};
+    const PipelineBatch& b = runner_.run(rules_, std::span(&record, 1));
     Outcome o;
-    std::vector<Verdict> v(1);
-    StoreStatus st = processor.process(*rules_, store_, std::span<const Event* const>(&ptr, 1),
-                                       std::span<const SourceRef>(&src, 1), v);
-    EXPECT_TRUE(st.ok);
-    o.verdict = v[0];
-    auto f = processor.features_of(0);
+    EXPECT_TRUE(b.valid[0]) << b.errors[0].detail << " in " << event_json;
+    if (!b.valid[0]) return o;
+    EXPECT_TRUE(b.store_status.ok) << b.store_status.error;
+    o.verdict = b.verdicts[0];
+    auto f = b.processor.features_of(0);
     o.features.assign(f.begin(), f.end());
-    encode_verdict(*rules_, ev, v[0], f, src, o.json);
-    // Values of strings would dangle after `ev` dies; tests only read numbers.
+    o.json = b.encoded[0];
+    // Values of strings would dangle once the next event runs; tests only read numbers.
     return o;
   }
 
@@ -69,6 +63,7 @@ class Runner {
  private:
   std::shared_ptr<const RuleSet> rules_;
   MemoryFeatureStore store_;
+  BatchRunner runner_{store_, BatchRunner::Options{.read_all_features = true}};
   std::size_t n_ = 0;
 };
 

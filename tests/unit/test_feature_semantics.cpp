@@ -187,21 +187,15 @@ TEST(FeatureSemantics, ExpiredStateIsDroppedAndLateEventsWithinAWindowStayExact)
 TEST(FeatureSemantics, IdleKeysAreSwept) {
   auto rules = compile_ok(kPack);
   MemoryFeatureStore store;
-  BatchProcessor p;
-  EventParser parser(rules->fields);
-  std::vector<Event> events(1000);
-  std::vector<const Event*> ptrs;
-  std::vector<SourceRef> src(1000);
-  std::vector<Verdict> v(1000);
-  EventError err;
+  BatchRunner runner(store);
+  std::vector<std::string> lines(1000);
   // 70 batches of 1000 distinct keys, each batch one hour later.
   for (int b = 0; b < 70; ++b) {
-    ptrs.clear();
-    for (int i = 0; i < 1000; ++i) {
-      ASSERT_TRUE(parser.parse(ev(i, b * 60 * kMin, R"("k":")" + std::to_string(b * 1000 + i) + "\""), events[i], err));
-      ptrs.push_back(&events[i]);
-    }
-    ASSERT_TRUE(p.process(*rules, store, ptrs, src, v).ok);
+    for (int i = 0; i < 1000; ++i) lines[i] = ev(i, b * 60 * kMin, R"("k":")" + std::to_string(b * 1000 + i) + "\"");
+    auto records = BatchRunner::records_of(lines);
+    const PipelineBatch& batch = runner.run(rules, records);
+    ASSERT_EQ(batch.ptrs.size(), lines.size());
+    ASSERT_TRUE(batch.store_status.ok);
   }
   // 8 features x 1000 keys per hour; only the last few hours stay live.
   EXPECT_LT(store.key_count(), 8u * 1000 * 10);
@@ -210,22 +204,19 @@ TEST(FeatureSemantics, IdleKeysAreSwept) {
 TEST(FeatureSemantics, IdempotentUpdatesPerPartitionOffset) {
   auto rules = compile_ok(kPack);
   MemoryFeatureStore store;
-  BatchProcessor p(BatchProcessor::Options{.read_all_features = true, .idempotent = true});
-  EventParser parser(rules->fields);
-  Event e;
-  EventError err;
-  ASSERT_TRUE(parser.parse(ev(1, 0), e, err));
-  const Event* ptr = &e;
-  std::vector<Verdict> v(1);
+  BatchRunner runner(store, BatchRunner::Options{.read_all_features = true, .idempotent = true});
+  std::string line = ev(1, 0);
   auto cnt = *rules->feature_index("cnt");
   for (int attempt = 0; attempt < 3; ++attempt) {  // redelivered twice
-    SourceRef src{"t", 2, 41};
-    ASSERT_TRUE(p.process(*rules, store, std::span(&ptr, 1), std::span(&src, 1), v).ok);
-    EXPECT_EQ(p.features_of(0)[cnt].number, 1);
+    SourceRecord record{.value = line, .partition = 2, .offset = 41};
+    const PipelineBatch& b = runner.run(rules, std::span(&record, 1));
+    ASSERT_TRUE(b.store_status.ok);
+    EXPECT_EQ(b.processor.features_of(0)[cnt].number, 1);
   }
-  SourceRef other{"t", 3, 41};  // another partition, same offset
-  ASSERT_TRUE(p.process(*rules, store, std::span(&ptr, 1), std::span(&other, 1), v).ok);
-  EXPECT_EQ(p.features_of(0)[cnt].number, 2);
+  SourceRecord other{.value = line, .partition = 3, .offset = 41};  // another partition, same offset
+  const PipelineBatch& b = runner.run(rules, std::span(&other, 1));
+  ASSERT_TRUE(b.store_status.ok);
+  EXPECT_EQ(b.processor.features_of(0)[cnt].number, 2);
 }
 
 TEST(FeatureSemantics, ReloadKeepsStateOfUnchangedFeaturesOnly) {
@@ -251,19 +242,15 @@ rules:
   EXPECT_EQ(a->features[0].fingerprint, b->features[0].fingerprint);
   EXPECT_NE(a->features[1].fingerprint, b->features[1].fingerprint);
   MemoryFeatureStore store;
-  BatchProcessor p(BatchProcessor::Options{.read_all_features = true});
-  EventParser pa(a->fields), pb(b->fields);
-  Event e;
-  EventError err;
-  std::vector<Verdict> v(1);
-  SourceRef src;
-  const Event* ptr = &e;
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(pa.parse(ev(i, i, R"("k":"a")"), e, err));
-    ASSERT_TRUE(p.process(*a, store, std::span(&ptr, 1), std::span(&src, 1), v).ok);
-  }
-  ASSERT_TRUE(pb.parse(ev(9, 10, R"("k":"a")"), e, err));
-  ASSERT_TRUE(p.process(*b, store, std::span(&ptr, 1), std::span(&src, 1), v).ok);
-  EXPECT_EQ(p.features_of(0)[0].number, 4);  // kept its 3 events
-  EXPECT_EQ(p.features_of(0)[1].number, 1);  // starts fresh
+  BatchRunner runner(store, BatchRunner::Options{.read_all_features = true});
+  auto run = [&](const std::shared_ptr<const RuleSet>& pack, const std::string& line) {
+    SourceRecord record{.value = line};
+    const PipelineBatch& batch = runner.run(pack, std::span(&record, 1));
+    EXPECT_TRUE(batch.store_status.ok);
+    return std::vector<Value>(batch.processor.features_of(0).begin(), batch.processor.features_of(0).end());
+  };
+  for (int i = 0; i < 3; ++i) run(a, ev(i, i, R"("k":"a")"));
+  auto f = run(b, ev(9, 10, R"("k":"a")"));
+  EXPECT_EQ(f[0].number, 4);  // kept its 3 events
+  EXPECT_EQ(f[1].number, 1);  // starts fresh
 }

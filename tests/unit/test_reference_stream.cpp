@@ -213,22 +213,18 @@ TEST_P(ReferenceStream, EngineEqualsNaiveReference) {
   std::vector<Ev> events = generate(seed, 3000);
   // The engine processes in batches of 64 (exercises in-batch ordering).
   MemoryFeatureStore store;
-  BatchProcessor processor(BatchProcessor::Options{.read_all_features = read_all});
-  EventParser parser(rules->fields);
+  BatchRunner runner(store, BatchRunner::Options{.read_all_features = read_all});
   std::vector<Ev> seen;
   std::size_t mismatches = 0, fired = 0, unread = 0;
   for (std::size_t start = 0; start < events.size(); start += 64) {
     std::size_t n = std::min<std::size_t>(64, events.size() - start);
-    std::vector<Event> parsed(n);
-    std::vector<const Event*> ptrs;
-    std::vector<SourceRef> src(n);
-    std::vector<Verdict> verdicts(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      EventError err;
-      ASSERT_TRUE(parser.parse(events[start + i].json, parsed[i], err)) << err.detail;
-      ptrs.push_back(&parsed[i]);
-    }
-    ASSERT_TRUE(processor.process(*rules, store, ptrs, src, verdicts).ok);
+    std::vector<SourceRecord> records(n);
+    for (std::size_t i = 0; i < n; ++i) records[i].value = events[start + i].json;
+    const PipelineBatch& batch = runner.run(rules, records);
+    ASSERT_EQ(batch.ptrs.size(), n);
+    ASSERT_TRUE(batch.store_status.ok);
+    const std::vector<Verdict>& verdicts = batch.verdicts;
+    const BatchProcessor& processor = batch.processor;
     for (std::size_t i = 0; i < n; ++i) {
       const Ev& e = events[start + i];
       seen.push_back(e);
