@@ -11,6 +11,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <atomic>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -229,20 +230,35 @@ TEST_F(Chaos, Kill9AtRandomPointsAndRestart) {
   Input in = make_input(101, 12000);
   Fleet fleet(kafka, redis.port(), "chaos-kill");
   std::mt19937 rng(7);
-  fleet.start();
-  // Events keep arriving while the engine is killed at random points.
+  int ops = free_tcp_port();
+  fleet.start(ops);
+  // Events keep arriving while the engine is killed at random points; the
+  // last fifth waits for the last kill, so every kill lands mid-stream.
+  const std::size_t tail = in.records.size() * 4 / 5;
+  std::atomic<std::size_t> produced{0};
+  std::atomic<bool> kills_done{false};
   std::thread producer([&] {
-    for (std::size_t i = 0; i < in.records.size(); i += 300) {
-      produce_in_chunks(kafka, in, i, std::min(in.records.size(), i + 300));
+    for (std::size_t i = 0; i < in.records.size(); i += 150) {
+      if (i >= tail) {
+        while (!kills_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      produce_in_chunks(kafka, in, i, std::min(in.records.size(), i + 150));
+      produced.store(std::min(in.records.size(), i + 150));
       std::this_thread::sleep_for(std::chrono::milliseconds(450));
     }
   });
   for (int round = 0; round < 3; ++round) {
-    // The first join takes ~3 s, a rejoin after kill -9 ~9 s (session 6 s).
-    std::this_thread::sleep_for(std::chrono::milliseconds((round == 0 ? 4500 : 9500) + rng() % 1500));
+    // Each engine is killed at a random point after its first verdicts.
+    EXPECT_GT(wait_for_stat(ops, "verdicts", 1, std::chrono::seconds(40)), 0u)
+        << "round " << round << ": the engine works before it is killed";
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 1500));
+    EXPECT_LT(produced.load(), in.records.size()) << "round " << round << ": killed while events still arrive";
     fleet.last().stop(SIGKILL);
-    fleet.start();
+    ops = free_tcp_port();
+    fleet.start(ops);
   }
+  kills_done.store(true);
+  EXPECT_GT(wait_for_stat(ops, "verdicts", 1, std::chrono::seconds(40)), 0u) << "the last engine takes over";
   producer.join();
   Figures f = collect("kill -9 x3", kafka, in, redis_url(redis.port()));
   fleet.stop_all();
@@ -389,20 +405,43 @@ TEST_F(Chaos, ThreeEnginesOnARedisClusterLoseAnEngineAndAMaster) {
   EmbeddedKafka kafka(1, {{"in", 12}, {"out", 12}, {"dlq", 1}});
   Input in = make_input(707, 15000);
   Fleet fleet(kafka, cluster.url(), "scale-out", {"--redis-wait-replicas", "1"});
-  for (int i = 0; i < 3; ++i) fleet.start();
+  const int ops[3] = {free_tcp_port(), free_tcp_port(), free_tcp_port()};
+  for (int port : ops) fleet.start(port);
+  // The second half of the input waits for both faults, so they land mid-stream.
+  std::atomic<bool> faults_done{false};
   std::thread producer([&] {
-    for (std::size_t i = 0; i < in.records.size(); i += 500) {
-      produce_in_chunks(kafka, in, i, std::min(in.records.size(), i + 500));
+    for (std::size_t i = 0; i < in.records.size(); i += 250) {
+      if (i >= in.records.size() / 2) {
+        while (!faults_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      produce_in_chunks(kafka, in, i, std::min(in.records.size(), i + 250));
       std::this_thread::sleep_for(std::chrono::milliseconds(400));
     }
   });
-  std::this_thread::sleep_for(std::chrono::seconds(6));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_GT(wait_for_stat(ops[i], "verdicts", 1, std::chrono::seconds(40)), 0u)
+        << "engine " << i << " works before the faults";
+  }
   fleet.at(1).stop(SIGKILL);
   auto masters = cluster.masters();
   ASSERT_EQ(masters.size(), 3u);
+  const std::uint64_t refreshes =
+      wait_for_stat(ops[0], "store_topology_refreshes", 0) + wait_for_stat(ops[2], "store_topology_refreshes", 0);
+  const std::uint64_t verdicts = wait_for_stat(ops[0], "verdicts", 0) + wait_for_stat(ops[2], "verdicts", 0);
   cluster.kill(masters[0]);
   EXPECT_TRUE(cluster.wait_healthy(std::chrono::seconds(30)));  // the replica took over
   cluster.restart(masters[0]);
+  faults_done.store(true);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::uint64_t refreshes_after = refreshes, verdicts_after = verdicts;
+  while (std::chrono::steady_clock::now() < deadline && (refreshes_after == refreshes || verdicts_after == verdicts)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    refreshes_after =
+        wait_for_stat(ops[0], "store_topology_refreshes", 0) + wait_for_stat(ops[2], "store_topology_refreshes", 0);
+    verdicts_after = wait_for_stat(ops[0], "verdicts", 0) + wait_for_stat(ops[2], "verdicts", 0);
+  }
+  EXPECT_GT(refreshes_after, refreshes) << "the surviving engines noticed the failover";
+  EXPECT_GT(verdicts_after, verdicts) << "and kept producing verdicts after it";
   producer.join();
   Figures f = collect("3 engines, cluster", kafka, in, cluster.url(), std::chrono::seconds(120));
   EXPECT_TRUE(fleet.at(0).alive());
