@@ -10,6 +10,7 @@ PKGS=(
   redis-server redis-tools stunnel4 kcat prometheus gnuplot-nox
   clang-14 libclang-rt-14-dev clang-format-14
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
+  openjdk-17-jre-headless maven util-linux openssl
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -20,3 +21,6 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The Apache Kafka brokers the tests and benchmarks run against (pinned in
+# tests/kafka/pom.xml), from Maven Central into ~/.cache/fraudstream/kafka, once.
+"$(dirname "$0")/kafka-fetch.sh"

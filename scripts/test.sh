@@ -4,8 +4,9 @@
 # then the unit tests again under AddressSanitizer + UBSan (build-asan/), a
 # bounded libFuzzer pass over the event parser and the pack loader
 # (build-fuzz/, FUZZ_SECONDS per target), then ctest: unit tests, the shipped
-# pack's own tests, and the integration suites that start a real
-# redis-server and the embedded Kafka on loopback.
+# pack's own tests, and the integration suites on a real redis-server and a
+# real Apache Kafka broker (KRaft; ctest's kafka_broker fixture starts it from
+# the jars scripts/install-deps.sh fetched) on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh

@@ -40,6 +40,13 @@ KafkaSink::KafkaSink(KafkaSinkConfig config, EngineMetrics& metrics, PipelineCou
   props.emplace("batch.num.messages", "10000");
   props.emplace("queue.buffering.max.messages", "1000000");
   props.emplace("queue.buffering.max.kbytes", "1048576");
+  if (config_.exactly_once) {
+    props["transactional.id"] = config_.transactional_id;
+    // A transaction of an instance killed mid-way holds read_committed
+    // readers back until the broker aborts it (or the instance restarts
+    // with the same transactional.id and fences it at once).
+    props.emplace("transaction.timeout.ms", "10000");
+  }
   rd_kafka_conf_t* conf = make_kafka_conf(props);
   rd_kafka_conf_set_opaque(conf, this);
   rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::on_delivery);
@@ -51,6 +58,21 @@ KafkaSink::KafkaSink(KafkaSinkConfig config, EngineMetrics& metrics, PipelineCou
     while (!poll_stop_.load()) rd_kafka_poll(producer_.get(), 50);
     rd_kafka_poll(producer_.get(), 0);
   });
+  if (config_.exactly_once) {
+    try {
+      txn_.emplace(producer_.get(),
+                   KafkaTransactions::Config{.input_topic = config_.source_topic,
+                                             .commit_interval_ms = config_.transaction_ms,
+                                             .group_metadata = config_.group_metadata},
+                   clock_);
+    } catch (...) {
+      poll_stop_.store(true);
+      poller_.join();
+      throw;
+    }
+    spdlog::info("exactly-once output: transactional.id {}, a transaction every {} ms", config_.transactional_id,
+                 config_.transaction_ms);
+  }
 }
 
 KafkaSink::~KafkaSink() {
@@ -66,8 +88,9 @@ void KafkaSink::set_output_budget(std::size_t topic_limit) {
                producer_record_limit_, topic_limit ? std::to_string(topic_limit) : "not known yet");
 }
 
-void KafkaSink::tick() {
+bool KafkaSink::tick() {
   if (std::size_t limit = topic_limits_ ? topic_limits_->poll() : 0) set_output_budget(limit);
+  return !txn_ || txn_->tick();
 }
 
 void KafkaSink::flush(int timeout_ms) { rd_kafka_flush(producer_.get(), timeout_ms); }

@@ -6,15 +6,19 @@
 // record the broker refuses for good is dead-lettered once, header-only,
 // instead of failing the batch. Delivery reports complete the pipeline's
 // slots and feed the end-to-end latency (record timestamp -> acknowledged).
+// With `exactly_once` the producer is transactional (kafka_transactions.h):
+// records and input positions commit together.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include "connectors/kafka/kafka_config.h"
+#include "connectors/kafka/kafka_transactions.h"
 #include "engine/metrics.h"
 #include "engine/pipeline/clock.h"
 #include "engine/pipeline/pipeline_config.h"
@@ -28,6 +32,10 @@ struct KafkaSinkConfig {
   std::string output_topic = "verdicts";
   std::string dlq_topic = "verdicts-dlq";
   std::size_t max_record_bytes = 0;  // 0: the producer's and the topics' limits only
+  bool exactly_once = false;
+  std::string transactional_id;  // exactly_once: stable per instance
+  int transaction_ms = 100;      // exactly_once: how long a transaction stays open
+  std::function<rd_kafka_consumer_group_metadata_t*()> group_metadata;  // exactly_once
 };
 
 class KafkaSink final : public VerdictSink {
@@ -39,8 +47,13 @@ class KafkaSink final : public VerdictSink {
 
   bool send_verdict(const VerdictOut& out, RecordSlot& slot) override;
   bool send_dead_letter(const DeadLetterOut& out, RecordSlot& slot) override;
-  void tick() override;
+  bool tick() override;
   void flush(int timeout_ms) override;
+  bool begin_batch() override { return !txn_ || txn_->begin_batch(); }
+  bool end_batch(std::span<const Position> positions, bool produced) override {
+    return !txn_ || txn_->end_batch(positions, produced);
+  }
+  bool commit_output() override { return !txn_ || txn_->commit(); }
 
  private:
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque);
@@ -59,6 +72,7 @@ class KafkaSink final : public VerdictSink {
   std::size_t producer_record_limit_ = 0;
   std::atomic<std::size_t> output_budget_{0};
   std::optional<TopicLimitQuery> topic_limits_;  // poll thread only (tick)
+  std::optional<KafkaTransactions> txn_;         // exactly_once
   std::atomic<bool> poll_stop_{false};
   std::thread poller_;  // serves delivery reports
 };

@@ -9,8 +9,14 @@ KafkaSource::KafkaSource(KafkaSourceConfig config, EngineMetrics& metrics, Pipel
   auto props = config_.properties;
   props.emplace("log_level", "4");
   props["group.id"] = config_.group;
-  props.emplace("partition.assignment.strategy", "cooperative-sticky");
-  props["enable.auto.commit"] = "true";
+  // Exactly-once commits the open transaction in the revoke callback, which
+  // an eager protocol calls before every rebalance, while the generation its
+  // offsets carry is still current; under cooperative rebalancing a member
+  // that keeps its partitions gets no callback, and a transaction committed
+  // while the group moves on is refused (ILLEGAL_GENERATION).
+  props.emplace("partition.assignment.strategy", config_.exactly_once ? "roundrobin" : "cooperative-sticky");
+  props["enable.auto.commit"] = config_.exactly_once ? "false" : "true";
+  props.emplace("isolation.level", "read_committed");
   props["enable.auto.offset.store"] = "false";
   props.emplace("auto.offset.reset", "earliest");
   props.emplace("auto.commit.interval.ms", "1000");
@@ -80,6 +86,7 @@ void KafkaSource::release(std::span<const SourceRecord> records) {
 }
 
 void KafkaSource::commit(std::span<const Position> positions) {
+  if (config_.exactly_once) return;  // committed with the output (KafkaTransactions)
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(positions.size()));
   for (const Position& p : positions) {
     rd_kafka_topic_partition_list_add(list, config_.topic.c_str(), p.partition)->offset = p.next_offset;
@@ -91,7 +98,7 @@ void KafkaSource::commit(std::span<const Position> positions) {
 void KafkaSource::finish() {
   if (finished_ || !consumer_) return;
   finished_ = true;
-  rd_kafka_commit(consumer_.get(), nullptr, 0);
+  if (!config_.exactly_once) rd_kafka_commit(consumer_.get(), nullptr, 0);
   rd_kafka_consumer_close(consumer_.get());
 }
 
@@ -121,7 +128,9 @@ void KafkaSource::rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_to
   // Revoked (or lost): finish and commit what we hold before letting go.
   spdlog::info("revoking {} partition(s)", parts->cnt);
   if (listener_) listener_->before_revoke();
-  if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || !rd_kafka_assignment_lost(rk)) rd_kafka_commit(rk, nullptr, 0);
+  if (!config_.exactly_once && (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || !rd_kafka_assignment_lost(rk))) {
+    rd_kafka_commit(rk, nullptr, 0);
+  }
   counters_.assigned_partitions.fetch_sub(cooperative ? parts->cnt : counters_.assigned_partitions.load());
   if (cooperative) {
     if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) rd_kafka_error_destroy(e);

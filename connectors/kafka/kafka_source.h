@@ -1,7 +1,8 @@
 // KafkaSource: the pipeline's records from a consumer group (cooperative-
 // sticky), positions stored behind acknowledged output (auto-commit sends
 // them; a final commit on finish), consumer lag from librdkafka's
-// statistics, and a drain before partitions are revoked.
+// statistics, and a drain before partitions are revoked. In exactly-once
+// mode the sink's transactions commit the positions instead.
 #pragma once
 
 #include <simdjson.h>
@@ -22,6 +23,9 @@ struct KafkaSourceConfig {
   std::string topic = "loan-events";
   int fetch_wait_ms = 10;
   int statistics_interval_ms = 5000;
+  // Positions go through the sink's transactions: none are stored or
+  // committed by the consumer itself.
+  bool exactly_once = false;
 };
 
 class KafkaSource final : public EventSource {
@@ -37,6 +41,10 @@ class KafkaSource final : public EventSource {
   void commit(std::span<const Position> positions) override;
   void finish() override;
   std::string fatal_reason() const override { return fatal_reason_; }
+  // For send_offsets_to_transaction (a new object; the caller frees it).
+  rd_kafka_consumer_group_metadata_t* group_metadata() const {
+    return rd_kafka_consumer_group_metadata(consumer_.get());
+  }
 
  private:
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,

@@ -2,6 +2,7 @@
 
 #include <prometheus/metric_family.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "connectors/kafka/kafka_sink.h"
 #include "connectors/kafka/kafka_source.h"
@@ -37,21 +38,35 @@ struct StreamEngine::Impl {
     return p;
   }
 
+  std::string transactional_id() const {
+    if (!config.transactional_id.empty()) return config.transactional_id;
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    return config.group + "-" + host;
+  }
+
   int run() {
     std::map<std::string, std::string> common = config.kafka_properties;
     common["bootstrap.servers"] = config.bootstrap;
+    KafkaSource* consumer = nullptr;  // made after the sink, used by its commits
     KafkaSink sink(KafkaSinkConfig{.properties = common,
                                    .source_topic = config.input_topic,
                                    .output_topic = config.output_topic,
                                    .dlq_topic = config.dlq_topic,
-                                   .max_record_bytes = config.max_record_bytes},
+                                   .max_record_bytes = config.max_record_bytes,
+                                   .exactly_once = config.exactly_once,
+                                   .transactional_id = transactional_id(),
+                                   .transaction_ms = config.transaction_ms,
+                                   .group_metadata = [&consumer] { return consumer->group_metadata(); }},
                    metrics, counters);
     KafkaSource source(KafkaSourceConfig{.properties = common,
                                          .group = config.group,
                                          .topic = config.input_topic,
                                          .fetch_wait_ms = config.fetch_wait_ms,
-                                         .statistics_interval_ms = config.statistics_interval_ms},
+                                         .statistics_interval_ms = config.statistics_interval_ms,
+                                         .exactly_once = config.exactly_once},
                        metrics, counters);
+    consumer = &source;
     std::shared_ptr<const RuleSet> pack;
     {
       std::lock_guard lock(mu);

@@ -4,7 +4,8 @@
 // tracker that stores offsets only behind acknowledged output).
 //
 // Guarantees (Pipeline's): every consumed message ends as one verdict or
-// one DLQ record before its offset can be committed; feature updates carry
+// one DLQ record before its offset can be committed (exactly_once: in the
+// same transaction as that offset); feature updates carry
 // the source partition/offset, so a redelivery after a crash never counts
 // twice; on revocation in-flight batches are drained and committed first;
 // rules can be swapped between batches.
@@ -55,6 +56,14 @@ struct StreamConfig {
   int statistics_interval_ms = 5000;  // librdkafka statistics (consumer lag)
   int store_retry_ms = 500;           // wait between feature store retries (policy: pause)
   StoreFailurePolicy failure_policy = StoreFailurePolicy::kPause;
+  // kafka.delivery: at_least_once (offsets stored behind acknowledged
+  // output) or exactly_once (output and offsets in one Kafka transaction
+  // every transaction_ms; kafka_transactions.h).
+  bool exactly_once = false;
+  // Stable per instance (a restart with the same id fences its older self at
+  // once); default "<group>-<hostname>". Two instances must never share one.
+  std::string transactional_id;
+  int transaction_ms = 100;
 };
 
 using StreamCounters = PipelineCounters;

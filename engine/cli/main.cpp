@@ -265,7 +265,10 @@ int main(int argc, char** argv) {
                                                         {"--redis-calls", "redis.calls"},
                                                         {"--redis-wait-replicas", "redis.wait_replicas"},
                                                         {"--redis-cache-keys", "redis.cache_keys"},
-                                                        {"--redis-cache-mb", "redis.cache_mb"}}) {
+                                                        {"--redis-cache-mb", "redis.cache_mb"},
+                                                        {"--delivery", "kafka.delivery"},
+                                                        {"--transactional-id", "kafka.transactional_id"},
+                                                        {"--transaction-ms", "kafka.transaction_ms"}}) {
     run->add_option_function<std::string>(
         flag, [&flags, key = std::string(key)](const std::string& v) { flags[key] = v; },
         std::string("overrides ") + key);

@@ -24,6 +24,9 @@ const char* const kKeys[] = {
     "kafka.dlq_topic",
     "kafka.fetch_wait_ms",
     "kafka.max_record_bytes",
+    "kafka.delivery",
+    "kafka.transactional_id",
+    "kafka.transaction_ms",
     "redis.url",
     "redis.salt",
     "redis.salt_file",
@@ -200,6 +203,21 @@ RunConfig load_run_config(const std::string& path, const std::map<std::string, s
   if (flat.count("kafka.max_record_bytes"))
     c.stream.max_record_bytes =
         static_cast<std::size_t>(to_int("kafka.max_record_bytes", flat["kafka.max_record_bytes"]));
+  if (flat.count("kafka.delivery")) {
+    const std::string& v = flat["kafka.delivery"];
+    if (v != "at_least_once" && v != "exactly_once") {
+      throw std::runtime_error("config kafka.delivery: '" + v + "' is not at_least_once or exactly_once");
+    }
+    c.stream.exactly_once = v == "exactly_once";
+  }
+  get("kafka.transactional_id", c.stream.transactional_id);
+  if (flat.count("kafka.transaction_ms")) {
+    c.stream.transaction_ms = static_cast<int>(to_int("kafka.transaction_ms", flat["kafka.transaction_ms"]));
+    if (c.stream.transaction_ms < 1 || c.stream.transaction_ms > 60'000) {
+      throw std::runtime_error("config kafka.transaction_ms: '" + flat["kafka.transaction_ms"] +
+                               "' is not between 1 and 60000");
+    }
+  }
   if (flat.count("metrics.port")) c.metrics_port = static_cast<int>(to_int("metrics.port", flat["metrics.port"]));
   c.stream.kafka_properties = properties;
   if (c.stream.batch_size == 0 || c.stream.max_in_flight == 0)

@@ -96,6 +96,8 @@ void Pipeline::before_revoke() {
     filling_ = pool_.take();
   }
   drain();
+  // A transactional sink commits what it holds before the partitions go.
+  if (!fatal_.load() && !sink_.commit_output()) fail("the output sink could not commit before a revocation");
 }
 
 void Pipeline::drain() {
@@ -117,7 +119,7 @@ void Pipeline::poll_loop() {
   bool ended = false;
   while (!ended && !stopping_.load() && !fatal_.load()) {
     counters_.poll_heartbeat_ms.store(clock_.steady_ms());
-    sink_.tick();
+    if (!sink_.tick()) fail("the output sink failed");
     filling_ = pool_.take();
     std::int64_t deadline = clock_.steady_ms() + config_.batch_wait_ms;
     // Natural batching: while nothing waits for the features stage, a batch
@@ -147,6 +149,12 @@ void Pipeline::poll_loop() {
       if (got == EventSource::Poll::kNone) {
         counters_.poll_heartbeat_ms.store(clock_.steady_ms());
         got_one = false;
+        // Idle: the sink's timers still run (an exactly-once transaction
+        // holding the last records commits).
+        if (!sink_.tick()) {
+          fail("the output sink failed");
+          break;
+        }
         if (!filling_->records.empty() && (idle() || clock_.steady_ms() >= deadline)) break;
         continue;
       }
@@ -190,12 +198,16 @@ void Pipeline::produce(PipelineBatch& b) {
     // Not evaluated (store failure while stopping): positions stay behind
     // it, so it is read again after a restart.
     tracker_.abandon(positions_of(b));
+    sink_.end_batch(positions_of(b), false);
     source_.release(b.records);
     pool_.give_back(&b);
     return;
   }
   const std::size_t n = b.records.size();
-  AckTracker::Batch* acks = tracker_.open(positions_of(b), n);
+  std::vector<Position> positions = positions_of(b);
+  AckTracker::Batch* acks = tracker_.open(positions, n);
+  const bool begun = sink_.begin_batch();
+  if (!begun) fail("the output sink cannot take a batch");
   std::size_t v = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const SourceRecord& r = b.records[i];
@@ -203,8 +215,10 @@ void Pipeline::produce(PipelineBatch& b) {
     slot.source_ts_ms = r.record_ts_ms;
     slot.source_offset = r.offset;
     slot.source_partition = r.partition;
-    bool ok;
-    if (b.valid[i]) {
+    bool ok = begun;
+    if (!begun) {
+      // failed below; the records are read again after a restart
+    } else if (b.valid[i]) {
       ok = sink_.send_verdict(VerdictOut{r, *b.ptrs[v], b.verdicts[v], b.processor.features_of(v), b.encoded[v]}, slot);
       ++v;
     } else {
@@ -215,6 +229,7 @@ void Pipeline::produce(PipelineBatch& b) {
       slot.done(false);
     }
   }
+  if (begun && !sink_.end_batch(positions, true)) fail("the output sink could not commit");
   // Tallies of the batch: serial here, so no lock in the parallel stages.
   for (int d = 0; d < 3; ++d) {
     if (!b.decisions[d]) continue;
@@ -264,6 +279,7 @@ int Pipeline::run(int flush_ms) {
   poller.join();
   // Every produced record must be acknowledged before the final commit.
   sink_.flush(flush_ms);
+  if (!fatal_.load() && !sink_.commit_output()) fail("the output sink could not commit");
   drain();
   source_.finish();
   return fatal_.load() ? 1 : 0;

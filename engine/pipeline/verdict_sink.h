@@ -7,6 +7,13 @@
 // false if the record was refused at once (then the pipeline fails the slot);
 // otherwise the sink calls slot.done(ok) exactly once, now or later, from any
 // thread (a delivery report). flush() waits until every sent record is done.
+//
+// Transactional sinks (Kafka exactly-once) also get the batch boundaries:
+// begin_batch() before a batch's records, end_batch() after them with the
+// positions after the batch (produced false: the batch was dropped, nothing
+// after it may be committed), and commit_output() when partitions are about
+// to be revoked and at shutdown, after every record was acknowledged. Any of
+// them (and tick()) returning false fails the pipeline.
 #pragma once
 
 #include <span>
@@ -39,7 +46,10 @@ class VerdictSink {
   virtual bool send_verdict(const VerdictOut& out, RecordSlot& slot) = 0;
   virtual bool send_dead_letter(const DeadLetterOut& out, RecordSlot& slot) = 0;
   // Once per poll-loop turn, from the poll thread (refresh limits, ...).
-  virtual void tick() {}
+  virtual bool tick() { return true; }
+  virtual bool begin_batch() { return true; }
+  virtual bool end_batch(std::span<const Position> /*positions*/, bool /*produced*/) { return true; }
+  virtual bool commit_output() { return true; }
   // Waits up to `timeout_ms` for every sent record to be done.
   virtual void flush(int /*timeout_ms*/) {}
 };

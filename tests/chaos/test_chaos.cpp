@@ -19,7 +19,7 @@
 #include "../integration/kafka_helpers.h"
 #include "../integration/redis_cluster.h"
 #include "../integration/redis_server.h"
-#include "connectors/kafka/embedded_kafka.h"
+#include "../integration/test_kafka.h"
 #include "connectors/memory/memory_feature_store.h"
 #include "connectors/redis/redis_feature_store.h"
 #include "engine/pack_loader.h"
@@ -73,19 +73,29 @@ std::string redis_url(int port) { return "redis://127.0.0.1:" + std::to_string(p
 // Engines of one consumer group, started and killed at will.
 class Fleet {
  public:
-  Fleet(const EmbeddedKafka& kafka, int redis_port, std::string group)
+  Fleet(const TestKafka& kafka, int redis_port, std::string group)
       : Fleet(kafka, redis_url(redis_port), std::move(group)) {}
-  Fleet(const EmbeddedKafka& kafka, std::string redis, std::string group, std::vector<std::string> extra = {})
-      : bootstrap_(kafka.bootstrap()), redis_(std::move(redis)), group_(std::move(group)), extra_(std::move(extra)) {}
+  Fleet(const TestKafka& kafka, std::string redis, std::string group, std::vector<std::string> extra = {})
+      : bootstrap_(kafka.bootstrap()),
+        in_(kafka.topic("in")),
+        out_(kafka.topic("out")),
+        dlq_(kafka.topic("dlq")),
+        redis_(std::move(redis)),
+        group_(kafka.group(group)),
+        extra_(std::move(extra)) {}
 
-  // `metrics_port` 0: no ops endpoints.
-  ChildProcess& start(int metrics_port = 0) {
+  // `metrics_port` 0: no ops endpoints. `transactional_id`: for
+  // --delivery exactly_once (each engine its own; a restart reuses it).
+  ChildProcess& start(int metrics_port = 0, const std::string& transactional_id = "") {
     std::vector<std::string> args = {
         FRAUD_BINARY,   "run",  "--rules",       rules_dir(), "--kafka",        bootstrap_,
-        "--redis",      redis_, "--input-topic", "in",        "--output-topic", "out",
-        "--dlq-topic",  "dlq",  "--group",       group_,      "--metrics-port", std::to_string(metrics_port),
+        "--redis",      redis_, "--input-topic", in_,         "--output-topic", out_,
+        "--dlq-topic",  dlq_,   "--group",       group_,      "--metrics-port", std::to_string(metrics_port),
         "--batch-size", "500"};
     args.insert(args.end(), extra_.begin(), extra_.end());
+    if (!transactional_id.empty()) {
+      args.insert(args.end(), {"--delivery", "exactly_once", "--transactional-id", group_ + "-" + transactional_id});
+    }
     engines_.push_back(std::make_unique<ChildProcess>(args));
     return *engines_.back();
   }
@@ -99,6 +109,7 @@ class Fleet {
 
  private:
   std::string bootstrap_;
+  std::string in_, out_, dlq_;
   std::string redis_;
   std::string group_;
   std::vector<std::string> extra_;
@@ -107,11 +118,12 @@ class Fleet {
 
 struct Figures {
   std::size_t events_in = 0, verdicts = 0, unique = 0, duplicates = 0, dlq = 0, mismatches = 0, lost = 0;
+  std::size_t dlq_records = 0;  // dead letters read (dlq: distinct sources among them)
 };
 
 // Waits until every valid event has a verdict and every invalid one a DLQ
 // record (or the deadline), then compares the feature state with a replay.
-Figures collect(const std::string& name, const EmbeddedKafka& kafka, const Input& in, const std::string& redis,
+Figures collect(const std::string& name, const TestKafka& kafka, const Input& in, const std::string& redis,
                 std::chrono::seconds deadline = std::chrono::seconds(90)) {
   Figures f;
   f.events_in = in.records.size();
@@ -119,8 +131,8 @@ Figures collect(const std::string& name, const EmbeddedKafka& kafka, const Input
   auto until = std::chrono::steady_clock::now() + deadline;
   std::set<std::string> seen, dlq_sources;
   while (std::chrono::steady_clock::now() < until) {
-    out = consume(kafka.bootstrap(), "out", in.valid_ids.size() + 100000, std::chrono::seconds(8));
-    dlq = consume(kafka.bootstrap(), "dlq", in.invalid + 100000, std::chrono::seconds(6));
+    out = consume(kafka.bootstrap(), kafka.topic("out"), in.valid_ids.size() + 100000, std::chrono::seconds(8));
+    dlq = consume(kafka.bootstrap(), kafka.topic("dlq"), in.invalid + 100000, std::chrono::seconds(6));
     seen.clear();
     dlq_sources.clear();
     for (const auto& r : out) {
@@ -134,6 +146,7 @@ Figures collect(const std::string& name, const EmbeddedKafka& kafka, const Input
   f.unique = seen.size();
   f.duplicates = f.verdicts - f.unique;
   f.dlq = dlq_sources.size();
+  f.dlq_records = dlq.size();
   for (const auto& id : in.valid_ids) f.lost += seen.count(id) ? 0 : 1;
   f.lost += in.invalid > f.dlq ? in.invalid - f.dlq : 0;
 
@@ -185,10 +198,10 @@ Figures collect(const std::string& name, const EmbeddedKafka& kafka, const Input
   return f;
 }
 
-void produce_in_chunks(const EmbeddedKafka& kafka, const Input& in, std::size_t from, std::size_t to) {
+void produce_in_chunks(const TestKafka& kafka, const Input& in, std::size_t from, std::size_t to) {
   std::vector<std::pair<std::string, std::string>> chunk(in.records.begin() + static_cast<long>(from),
                                                          in.records.begin() + static_cast<long>(to));
-  produce_all(kafka.bootstrap(), "in", chunk);
+  produce_all(kafka.bootstrap(), kafka.topic("in"), chunk);
 }
 
 class Chaos : public ::testing::Test {
@@ -226,7 +239,7 @@ void expect_promises(const Figures& f, const Input& in) {
 
 TEST_F(Chaos, Kill9AtRandomPointsAndRestart) {
   RedisServer redis;
-  EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  TestKafka kafka({{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
   Input in = make_input(101, 12000);
   Fleet fleet(kafka, redis.port(), "chaos-kill");
   std::mt19937 rng(7);
@@ -265,13 +278,55 @@ TEST_F(Chaos, Kill9AtRandomPointsAndRestart) {
   expect_promises(f, in);
 }
 
+// Exactly-once: two engines with transactional output; one is killed -9 at a
+// random point mid-stream and restarts with its transactional.id (fencing its
+// dead self's open transaction), then the other leaves gracefully (a
+// rebalance). A read_committed reader sees every event's output once.
+TEST_F(Chaos, ExactlyOnceThroughKill9AndRebalance) {
+  RedisServer redis;
+  TestKafka kafka({{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  ASSERT_TRUE(kafka.is_apache_kafka()) << "transactions need a real broker";
+  Input in = make_input(808, 10000);
+  Fleet fleet(kafka, redis.port(), "chaos-eos");
+  std::mt19937 rng(11);
+  const int a_ops = free_tcp_port(), b_ops = free_tcp_port();
+  fleet.start(a_ops, "a");
+  ChildProcess& b = fleet.start(b_ops, "b");
+  ASSERT_GT(wait_for_stat(a_ops, "assigned_partitions", 1), 0u);
+  ASSERT_GT(wait_for_stat(b_ops, "assigned_partitions", 1), 0u);
+  std::atomic<bool> faults_done{false};
+  std::thread producer([&] {
+    for (std::size_t i = 0; i < in.records.size(); i += 200) {
+      if (i >= in.records.size() * 4 / 5) {
+        while (!faults_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      produce_in_chunks(kafka, in, i, std::min(in.records.size(), i + 200));
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  });
+  ASSERT_GT(wait_for_stat(a_ops, "verdicts", 1), 0u) << "engine a works before it is killed";
+  std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 1500));
+  fleet.at(0).stop(SIGKILL);
+  const int a2_ops = free_tcp_port();
+  fleet.start(a2_ops, "a");  // the same transactional.id
+  EXPECT_GT(wait_for_stat(a2_ops, "verdicts", 1, std::chrono::seconds(40)), 0u) << "the restarted engine works";
+  EXPECT_EQ(b.stop(SIGTERM), 0);  // leaves: its partitions move to the restarted engine
+  faults_done.store(true);
+  producer.join();
+  Figures f = collect("exactly-once", kafka, in, redis_url(redis.port()));
+  fleet.stop_all();
+  expect_promises(f, in);
+  EXPECT_EQ(f.duplicates, 0u) << "read_committed: one verdict per event across kill -9 and a rebalance";
+  EXPECT_EQ(f.dlq_records, f.dlq) << "and one dead letter per invalid record";
+}
+
 TEST_F(Chaos, RedisRestartMidStream) {
   fs::path data = fs::path(::testing::TempDir()) / "chaos-redis-data";
   fs::remove_all(data);
   fs::create_directories(data);
   auto redis = std::make_unique<RedisServer>("", "", 0, data.string());
   int port = redis->port();
-  EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  TestKafka kafka({{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
   Input in = make_input(202, 8000);
   Fleet fleet(kafka, port, "chaos-redis-restart");
   const int ops = free_tcp_port();
@@ -291,7 +346,7 @@ TEST_F(Chaos, RedisRestartMidStream) {
 
 TEST_F(Chaos, RedisUnreachableFor30Seconds) {
   RedisServer redis;
-  EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  TestKafka kafka({{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
   Input in = make_input(303, 6000);
   Fleet fleet(kafka, redis.port(), "chaos-redis-outage");
   const int ops = free_tcp_port();
@@ -316,7 +371,10 @@ TEST_F(Chaos, RedisUnreachableFor30Seconds) {
 
 TEST_F(Chaos, BrokerDownAndRequestErrors) {
   RedisServer redis;
-  EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  // Request errors, added latency and a broker down: faults only the mock
+  // cluster injects (the other scenarios run on the real broker).
+  TestKafka kafka({{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}}, TestKafka::Kind::kMock);
+  rd_kafka_mock_cluster_t* mock = kafka.embedded()->cluster();
   Input in = make_input(404, 8000);
   Fleet fleet(kafka, redis.port(), "chaos-broker");
   const int ops = free_tcp_port();
@@ -325,20 +383,20 @@ TEST_F(Chaos, BrokerDownAndRequestErrors) {
   const std::uint64_t before = wait_for_stat(ops, "verdicts", 1);
   ASSERT_GT(before, 0u) << "verdicts flow before the faults";
   // Retriable errors on produce, fetch and offset commit, and added latency.
-  rd_kafka_mock_push_request_errors(kafka.cluster(), kApiProduce, 5, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+  rd_kafka_mock_push_request_errors(mock, kApiProduce, 5, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
                                     RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
-  rd_kafka_mock_push_request_errors(kafka.cluster(), kApiFetch, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+  rd_kafka_mock_push_request_errors(mock, kApiFetch, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
-  rd_kafka_mock_push_request_errors(kafka.cluster(), kApiOffsetCommit, 2, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+  rd_kafka_mock_push_request_errors(mock, kApiOffsetCommit, 2, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                                     RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE);
-  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 50);
+  rd_kafka_mock_broker_set_rtt(mock, 1, 50);
   produce_in_chunks(kafka, in, 3000, 5000);
   EXPECT_GT(wait_for_stat(ops, "verdicts", before + 1), before) << "verdicts go out through the errors and latency";
-  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 0);
-  rd_kafka_mock_broker_set_down(kafka.cluster(), 1);
+  rd_kafka_mock_broker_set_rtt(mock, 1, 0);
+  rd_kafka_mock_broker_set_down(mock, 1);
   std::this_thread::sleep_for(std::chrono::seconds(5));
-  rd_kafka_mock_broker_set_up(kafka.cluster(), 1);
+  rd_kafka_mock_broker_set_up(mock, 1);
   produce_in_chunks(kafka, in, 5000, in.records.size());
   Figures f = collect("broker faults", kafka, in, redis_url(redis.port()));
   EXPECT_TRUE(fleet.last().alive());
@@ -348,7 +406,7 @@ TEST_F(Chaos, BrokerDownAndRequestErrors) {
 
 TEST_F(Chaos, InstancesJoinAndLeaveTheGroup) {
   RedisServer redis;
-  EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  TestKafka kafka({{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
   Input in = make_input(505, 12000);
   Fleet fleet(kafka, redis.port(), "chaos-rebalance");
   const int first_ops = free_tcp_port();
@@ -373,12 +431,15 @@ TEST_F(Chaos, InstancesJoinAndLeaveTheGroup) {
 
 TEST_F(Chaos, SigstopPastTheSessionTimeout) {
   RedisServer redis;
-  EmbeddedKafka kafka(1, {{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
+  TestKafka kafka({{"in", kPartitions}, {"out", kPartitions}, {"dlq", 1}});
   Input in = make_input(606, 8000);
   Fleet fleet(kafka, redis.port(), "chaos-sigstop");
   const int a_ops = free_tcp_port(), b_ops = free_tcp_port();
   ChildProcess& a = fleet.start(a_ops);
   fleet.start(b_ops);
+  // The group settles (both hold partitions) before events arrive.
+  ASSERT_GT(wait_for_stat(a_ops, "assigned_partitions", 1), 0u);
+  ASSERT_GT(wait_for_stat(b_ops, "assigned_partitions", 1), 0u);
   produce_in_chunks(kafka, in, 0, 3000);
   ASSERT_GT(wait_for_stat(a_ops, "verdicts", 1), 0u) << "the engine to freeze works before it freezes";
   ::kill(a.pid(), SIGSTOP);  // frozen past the 6 s session: its partitions move
@@ -402,7 +463,7 @@ TEST_F(Chaos, SigstopPastTheSessionTimeout) {
 // customer) must still equal a recomputation from the input.
 TEST_F(Chaos, ThreeEnginesOnARedisClusterLoseAnEngineAndAMaster) {
   RedisCluster cluster(3, 1);
-  EmbeddedKafka kafka(1, {{"in", 12}, {"out", 12}, {"dlq", 1}});
+  TestKafka kafka({{"in", 12}, {"out", 12}, {"dlq", 1}});
   Input in = make_input(707, 15000);
   Fleet fleet(kafka, cluster.url(), "scale-out", {"--redis-wait-replicas", "1"});
   const int ops[3] = {free_tcp_port(), free_tcp_port(), free_tcp_port()};

@@ -16,7 +16,7 @@
 
 #include "../integration/kafka_helpers.h"
 #include "../integration/redis_server.h"
-#include "connectors/kafka/embedded_kafka.h"
+#include "../integration/test_kafka.h"
 
 namespace fs = std::filesystem;
 using namespace fraud;
@@ -63,7 +63,7 @@ double metric_sum(const std::string& page, const std::string& name) {
 TEST(KcatLoad, EveryEventProducedWithKcatGetsOneVerdictKeyedLikeIt) {
   constexpr int kEvents = 3000;
   RedisServer redis;
-  EmbeddedKafka kafka(1, {{"loan-events", 4}, {"verdicts", 4}, {"verdicts-dlq", 1}});
+  TestKafka kafka({{"loan-events", 4}, {"verdicts", 4}, {"verdicts-dlq", 1}});
   fs::path dir = fs::temp_directory_path() / ("fraud-kcat-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::string events = (dir / "events.tsv").string();
@@ -90,13 +90,17 @@ TEST(KcatLoad, EveryEventProducedWithKcatGetsOneVerdictKeyedLikeIt) {
   }
   ASSERT_EQ(key_of.size(), static_cast<std::size_t>(kEvents));
 
-  ASSERT_EQ(run_shell("kcat -q -b " + kafka.bootstrap() + " -t loan-events -P -K '\\t' -l " + events), 0);
+  ASSERT_EQ(
+      run_shell("kcat -q -b " + kafka.bootstrap() + " -t " + kafka.topic("loan-events") + " -P -K '\\t' -l " + events),
+      0);
   int metrics_port = free_tcp_port();
   ChildProcess engine({FRAUD_BINARY, "run", "--rules", std::string(FRAUD_SOURCE_DIR) + "/rules", "--kafka",
                        kafka.bootstrap(), "--redis", "redis://127.0.0.1:" + std::to_string(redis.port()), "--group",
-                       "kcat-load", "--metrics-port", std::to_string(metrics_port)});
+                       kafka.group("kcat-load"), "--input-topic", kafka.topic("loan-events"), "--output-topic",
+                       kafka.topic("verdicts"), "--dlq-topic", kafka.topic("verdicts-dlq"), "--metrics-port",
+                       std::to_string(metrics_port)});
 
-  auto verdicts = consume(kafka.bootstrap(), "verdicts", kEvents, std::chrono::seconds(120));
+  auto verdicts = consume(kafka.bootstrap(), kafka.topic("verdicts"), kEvents, std::chrono::seconds(120));
   ASSERT_EQ(verdicts.size(), static_cast<std::size_t>(kEvents));
   std::map<std::string, int> seen;
   for (const Record& v : verdicts) {

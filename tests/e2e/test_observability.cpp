@@ -16,7 +16,7 @@
 
 #include "../integration/kafka_helpers.h"
 #include "../integration/redis_server.h"
-#include "connectors/kafka/embedded_kafka.h"
+#include "../integration/test_kafka.h"
 #include "engine/synthetic_stream.h"
 
 namespace fs = std::filesystem;
@@ -64,11 +64,13 @@ TEST(Observability, PromtoolAcceptsTheAlertRules) {
 TEST(Observability, DashboardAndAlertsWorkOnARealPrometheus) {
   ::setenv("FRAUDSTREAM_KAFKA_PROPERTIES_STATISTICS_INTERVAL_MS", "1000", 1);
   RedisServer redis;
-  EmbeddedKafka kafka(1, {{"loan-events", 4}, {"verdicts", 4}, {"verdicts-dlq", 1}});
+  TestKafka kafka({{"loan-events", 4}, {"verdicts", 4}, {"verdicts-dlq", 1}});
   int metrics_port = free_tcp_port();
   ChildProcess engine({FRAUD_BINARY, "run", "--rules", std::string(FRAUD_SOURCE_DIR) + "/rules", "--kafka",
                        kafka.bootstrap(), "--redis", "redis://127.0.0.1:" + std::to_string(redis.port()), "--group",
-                       "obs", "--metrics-port", std::to_string(metrics_port)});
+                       kafka.group("obs"), "--input-topic", kafka.topic("loan-events"), "--output-topic",
+                       kafka.topic("verdicts"), "--dlq-topic", kafka.topic("verdicts-dlq"), "--metrics-port",
+                       std::to_string(metrics_port)});
 
   // Traffic, with some malformed events, for the whole test.
   std::atomic<bool> stop{false};
@@ -83,7 +85,7 @@ TEST(Observability, DashboardAndAlertsWorkOnARealPrometheus) {
         if (i == 7) json = "{broken";
         batch.emplace_back(key, json);
       }
-      produce_all(kafka.bootstrap(), "loan-events", batch);
+      produce_all(kafka.bootstrap(), kafka.topic("loan-events"), batch);
       ++round;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }

@@ -50,7 +50,8 @@ inline int next_reader_id() {
   return ++id;
 }
 
-// Reads `topic` from the beginning until `count` records or `timeout`.
+// Reads `topic` from the beginning until `count` records or `timeout`
+// (read_committed: records of open or aborted transactions are not seen).
 inline std::vector<Record> consume(const std::string& bootstrap, const std::string& topic, std::size_t count,
                                    std::chrono::seconds timeout = std::chrono::seconds(60)) {
   auto c = make_kafka_client(RD_KAFKA_CONSUMER,
@@ -59,6 +60,8 @@ inline std::vector<Record> consume(const std::string& bootstrap, const std::stri
                                                                std::to_string(next_reader_id())},
                                               {"auto.offset.reset", "earliest"},
                                               {"enable.auto.commit", "false"},
+                                              // what a downstream reader of verdicts sees
+                                              {"isolation.level", "read_committed"},
                                               {"log_level", "3"}}));
   rd_kafka_poll_set_consumer(c.get());
   auto* subs = rd_kafka_topic_partition_list_new(1);

@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "connectors/kafka/embedded_kafka.h"
 #include "kafka_helpers.h"
 #include "redis_server.h"
+#include "test_kafka.h"
 
 namespace fs = std::filesystem;
 using namespace fraud;
@@ -70,20 +70,21 @@ TEST(HotReload, ConfigMapSwapBrokenPackAndSighup) {
   fs::remove_all(mount);
   fs::create_directories(mount);
   configmap_update(mount, "01", kPackV1);
-  EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
+  TestKafka kafka({{"in", 1}, {"out", 1}, {"dlq", 1}});
   int port = free_tcp_port();
   ChildProcess engine({FRAUD_BINARY, "run", "--rules", mount.string(), "--kafka", kafka.bootstrap(), "--redis",
-                       "memory", "--input-topic", "in", "--output-topic", "out", "--dlq-topic", "dlq", "--group",
-                       "reload", "--metrics-port", std::to_string(port)});
+                       "memory", "--input-topic", kafka.topic("in"), "--output-topic", kafka.topic("out"),
+                       "--dlq-topic", kafka.topic("dlq"), "--group", kafka.group("reload"), "--metrics-port",
+                       std::to_string(port)});
   ASSERT_TRUE(wait_for([&] { return reloads(port, "success") >= 1; })) << "engine did not start";
 
   auto send = [&](int i) {
-    produce_all(kafka.bootstrap(), "in",
+    produce_all(kafka.bootstrap(), kafka.topic("in"),
                 {{"k", "{\"event_id\":\"e" + std::to_string(i) + "\",\"event_type\":\"t\",\"ts\":" + std::to_string(i) +
                            ",\"amount\":1500}"}});
   };
   send(1);
-  auto v = consume(kafka.bootstrap(), "out", 1);
+  auto v = consume(kafka.bootstrap(), kafka.topic("out"), 1);
   ASSERT_EQ(v.size(), 1u);
   std::string v1 = version_of(v[0].value);
   EXPECT_NE(v[0].value.find("\"score\":60"), std::string::npos);
@@ -94,7 +95,7 @@ TEST(HotReload, ConfigMapSwapBrokenPackAndSighup) {
   configmap_update(mount, "02", pack_v2);
   ASSERT_TRUE(wait_for([&] { return reloads(port, "success") >= 2; })) << "reload not seen";
   send(2);
-  v = consume(kafka.bootstrap(), "out", 2);
+  v = consume(kafka.bootstrap(), kafka.topic("out"), 2);
   ASSERT_EQ(v.size(), 2u);
   std::string v2 = version_of(v[1].value);
   EXPECT_NE(v2, v1);
@@ -104,7 +105,7 @@ TEST(HotReload, ConfigMapSwapBrokenPackAndSighup) {
   configmap_update(mount, "03", "rules:\n  - name: big_amount\n    when: amount >=\n");
   ASSERT_TRUE(wait_for([&] { return reloads(port, "error") >= 1; })) << "broken reload not counted";
   send(3);
-  v = consume(kafka.bootstrap(), "out", 3);
+  v = consume(kafka.bootstrap(), kafka.topic("out"), 3);
   ASSERT_EQ(v.size(), 3u);
   EXPECT_EQ(version_of(v[2].value), v2);
 
@@ -114,7 +115,7 @@ TEST(HotReload, ConfigMapSwapBrokenPackAndSighup) {
   configmap_update(mount, "04", pack_v3);
   ASSERT_TRUE(wait_for([&] { return reloads(port, "success") >= 3; }));
   send(4);
-  v = consume(kafka.bootstrap(), "out", 4);
+  v = consume(kafka.bootstrap(), kafka.topic("out"), 4);
   ASSERT_EQ(v.size(), 4u);
   EXPECT_NE(version_of(v[3].value), v2);
   EXPECT_NE(v[3].value.find("\"decision\":\"allow\",\"score\":10"), std::string::npos) << v[3].value;
@@ -127,12 +128,17 @@ TEST(HotReload, SighupReloadsWithoutFileEvents) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::ofstream(dir / "rules.yaml") << kPackV1;
-  EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
+  TestKafka kafka({{"in", 1}, {"out", 1}, {"dlq", 1}});
   int port = free_tcp_port();
-  std::vector<std::string> args = {
-      FRAUD_BINARY,  "run",    "--rules",       dir.string(), "--kafka",        kafka.bootstrap(),
-      "--redis",     "memory", "--input-topic", "in",         "--output-topic", "out",
-      "--dlq-topic", "dlq",    "--group",       "hup",        "--metrics-port", std::to_string(port)};
+  std::vector<std::string> args = {FRAUD_BINARY,     "run",
+                                   "--rules",        dir.string(),
+                                   "--kafka",        kafka.bootstrap(),
+                                   "--redis",        "memory",
+                                   "--input-topic",  kafka.topic("in"),
+                                   "--output-topic", kafka.topic("out"),
+                                   "--dlq-topic",    kafka.topic("dlq"),
+                                   "--group",        kafka.group("hup"),
+                                   "--metrics-port", std::to_string(port)};
   ChildProcess engine(args);
   ASSERT_TRUE(wait_for([&] { return reloads(port, "success") >= 1; }));
   // Edit through a path the watcher does not see: a hard link made before.

@@ -17,13 +17,13 @@
 #include <set>
 #include <sstream>
 
-#include "connectors/kafka/embedded_kafka.h"
 #include "connectors/memory/memory_feature_store.h"
 #include "engine/cli/replay.h"
 #include "engine/pack_loader.h"
 #include "engine/synthetic_stream.h"
 #include "kafka_helpers.h"
 #include "redis_server.h"
+#include "test_kafka.h"
 
 using namespace fraud;
 using namespace fraud::testing;
@@ -98,18 +98,18 @@ std::string environment_of(pid_t pid) {
 
 TEST(StreamEngine, VerdictsEqualReplayAndBadRecordsGoToTheDlq) {
   RedisServer redis;
-  EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
+  TestKafka kafka({{"in", 1}, {"out", 1}, {"dlq", 1}});
   auto stream = make_stream(3000, 5);
-  produce_all(kafka.bootstrap(), "in", stream);
+  produce_all(kafka.bootstrap(), kafka.topic("in"), stream);
 
   ChildProcess engine({FRAUD_BINARY,     "run",
                        "--rules",        rules_dir(),
                        "--kafka",        kafka.bootstrap(),
                        "--redis",        "redis://127.0.0.1:" + std::to_string(redis.port()),
-                       "--input-topic",  "in",
-                       "--output-topic", "out",
-                       "--dlq-topic",    "dlq",
-                       "--group",        "g1",
+                       "--input-topic",  kafka.topic("in"),
+                       "--output-topic", kafka.topic("out"),
+                       "--dlq-topic",    kafka.topic("dlq"),
+                       "--group",        kafka.group("g1"),
                        "--metrics-port", "0",
                        "--batch-size",   "256"});
 
@@ -122,15 +122,15 @@ TEST(StreamEngine, VerdictsEqualReplayAndBadRecordsGoToTheDlq) {
   std::ostringstream want_out, errors;
   MemoryFeatureStore memory;
   ReplayOptions ro;
-  ro.source_name = "in";
+  ro.source_name = kafka.topic("in");
   ReplayStats stats = replay_events(*pack.rules, memory, in, &want_out, errors, ro);
   std::vector<std::string> want;
   std::istringstream wl(want_out.str());
   for (std::string l; std::getline(wl, l);) want.push_back(l);
   ASSERT_EQ(want.size(), stats.events);
 
-  auto verdicts = consume(kafka.bootstrap(), "out", want.size());
-  auto dead = consume(kafka.bootstrap(), "dlq", stats.invalid);
+  auto verdicts = consume(kafka.bootstrap(), kafka.topic("out"), want.size());
+  auto dead = consume(kafka.bootstrap(), kafka.topic("dlq"), stats.invalid);
   EXPECT_EQ(engine.stop(SIGTERM), 0) << "graceful stop must exit 0";
 
   ASSERT_EQ(verdicts.size(), want.size());
@@ -149,7 +149,7 @@ TEST(StreamEngine, VerdictsEqualReplayAndBadRecordsGoToTheDlq) {
   std::map<std::string, int> reasons;
   for (auto& d : dead) {
     ++reasons[d.headers["dlq.reason"]];
-    EXPECT_EQ(d.headers["dlq.source.topic"], "in");
+    EXPECT_EQ(d.headers["dlq.source.topic"], kafka.topic("in"));
     std::int64_t off = std::stoll(d.headers["dlq.source.offset"]);
     EXPECT_EQ(d.value, stream[static_cast<std::size_t>(off)].second) << "original bytes kept";
     EXPECT_EQ(d.key, stream[static_cast<std::size_t>(off)].first) << "original key kept";
@@ -159,40 +159,40 @@ TEST(StreamEngine, VerdictsEqualReplayAndBadRecordsGoToTheDlq) {
   EXPECT_GT(reasons["not_object"], 0);
   EXPECT_GT(reasons["missing_field"], 0);
 
-  auto offsets = committed(kafka.bootstrap(), "g1", "in", 1);
+  auto offsets = committed(kafka.bootstrap(), kafka.group("g1"), kafka.topic("in"), 1);
   EXPECT_EQ(offsets[0], static_cast<std::int64_t>(stream.size())) << "committed offset at the end of the log";
 }
 
 TEST(StreamEngine, ManyPartitionsOneVerdictPerEventAndRestartResumes) {
   RedisServer redis;
-  EmbeddedKafka kafka(1, {{"in", 4}, {"out", 4}, {"dlq", 1}});
+  TestKafka kafka({{"in", 4}, {"out", 4}, {"dlq", 1}});
   auto first = make_stream(2000, 8);
-  produce_all(kafka.bootstrap(), "in", first);
+  produce_all(kafka.bootstrap(), kafka.topic("in"), first);
   std::vector<std::string> args = {FRAUD_BINARY,     "run",
                                    "--rules",        rules_dir(),
                                    "--kafka",        kafka.bootstrap(),
                                    "--redis",        "redis://127.0.0.1:" + std::to_string(redis.port()),
-                                   "--input-topic",  "in",
-                                   "--output-topic", "out",
-                                   "--dlq-topic",    "dlq",
-                                   "--group",        "g2",
+                                   "--input-topic",  kafka.topic("in"),
+                                   "--output-topic", kafka.topic("out"),
+                                   "--dlq-topic",    kafka.topic("dlq"),
+                                   "--group",        kafka.group("g2"),
                                    "--metrics-port", "0"};
   std::size_t invalid = 0;
   for (const auto& [k, v] : first) invalid += v[0] != '{' || v.find("\"ts\"") == std::string::npos;
   {
     ChildProcess engine(args);
-    auto verdicts = consume(kafka.bootstrap(), "out", first.size() - invalid);
+    auto verdicts = consume(kafka.bootstrap(), kafka.topic("out"), first.size() - invalid);
     EXPECT_EQ(engine.stop(SIGTERM), 0);
     EXPECT_EQ(verdicts.size(), first.size() - invalid);
   }
   // A second run of the same group only sees what came after the commit.
   auto second = make_stream(500, 9);
-  produce_all(kafka.bootstrap(), "in", second);
+  produce_all(kafka.bootstrap(), kafka.topic("in"), second);
   std::size_t invalid2 = 0;
   for (const auto& [k, v] : second) invalid2 += v[0] != '{' || v.find("\"ts\"") == std::string::npos;
   ChildProcess engine(args);
   std::size_t total = first.size() - invalid + second.size() - invalid2;
-  auto verdicts = consume(kafka.bootstrap(), "out", total, std::chrono::seconds(90));
+  auto verdicts = consume(kafka.bootstrap(), kafka.topic("out"), total, std::chrono::seconds(90));
   std::this_thread::sleep_for(std::chrono::seconds(2));  // a duplicate would arrive now
   EXPECT_EQ(engine.stop(SIGTERM), 0);
   std::set<std::string> ids;
@@ -202,27 +202,27 @@ TEST(StreamEngine, ManyPartitionsOneVerdictPerEventAndRestartResumes) {
   }
   EXPECT_EQ(verdicts.size(), total) << "no event processed twice, none skipped";
   EXPECT_EQ(ids.size(), total);
-  auto offsets = committed(kafka.bootstrap(), "g2", "in", 4);
+  auto offsets = committed(kafka.bootstrap(), kafka.group("g2"), kafka.topic("in"), 4);
   std::int64_t sum = 0;
   for (const auto& [p, o] : offsets) sum += o;
   EXPECT_EQ(sum, static_cast<std::int64_t>(first.size() + second.size()));
 }
 
 TEST(StreamEngine, OversizedEventsGoToTheDlqAndThePartitionKeepsFlowing) {
-  EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
+  TestKafka kafka({{"in", 1}, {"out", 1}, {"dlq", 1}});
   std::string big =
       R"({"event_id":"big","event_type":"loan_application","ts":1,"pad":")" + std::string(5000, 'x') + "\"}";
-  produce_all(kafka.bootstrap(), "in",
+  produce_all(kafka.bootstrap(), kafka.topic("in"),
               {{"k1", R"({"event_id":"a","event_type":"repayment","ts":1})"},
                {"k2", big},
                {"k3", R"({"event_id":"b","event_type":"repayment","ts":2})"}});
   ::setenv("FRAUDSTREAM_PIPELINE_MAX_EVENT_BYTES", "4096", 1);
   ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory",
-                       "--input-topic", "in", "--output-topic", "out", "--dlq-topic", "dlq", "--group", "g3",
-                       "--metrics-port", "0"});
+                       "--input-topic", kafka.topic("in"), "--output-topic", kafka.topic("out"), "--dlq-topic",
+                       kafka.topic("dlq"), "--group", kafka.group("g3"), "--metrics-port", "0"});
   ::unsetenv("FRAUDSTREAM_PIPELINE_MAX_EVENT_BYTES");
-  auto verdicts = consume(kafka.bootstrap(), "out", 2);
-  auto dead = consume(kafka.bootstrap(), "dlq", 1);
+  auto verdicts = consume(kafka.bootstrap(), kafka.topic("out"), 2);
+  auto dead = consume(kafka.bootstrap(), kafka.topic("dlq"), 1);
   EXPECT_EQ(engine.stop(SIGTERM), 0);
   ASSERT_EQ(verdicts.size(), 2u);
   EXPECT_NE(verdicts[1].value.find(R"("event_id":"b")"), std::string::npos);
@@ -295,12 +295,12 @@ TEST(ProcessHeap, ReplayUsesHugePagesAndTheLongRunningEngineDoesNot) {
   EXPECT_EQ(replay.stop(0), 0);
   ::unlink(fifo.c_str());
 
-  EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
-  produce_all(kafka.bootstrap(), "in", {{"k1", R"({"event_id":"a","event_type":"repayment","ts":1})"}});
+  TestKafka kafka({{"in", 1}, {"out", 1}, {"dlq", 1}});
+  produce_all(kafka.bootstrap(), kafka.topic("in"), {{"k1", R"({"event_id":"a","event_type":"repayment","ts":1})"}});
   ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory",
-                       "--input-topic", "in", "--output-topic", "out", "--dlq-topic", "dlq", "--group", "heap",
-                       "--metrics-port", "0"});
-  ASSERT_EQ(consume(kafka.bootstrap(), "out", 1).size(), 1u);  // running, well past any re-exec
+                       "--input-topic", kafka.topic("in"), "--output-topic", kafka.topic("out"), "--dlq-topic",
+                       kafka.topic("dlq"), "--group", kafka.group("heap"), "--metrics-port", "0"});
+  ASSERT_EQ(consume(kafka.bootstrap(), kafka.topic("out"), 1).size(), 1u);  // running, well past any re-exec
   env = environment_of(engine.pid());
   EXPECT_NE(env.find("FRAUDSTREAM_KAFKA_PROPERTIES_SESSION_TIMEOUT_MS"), std::string::npos) << env;
   EXPECT_EQ(env.find("GLIBC_TUNABLES"), std::string::npos) << env;
@@ -308,7 +308,8 @@ TEST(ProcessHeap, ReplayUsesHugePagesAndTheLongRunningEngineDoesNot) {
 }
 
 TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
-  EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
+  TestKafka kafka({{"out", 1}, {"dlq", 1}});
+  kafka.create_topic("in", 1, 1, {{"max.message.bytes", "20000000"}});  // takes the 10 MB record
   const std::string head = R"({"event_id":"ID","event_type":"loan_application","ts":1772355600000,)";
   auto ev = [&](const std::string& id, const std::string& rest) {
     std::string h = head;
@@ -317,9 +318,9 @@ TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
   };
   std::vector<std::pair<std::string, std::string>> msgs = {
       {"", ev("ok-1", R"("amount":1000)")},  // empty key
-      // 3 MB: over the 1 MiB event limit; the embedded cluster keeps only ~5 MB per
-      // partition, so the 10 MB case is covered by the parser fuzz test.
-      {"k", ev("big", "\"pad\":\"" + std::string(3 << 20, 'x') + "\"")},
+      // 10 MB: over the 1 MiB event limit (the mock cluster keeps only ~5 MB
+      // per partition: FRAUDSTREAM_TEST_KAFKA=embedded cannot run this test).
+      {"k", ev("big", "\"pad\":\"" + std::string(10 << 20, 'x') + "\"")},
       {"k", ev("deep", "\"a\":" + std::string(100000, '[') + std::string(100000, ']'))},
       {"k", ev("utf8", "\"name\":\"\xc3\x28\"")},
       {"k", ev("huge-number", "\"amount\":123456789012345678901234567890")},  // valid: a number
@@ -335,18 +336,18 @@ TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
                                                                  {"message.max.bytes", "20000000"},
                                                                  {"log_level", "3"}}));
   for (const auto& [k, v] : msgs) {
-    ASSERT_EQ(
-        rd_kafka_producev(p.get(), RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_KEY(k.empty() ? nullptr : k.data(), k.size()),
-                          RD_KAFKA_V_VALUE(v.empty() ? nullptr : const_cast<char*>(v.data()), v.size()),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-        RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(rd_kafka_producev(p.get(), RD_KAFKA_V_TOPIC(kafka.topic("in").c_str()),
+                                RD_KAFKA_V_KEY(k.empty() ? nullptr : k.data(), k.size()),
+                                RD_KAFKA_V_VALUE(v.empty() ? nullptr : const_cast<char*>(v.data()), v.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
   }
   ASSERT_EQ(rd_kafka_flush(p.get(), 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
   ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory",
-                       "--input-topic", "in", "--output-topic", "out", "--dlq-topic", "dlq", "--group", "hostile",
-                       "--metrics-port", "0"});
-  auto verdicts = consume(kafka.bootstrap(), "out", 5);
-  auto dead = consume(kafka.bootstrap(), "dlq", 6);
+                       "--input-topic", kafka.topic("in"), "--output-topic", kafka.topic("out"), "--dlq-topic",
+                       kafka.topic("dlq"), "--group", kafka.group("hostile"), "--metrics-port", "0"});
+  auto verdicts = consume(kafka.bootstrap(), kafka.topic("out"), 5);
+  auto dead = consume(kafka.bootstrap(), kafka.topic("dlq"), 6);
   EXPECT_EQ(engine.stop(SIGTERM), 0) << "the engine survived and stops cleanly";
   std::set<std::string> ids;
   for (const auto& v : verdicts) {
@@ -379,15 +380,18 @@ TEST(StreamEngine, HostileMessagesNeverStopThePartition) {
 // engine exit 1 without committing, and the restarted engine die on the same
 // record again. Now they are dead letters cut to fit, and the engine goes on.
 TEST(StreamEngine, RecordsTooLargeForTheOutputAreDeadLetteredNotACrashLoop) {
-  EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
+  TestKafka kafka({{"out", 1}, {"dlq", 1}});
+  // The input topic takes bigger records than the output (a broker's default is 1 MiB).
+  kafka.create_topic("in", 1, 1, {{"max.message.bytes", "20000000"}});
   auto p = make_kafka_client(RD_KAFKA_PRODUCER, make_kafka_conf({{"bootstrap.servers", kafka.bootstrap()},
                                                                  {"message.max.bytes", "20000000"},
                                                                  {"log_level", "3"}}));
   auto produce = [&](const std::string& key, const std::string& value, rd_kafka_headers_t* headers = nullptr) {
-    ASSERT_EQ(rd_kafka_producev(p.get(), RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_KEY(key.data(), key.size()),
-                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                                RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-              RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(
+        rd_kafka_producev(p.get(), RD_KAFKA_V_TOPIC(kafka.topic("in").c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(headers),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+        RD_KAFKA_RESP_ERR_NO_ERROR);
   };
   auto event = [](const std::string& id) {
     return R"({"event_id":")" + id + R"(","event_type":"repayment","ts":1772355600000,"amount":10})";
@@ -404,12 +408,12 @@ TEST(StreamEngine, RecordsTooLargeForTheOutputAreDeadLetteredNotACrashLoop) {
   produce("k4", event("ok-2"));
   ASSERT_EQ(rd_kafka_flush(p.get(), 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
   std::string log = ::testing::TempDir() + "/too_large_output.log";
-  ChildProcess engine(
-      {FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory", "--input-topic",
-       "in", "--output-topic", "out", "--dlq-topic", "dlq", "--group", "too-large", "--metrics-port", "0"},
-      log);
-  auto verdicts = consume(kafka.bootstrap(), "out", 2);
-  auto dead = consume(kafka.bootstrap(), "dlq", 3);
+  ChildProcess engine({FRAUD_BINARY, "run", "--rules", rules_dir(), "--kafka", kafka.bootstrap(), "--redis", "memory",
+                       "--input-topic", kafka.topic("in"), "--output-topic", kafka.topic("out"), "--dlq-topic",
+                       kafka.topic("dlq"), "--group", kafka.group("too-large"), "--metrics-port", "0"},
+                      log);
+  auto verdicts = consume(kafka.bootstrap(), kafka.topic("out"), 2);
+  auto dead = consume(kafka.bootstrap(), kafka.topic("dlq"), 3);
   EXPECT_TRUE(engine.alive()) << "the engine did not exit on a record it cannot produce";
   EXPECT_EQ(engine.stop(SIGTERM), 0);
   ASSERT_EQ(verdicts.size(), 2u);
@@ -438,15 +442,15 @@ TEST(StreamEngine, RecordsTooLargeForTheOutputAreDeadLetteredNotACrashLoop) {
   EXPECT_EQ(headers.headers.at("dlq.headers.dropped"), "true");
   EXPECT_EQ(headers.headers.count("trace"), 0u);
   EXPECT_EQ(headers.value, "not json");
-  auto committed_offsets = committed(kafka.bootstrap(), "too-large", "in", 1);
+  auto committed_offsets = committed(kafka.bootstrap(), kafka.group("too-large"), kafka.topic("in"), 1);
   EXPECT_EQ(committed_offsets[0], 5) << "every record, the oversized ones too, is behind the committed offset";
 }
 
 TEST(StreamEngine, FailurePoliciesWhenRedisIsUnreachable) {
   for (std::string policy : {"fail_open", "fail_closed"}) {
-    EmbeddedKafka kafka(1, {{"in", 1}, {"out", 1}, {"dlq", 1}});
+    TestKafka kafka({{"in", 1}, {"out", 1}, {"dlq", 1}});
     produce_all(
-        kafka.bootstrap(), "in",
+        kafka.bootstrap(), kafka.topic("in"),
         {{"k1", R"({"event_id":"a","event_type":"loan_application","ts":1,"device_id":"dev-blk-0001"})"},
          {"k2", R"({"event_id":"b","event_type":"loan_application","ts":2,"device_id":"d-ok","id_number":"X"})"}});
     int dead_port = free_tcp_port();  // nothing listens here
@@ -454,13 +458,13 @@ TEST(StreamEngine, FailurePoliciesWhenRedisIsUnreachable) {
                          "--rules",          rules_dir(),
                          "--kafka",          kafka.bootstrap(),
                          "--redis",          "redis://127.0.0.1:" + std::to_string(dead_port),
-                         "--input-topic",    "in",
-                         "--output-topic",   "out",
-                         "--dlq-topic",      "dlq",
-                         "--group",          "policy-" + policy,
+                         "--input-topic",    kafka.topic("in"),
+                         "--output-topic",   kafka.topic("out"),
+                         "--dlq-topic",      kafka.topic("dlq"),
+                         "--group",          kafka.group("policy-" + policy),
                          "--metrics-port",   "0",
                          "--failure-policy", policy});
-    auto verdicts = consume(kafka.bootstrap(), "out", 2);
+    auto verdicts = consume(kafka.bootstrap(), kafka.topic("out"), 2);
     EXPECT_EQ(engine.stop(SIGTERM), 0);
     ASSERT_EQ(verdicts.size(), 2u) << policy;
     for (const auto& v : verdicts) EXPECT_NE(v.value.find("\"degraded\":true"), std::string::npos) << v.value;
@@ -477,22 +481,23 @@ TEST(StreamEngine, FailurePoliciesWhenRedisIsUnreachable) {
 // verdict still arrives.
 TEST(StreamEngine, ABrokerSlowToAcknowledgeDoesNotPileUpBatchBuffers) {
   RedisServer redis;
-  EmbeddedKafka kafka(1, {{"in", 2}, {"out", 2}, {"dlq", 1}});
+  // Latency on every request: a fault only the mock cluster injects.
+  TestKafka kafka({{"in", 2}, {"out", 2}, {"dlq", 1}}, TestKafka::Kind::kMock);
   auto events = make_stream(4000, 21);
-  produce_all(kafka.bootstrap(), "in", events);
+  produce_all(kafka.bootstrap(), kafka.topic("in"), events);
   std::size_t invalid = 0;
   for (const auto& [k, v] : events) invalid += v[0] != '{' || v.find("\"ts\"") == std::string::npos;
-  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 300);
+  rd_kafka_mock_broker_set_rtt(kafka.embedded()->cluster(), 1, 300);
   int port = free_tcp_port();
   ::setenv("FRAUDSTREAM_PIPELINE_MAX_IN_FLIGHT", "2", 1);  // at most 6 batches with buffers
   ChildProcess engine({FRAUD_BINARY,     "run",
                        "--rules",        rules_dir(),
                        "--kafka",        kafka.bootstrap(),
                        "--redis",        "redis://127.0.0.1:" + std::to_string(redis.port()),
-                       "--input-topic",  "in",
-                       "--output-topic", "out",
-                       "--dlq-topic",    "dlq",
-                       "--group",        "slow-acks",
+                       "--input-topic",  kafka.topic("in"),
+                       "--output-topic", kafka.topic("out"),
+                       "--dlq-topic",    kafka.topic("dlq"),
+                       "--group",        kafka.group("slow-acks"),
                        "--metrics-port", std::to_string(port),
                        "--batch-size",   "50"});
   ::unsetenv("FRAUDSTREAM_PIPELINE_MAX_IN_FLIGHT");
@@ -506,7 +511,7 @@ TEST(StreamEngine, ABrokerSlowToAcknowledgeDoesNotPileUpBatchBuffers) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   });
-  auto verdicts = consume(kafka.bootstrap(), "out", events.size() - invalid, std::chrono::seconds(120));
+  auto verdicts = consume(kafka.bootstrap(), kafka.topic("out"), events.size() - invalid, std::chrono::seconds(120));
   done.store(true);
   sampler.join();
   EXPECT_EQ(engine.stop(SIGTERM), 0);

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Apache Kafka brokers in KRaft mode on loopback, for tests and benchmarks.
+# Each node is a combined broker + controller with a small heap; the jars
+# come from the cache scripts/kafka-fetch.sh fills (tests/kafka/pom.xml).
+#
+#   kafka-cluster.sh start DIR [--brokers N] [--version V] [--port P] [--sasl-tls]
+#       formats KRaft storage under DIR, starts N nodes (default 1), waits
+#       until every broker answers, prints the bootstrap address (also in
+#       DIR/bootstrap). Ports: P, P+1, ... for clients (default: free ports),
+#       controllers after them. --sasl-tls adds a SASL_SSL listener (SCRAM-
+#       SHA-512, user fraud / fraud-secret; DIR/ca.pem, DIR/sasl_bootstrap).
+#   kafka-cluster.sh ensure DIR [options]  start, unless DIR's cluster already
+#                                          answers; prints the bootstrap address
+#   kafka-cluster.sh stop DIR              SIGTERM every node, wait, keep DIR
+#   kafka-cluster.sh kill DIR NODE [SIG]   signal one node (default KILL)
+#   kafka-cluster.sh restart DIR NODE      start a stopped node again
+#   kafka-cluster.sh leader DIR TOPIC PART the node id leading a partition
+#
+# Environment: KAFKA_CACHE (jar cache), KAFKA_HEAP (default -Xmx512m -Xms192m).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CACHE="${KAFKA_CACHE:-$HOME/.cache/fraudstream/kafka}"
+HEAP="${KAFKA_HEAP:--Xmx512m -Xms192m}"
+default_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/tests/kafka/pom.xml" | head -1; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+node_start() {  # DIR NODE
+  local dir="$1" node="$2" nd="$1/node-$2"
+  local version lib
+  version=$(cat "$dir/version")
+  lib="$CACHE/$version"
+  local logopt
+  if [[ -f "$lib/reload4j-1.2.25.jar" ]] || ls "$lib"/reload4j-*.jar >/dev/null 2>&1; then
+    logopt="-Dlog4j.configuration=file:$dir/log4j.properties"
+  else
+    logopt="-Dlog4j2.configurationFile=$dir/log4j2.properties"
+  fi
+  # shellcheck disable=SC2086
+  nohup java $HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    -Dkafka.logs.dir="$nd" $logopt $(cat "$dir/jvm_extra" 2>/dev/null) \
+    -cp "$lib/*" kafka.Kafka "$nd/server.properties" >"$nd/stdout.log" 2>&1 &
+  echo $! >"$nd/pid"
+}
+
+wait_ready() {  # DIR NODE...
+  local dir="$1"; shift
+  local deadline=$((SECONDS + 90)) node port
+  for node in "$@"; do
+    port=$(cat "$dir/node-$node/port")
+    until listening "$port"; do
+      if ! kill -0 "$(cat "$dir/node-$node/pid")" 2>/dev/null; then
+        echo "kafka node $node exited; last lines of $dir/node-$node/stdout.log:" >&2
+        tail -20 "$dir/node-$node/stdout.log" >&2
+        exit 1
+      fi
+      ((SECONDS < deadline)) || { echo "kafka node $node did not listen on $port in 90 s" >&2; exit 1; }
+      sleep 0.2
+    done
+  done
+  # Every broker registered (metadata lists them all).
+  local want
+  want=$(cat "$dir/brokers")
+  until [[ $(kcat -b "$(cat "$dir/bootstrap")" -L -m 5 2>/dev/null | grep -c '^  broker ') -ge $want ]]; do
+    ((SECONDS < deadline)) || { echo "kafka: not all $want brokers registered in 90 s" >&2; exit 1; }
+    sleep 0.3
+  done
+}
+
+cmd_start() {
+  local dir="$1"; shift
+  local brokers=1 version port=0 sasl=0
+  version=$(default_version)
+  while (($#)); do
+    case "$1" in
+      --brokers) brokers="$2"; shift 2 ;;
+      --version) version="$2"; shift 2 ;;
+      --port) port="$2"; shift 2 ;;
+      --sasl-tls) sasl=1; shift ;;
+      *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+  done
+  [[ -f "$CACHE/$version/.complete" ]] || "$ROOT/scripts/kafka-fetch.sh" "${version%%.*}"
+  mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
+  echo "$version" >"$dir/version"
+  echo "$brokers" >"$dir/brokers"
+  local lib="$CACHE/$version"
+  local -a cports=() bports=() sports=()
+  for ((i = 0; i < brokers; i++)); do
+    if ((port)); then
+      bports+=($((port + i))); cports+=($((port + brokers + i))); sports+=($((port + 2 * brokers + i)))
+    else
+      bports+=("$(free_port)"); cports+=("$(free_port)"); sports+=("$(free_port)")
+    fi
+  done
+  local voters="" bootstrap="" sasl_bootstrap=""
+  for ((i = 0; i < brokers; i++)); do
+    voters+="${voters:+,}$((i + 1))@127.0.0.1:${cports[i]}"
+    bootstrap+="${bootstrap:+,}127.0.0.1:${bports[i]}"
+    sasl_bootstrap+="${sasl_bootstrap:+,}127.0.0.1:${sports[i]}"
+  done
+  local rf=$((brokers >= 3 ? 3 : 1)) isr=$((brokers >= 3 ? 2 : 1))
+  cat >"$dir/log4j.properties" <<LOG
+log4j.rootLogger=WARN, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=\${kafka.logs.dir}/server.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.kafka.server.BrokerServer=INFO
+LOG
+  cat >"$dir/log4j2.properties" <<LOG
+rootLogger.level=WARN
+rootLogger.appenderRef.file.ref=file
+appender.file.type=File
+appender.file.name=file
+appender.file.fileName=\${sys:kafka.logs.dir}/server.log
+appender.file.layout.type=PatternLayout
+appender.file.layout.pattern=[%d] %p %m (%c)%n
+LOG
+  local listeners="PLAINTEXT://127.0.0.1:BPORT,CONTROLLER://127.0.0.1:CPORT"
+  local advertised="PLAINTEXT://127.0.0.1:BPORT"
+  local protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+  if ((sasl)); then
+    listeners+=",SASL_SSL://127.0.0.1:SPORT"
+    advertised+=",SASL_SSL://127.0.0.1:SPORT"
+    protocols+=",SASL_SSL:SASL_SSL"
+    make_tls "$dir"
+    echo "$sasl_bootstrap" >"$dir/sasl_bootstrap"
+  fi
+  local cluster_id
+  cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  for ((i = 0; i < brokers; i++)); do
+    local nd="$dir/node-$((i + 1))"
+    mkdir -p "$nd/data"
+    echo "${bports[i]}" >"$nd/port"
+    {
+      echo "process.roles=broker,controller"
+      echo "node.id=$((i + 1))"
+      echo "controller.quorum.voters=$voters"
+      echo "listeners=$listeners" | sed "s/BPORT/${bports[i]}/; s/CPORT/${cports[i]}/; s/SPORT/${sports[i]}/"
+      echo "advertised.listeners=$advertised" | sed "s/BPORT/${bports[i]}/; s/SPORT/${sports[i]}/"
+      echo "listener.security.protocol.map=$protocols"
+      echo "controller.listener.names=CONTROLLER"
+      echo "inter.broker.listener.name=PLAINTEXT"
+      echo "log.dirs=$nd/data"
+      echo "num.partitions=1"
+      echo "default.replication.factor=$rf"
+      echo "min.insync.replicas=$isr"
+      echo "offsets.topic.replication.factor=$rf"
+      echo "offsets.topic.num.partitions=8"
+      echo "transaction.state.log.replication.factor=$rf"
+      echo "transaction.state.log.min.isr=$isr"
+      echo "transaction.state.log.num.partitions=8"
+      echo "group.initial.rebalance.delay.ms=0"
+      echo "auto.create.topics.enable=true"
+      echo "num.network.threads=2"
+      echo "num.io.threads=4"
+      echo "log.segment.bytes=67108864"
+      echo "log.retention.check.interval.ms=3600000"
+      echo "transaction.abort.timed.out.transaction.cleanup.interval.ms=5000"
+      echo "transaction.remove.expired.transaction.cleanup.interval.ms=60000"
+      if ((sasl)); then
+        echo "sasl.enabled.mechanisms=SCRAM-SHA-512"
+        echo "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        echo "ssl.keystore.type=PEM"
+        echo "ssl.keystore.location=$dir/broker.pem"
+        echo "ssl.truststore.type=PEM"
+        echo "ssl.truststore.location=$dir/ca.pem"
+      fi
+    } >"$nd/server.properties"
+    local fmt=(format -t "$cluster_id" -c "$nd/server.properties" --ignore-formatted)
+    ((sasl)) && fmt+=(--add-scram 'SCRAM-SHA-512=[name=fraud,password=fraud-secret]')
+    java -Xmx256m -cp "$lib/*" -Dlog4j2.configurationFile="$dir/log4j2.properties" \
+      -Dlog4j.configuration="file:$dir/log4j.properties" -Dkafka.logs.dir="$nd" \
+      kafka.tools.StorageTool "${fmt[@]}" >"$nd/format.log" 2>&1 ||
+      { cat "$nd/format.log" >&2; exit 1; }
+  done
+  echo "$bootstrap" >"$dir/bootstrap"
+  for ((i = 1; i <= brokers; i++)); do node_start "$dir" "$i"; done
+  local nodes=()
+  for ((i = 1; i <= brokers; i++)); do nodes+=("$i"); done
+  wait_ready "$dir" "${nodes[@]}"
+  echo "$bootstrap"
+}
+
+make_tls() {  # a CA and a broker certificate for 127.0.0.1 / localhost, PEM
+  local dir="$1"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=fraudstream-test-ca" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$dir/broker.key" -out "$dir/broker.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$dir/san.ext"
+  openssl x509 -req -in "$dir/broker.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 30 \
+    -extfile "$dir/san.ext" -out "$dir/broker.crt" 2>/dev/null
+  openssl pkcs8 -topk8 -nocrypt -in "$dir/broker.key" -out "$dir/broker.pk8" 2>/dev/null
+  cat "$dir/broker.crt" "$dir/broker.pk8" >"$dir/broker.pem"
+}
+
+cmd_stop() {
+  local dir="$1" pids=() pid
+  for nd in "$dir"/node-*; do
+    [[ -f "$nd/pid" ]] || continue
+    pid=$(cat "$nd/pid")
+    kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+    kill -CONT "$pid" 2>/dev/null || true
+  done
+  local deadline=$((SECONDS + 30))
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null; do
+      ((SECONDS < deadline)) || { kill -KILL "$pid" 2>/dev/null || true; break; }
+      sleep 0.2
+    done
+  done
+}
+
+cmd_kill() { kill "-${3:-KILL}" "$(cat "$1/node-$2/pid")"; }
+
+cmd_restart() {
+  local dir="$1" node="$2"
+  node_start "$dir" "$node"
+  wait_ready "$dir" "$node"
+}
+
+cmd_leader() {
+  kcat -b "$(cat "$1/bootstrap")" -L -t "$2" -m 5 2>/dev/null |
+    sed -n "s/^ *partition $3, leader \([0-9]*\),.*/\1/p"
+}
+
+cmd_ensure() {
+  local dir="$1"
+  if [[ -f "$dir/bootstrap" ]] && listening "$(cat "$dir/node-1/port")"; then
+    cat "$dir/bootstrap"
+    return
+  fi
+  [[ -d "$dir" ]] && cmd_stop "$dir"
+  rm -rf "$dir"
+  cmd_start "$@"
+}
+
+case "${1:-}" in
+  start) shift; cmd_start "$@" ;;
+  ensure) shift; cmd_ensure "$@" ;;
+  stop) cmd_stop "$2" ;;
+  kill) cmd_kill "$2" "$3" "${4:-KILL}" ;;
+  restart) cmd_restart "$2" "$3" ;;
+  leader) cmd_leader "$2" "$3" "$4" ;;
+  *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+esac

@@ -1,0 +1,151 @@
+// TestKafka: the Kafka cluster an integration test talks to.
+//
+// By default the real Apache Kafka broker (KRaft, tests/kafka/pom.xml) that
+// the whole test run shares: the ctest fixture `kafka_broker` starts it once
+// (scripts/kafka-cluster.sh ensure), or the first test that needs it when a
+// test binary runs alone. Each TestKafka gets topics and consumer groups of
+// its own (a unique prefix), so tests run in parallel on one broker.
+//
+// FRAUDSTREAM_TEST_KAFKA=embedded runs on librdkafka's mock cluster instead;
+// FRAUDSTREAM_TEST_KAFKA=HOST:PORT on a broker of your own.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "connectors/kafka/embedded_kafka.h"
+#include "connectors/kafka/kafka_config.h"
+
+namespace fraud::testing {
+
+// Runs `command` and returns its stdout (trailing newline dropped); throws
+// when it fails.
+inline std::string run_command(const std::string& command) {
+  std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(command.c_str(), "r"), ::pclose);
+  if (!p) throw std::runtime_error("cannot run " + command);
+  std::string out;
+  char buf[512];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p.get())) out.append(buf, n);
+  int status = ::pclose(p.release());
+  if (status != 0) throw std::runtime_error(command + " failed (status " + std::to_string(status) + ")");
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+// The shared broker's bootstrap address, started if it is not running.
+inline std::string shared_apache_kafka() {
+  static const std::string bootstrap = [] {
+    const std::string dir = FRAUD_TEST_KAFKA_DIR;
+    return run_command("flock -o '" + dir + ".lock' '" FRAUD_SOURCE_DIR "/scripts/kafka-cluster.sh' ensure '" + dir +
+                       "' | tail -1");
+  }();
+  return bootstrap;
+}
+
+class TestKafka {
+ public:
+  // kMock: librdkafka's mock cluster whatever the environment says, for a
+  // test whose fault only the mock can inject (embedded()->cluster()).
+  enum class Kind { kConfigured, kMock };
+
+  explicit TestKafka(const std::vector<std::pair<std::string, int>>& topics = {}, Kind kind = Kind::kConfigured) {
+    static std::atomic<int> instance{0};
+    prefix_ = "t" + std::to_string(::getpid()) + "-" + std::to_string(++instance) + "-";
+    const char* choice = std::getenv("FRAUDSTREAM_TEST_KAFKA");
+    std::string which = choice ? choice : "";
+    if (which == "embedded" || kind == Kind::kMock) {
+      embedded_ = std::make_unique<EmbeddedKafka>(1);
+      bootstrap_ = embedded_->bootstrap();
+    } else {
+      bootstrap_ = which.empty() ? shared_apache_kafka() : which;
+      admin_ = make_kafka_client(RD_KAFKA_PRODUCER,
+                                 make_kafka_conf({{"bootstrap.servers", bootstrap_}, {"log_level", "3"}}));
+    }
+    for (const auto& [name, partitions] : topics) create_topic(name, partitions);
+  }
+
+  const std::string& bootstrap() const { return bootstrap_; }
+  bool is_apache_kafka() const { return embedded_ == nullptr; }
+  // This instance's name for a topic or a consumer group.
+  std::string topic(std::string_view name) const { return prefix_ + std::string(name); }
+  std::string group(std::string_view name) const { return prefix_ + std::string(name); }
+  // The mock cluster, for faults only it can inject (nullptr on a real broker).
+  EmbeddedKafka* embedded() const { return embedded_.get(); }
+
+  // Creates topic(name) and waits until every partition has a leader.
+  // `configs`: topic settings (max.message.bytes...), ignored by the mock.
+  void create_topic(std::string_view name, int partitions, int replication = 1,
+                    const std::vector<std::pair<std::string, std::string>>& configs = {}) {
+    const std::string full = topic(name);
+    if (embedded_) {
+      embedded_->create_topic(full, partitions);
+      return;
+    }
+    char err[256];
+    rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(full.c_str(), partitions, replication, err, sizeof err);
+    if (!t) throw std::runtime_error(err);
+    for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(t, k.c_str(), v.c_str());
+    rd_kafka_queue_t* q = rd_kafka_queue_new(admin_.get());
+    rd_kafka_CreateTopics(admin_.get(), &t, 1, nullptr, q);
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30'000);
+    std::string error;
+    if (!ev) {
+      error = "no answer";
+    } else if (rd_kafka_event_error(ev)) {
+      error = rd_kafka_event_error_string(ev);
+    } else {
+      std::size_t n = 0;
+      const rd_kafka_topic_result_t** r =
+          rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+      if (n == 1 && rd_kafka_topic_result_error(r[0]) &&
+          rd_kafka_topic_result_error(r[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        error = rd_kafka_topic_result_error_string(r[0]);
+      }
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(t);
+    if (!error.empty()) throw std::runtime_error("cannot create topic " + full + ": " + error);
+    wait_for_leaders(full, partitions);
+  }
+
+ private:
+  void wait_for_leaders(const std::string& name, int partitions) {
+    rd_kafka_topic_t* t = rd_kafka_topic_new(admin_.get(), name.c_str(), nullptr);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const rd_kafka_metadata_t* md = nullptr;
+      int ready = 0;
+      if (rd_kafka_metadata(admin_.get(), 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < md->topic_cnt; ++i) {
+          if (md->topics[i].err) continue;
+          for (int p = 0; p < md->topics[i].partition_cnt; ++p) ready += md->topics[i].partitions[p].leader >= 0;
+        }
+        rd_kafka_metadata_destroy(md);
+      }
+      if (ready >= partitions) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    rd_kafka_topic_destroy(t);
+  }
+
+  std::string prefix_;
+  std::string bootstrap_;
+  std::unique_ptr<EmbeddedKafka> embedded_;
+  KafkaHandle admin_;
+};
+
+}  // namespace fraud::testing
