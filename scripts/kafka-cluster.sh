@@ -3,12 +3,13 @@
 # Each node is a combined broker + controller with a small heap; the jars
 # come from the cache scripts/kafka-fetch.sh fills (tests/kafka/pom.xml).
 #
-#   kafka-cluster.sh start DIR [--brokers N] [--version V] [--port P] [--sasl-tls]
-#       formats KRaft storage under DIR, starts N nodes (default 1), waits
+#   kafka-cluster.sh start DIR [--brokers N] [--version V|3|4] [--port P] [--sasl-tls]
+#       formats fresh KRaft storage under DIR, starts N nodes (default 1), waits
 #       until every broker answers, prints the bootstrap address (also in
 #       DIR/bootstrap). Ports: P, P+1, ... for clients (default: free ports),
 #       controllers after them. --sasl-tls adds a SASL_SSL listener (SCRAM-
-#       SHA-512, user fraud / fraud-secret; DIR/ca.pem, DIR/sasl_bootstrap).
+#       SHA-256/512, user fraud / fraud-secret; DIR/sasl_bootstrap) and an SSL
+#       one (DIR/tls_bootstrap), both with a test CA's certificate (DIR/ca.pem).
 #   kafka-cluster.sh ensure DIR [options]  start, unless DIR's cluster already
 #                                          answers; prints the bootstrap address
 #   kafka-cluster.sh stop DIR              SIGTERM every node, wait, keep DIR
@@ -23,11 +24,20 @@ CACHE="${KAFKA_CACHE:-$HOME/.cache/fraudstream/kafka}"
 HEAP="${KAFKA_HEAP:--Xmx512m -Xms192m}"
 default_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/tests/kafka/pom.xml" | head -1; }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+TAKEN=" "
+free_port() {  # a port nothing listens on, not handed out before by this run
+  local p
+  while true; do
+    p=$(shuf -i 20000-59999 -n 1)
+    [[ "$TAKEN" == *" $p "* ]] && continue
+    listening "$p" && continue
+    TAKEN+="$p "
+    echo "$p"
+    return
+  done
+}
 
 node_start() {  # DIR NODE
   local dir="$1" node="$2" nd="$1/node-$2"
@@ -84,25 +94,38 @@ cmd_start() {
       *) echo "unknown option $1" >&2; exit 2 ;;
     esac
   done
+  # "3" / "4": the version tests/kafka/pom.xml pins for that line.
+  if [[ "$version" == 3 ]]; then version=$(default_version); fi
+  if [[ "$version" == 4 ]]; then
+    version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/tests/kafka/pom.xml" | sed -n 2p)
+  fi
   [[ -f "$CACHE/$version/.complete" ]] || "$ROOT/scripts/kafka-fetch.sh" "${version%%.*}"
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"
+  # A fresh cluster: whatever ran in DIR before is stopped and wiped.
+  cmd_stop "$dir"
+  rm -rf "$dir"/node-*
   echo "$version" >"$dir/version"
   echo "$brokers" >"$dir/brokers"
   local lib="$CACHE/$version"
-  local -a cports=() bports=() sports=()
+  local -a cports=() bports=() sports=() tports=()
   for ((i = 0; i < brokers; i++)); do
     if ((port)); then
       bports+=($((port + i))); cports+=($((port + brokers + i))); sports+=($((port + 2 * brokers + i)))
+      tports+=($((port + 3 * brokers + i)))
     else
-      bports+=("$(free_port)"); cports+=("$(free_port)"); sports+=("$(free_port)")
+      free_port >"$dir/.port"; bports+=("$(cat "$dir/.port")"); TAKEN+="${bports[-1]} "
+      free_port >"$dir/.port"; cports+=("$(cat "$dir/.port")"); TAKEN+="${cports[-1]} "
+      free_port >"$dir/.port"; sports+=("$(cat "$dir/.port")"); TAKEN+="${sports[-1]} "
+      free_port >"$dir/.port"; tports+=("$(cat "$dir/.port")"); TAKEN+="${tports[-1]} "
     fi
   done
-  local voters="" bootstrap="" sasl_bootstrap=""
+  local voters="" bootstrap="" sasl_bootstrap="" tls_bootstrap=""
   for ((i = 0; i < brokers; i++)); do
     voters+="${voters:+,}$((i + 1))@127.0.0.1:${cports[i]}"
     bootstrap+="${bootstrap:+,}127.0.0.1:${bports[i]}"
     sasl_bootstrap+="${sasl_bootstrap:+,}127.0.0.1:${sports[i]}"
+    tls_bootstrap+="${tls_bootstrap:+,}127.0.0.1:${tports[i]}"
   done
   local rf=$((brokers >= 3 ? 3 : 1)) isr=$((brokers >= 3 ? 2 : 1))
   cat >"$dir/log4j.properties" <<LOG
@@ -127,11 +150,12 @@ LOG
   local advertised="PLAINTEXT://127.0.0.1:BPORT"
   local protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
   if ((sasl)); then
-    listeners+=",SASL_SSL://127.0.0.1:SPORT"
-    advertised+=",SASL_SSL://127.0.0.1:SPORT"
-    protocols+=",SASL_SSL:SASL_SSL"
+    listeners+=",SASL_SSL://127.0.0.1:SPORT,SSL://127.0.0.1:TPORT"
+    advertised+=",SASL_SSL://127.0.0.1:SPORT,SSL://127.0.0.1:TPORT"
+    protocols+=",SASL_SSL:SASL_SSL,SSL:SSL"
     make_tls "$dir"
     echo "$sasl_bootstrap" >"$dir/sasl_bootstrap"
+    echo "$tls_bootstrap" >"$dir/tls_bootstrap"
   fi
   local cluster_id
   cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
@@ -143,8 +167,8 @@ LOG
       echo "process.roles=broker,controller"
       echo "node.id=$((i + 1))"
       echo "controller.quorum.voters=$voters"
-      echo "listeners=$listeners" | sed "s/BPORT/${bports[i]}/; s/CPORT/${cports[i]}/; s/SPORT/${sports[i]}/"
-      echo "advertised.listeners=$advertised" | sed "s/BPORT/${bports[i]}/; s/SPORT/${sports[i]}/"
+      echo "listeners=$listeners" | sed "s/BPORT/${bports[i]}/; s/CPORT/${cports[i]}/; s/SPORT/${sports[i]}/; s/TPORT/${tports[i]}/"
+      echo "advertised.listeners=$advertised" | sed "s/BPORT/${bports[i]}/; s/SPORT/${sports[i]}/; s/TPORT/${tports[i]}/"
       echo "listener.security.protocol.map=$protocols"
       echo "controller.listener.names=CONTROLLER"
       echo "inter.broker.listener.name=PLAINTEXT"
@@ -166,7 +190,8 @@ LOG
       echo "transaction.abort.timed.out.transaction.cleanup.interval.ms=5000"
       echo "transaction.remove.expired.transaction.cleanup.interval.ms=60000"
       if ((sasl)); then
-        echo "sasl.enabled.mechanisms=SCRAM-SHA-512"
+        echo "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512"
+        echo "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
         echo "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
         echo "ssl.keystore.type=PEM"
         echo "ssl.keystore.location=$dir/broker.pem"
@@ -175,7 +200,7 @@ LOG
       fi
     } >"$nd/server.properties"
     local fmt=(format -t "$cluster_id" -c "$nd/server.properties" --ignore-formatted)
-    ((sasl)) && fmt+=(--add-scram 'SCRAM-SHA-512=[name=fraud,password=fraud-secret]')
+    ((sasl)) && fmt+=(--add-scram 'SCRAM-SHA-512=[name="fraud",password="fraud-secret"]' --add-scram 'SCRAM-SHA-256=[name="fraud",password="fraud-secret"]')
     java -Xmx256m -cp "$lib/*" -Dlog4j2.configurationFile="$dir/log4j2.properties" \
       -Dlog4j.configuration="file:$dir/log4j.properties" -Dkafka.logs.dir="$nd" \
       kafka.tools.StorageTool "${fmt[@]}" >"$nd/format.log" 2>&1 ||

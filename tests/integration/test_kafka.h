@@ -55,6 +55,43 @@ inline std::string shared_apache_kafka() {
   return bootstrap;
 }
 
+// A cluster of its own for one test (scripts/kafka-cluster.sh): 3 brokers
+// for broker faults, another version, SASL/TLS listeners. Stopped when it
+// goes out of scope.
+class KafkaCluster {
+ public:
+  // `options`: kafka-cluster.sh start options ("--brokers 3 --version 4.1.1").
+  KafkaCluster(const std::string& dir, const std::string& options) : dir_(dir) {
+    bootstrap_ = run_command(script() + " start '" + dir_ + "' " + options + " | tail -1");
+  }
+  ~KafkaCluster() { std::system((script() + " stop '" + dir_ + "' >/dev/null 2>&1").c_str()); }
+  KafkaCluster(const KafkaCluster&) = delete;
+  KafkaCluster& operator=(const KafkaCluster&) = delete;
+
+  const std::string& bootstrap() const { return bootstrap_; }
+  // The SASL_SSL listeners (--sasl-tls): user fraud, password fraud-secret.
+  std::string sasl_bootstrap() const { return run_command("cat '" + dir_ + "/sasl_bootstrap'"); }
+  // The SSL listeners (--sasl-tls): TLS only.
+  std::string tls_bootstrap() const { return run_command("cat '" + dir_ + "/tls_bootstrap'"); }
+  std::string ca_file() const { return dir_ + "/ca.pem"; }
+  // Signals node `node` (1-based); SIGKILL by default.
+  void kill(int node, const std::string& signal = "KILL") const {
+    run_command(script() + " kill '" + dir_ + "' " + std::to_string(node) + " " + signal);
+  }
+  // Starts a killed node again and waits until it answers.
+  void restart(int node) const { run_command(script() + " restart '" + dir_ + "' " + std::to_string(node)); }
+  // The node leading a partition (-1 if none is known).
+  int leader(const std::string& topic, int partition) const {
+    std::string out = run_command(script() + " leader '" + dir_ + "' '" + topic + "' " + std::to_string(partition));
+    return out.empty() ? -1 : std::stoi(out);
+  }
+
+ private:
+  static std::string script() { return "'" FRAUD_SOURCE_DIR "/scripts/kafka-cluster.sh'"; }
+  std::string dir_;
+  std::string bootstrap_;
+};
+
 class TestKafka {
  public:
   // kMock: librdkafka's mock cluster whatever the environment says, for a
@@ -75,6 +112,16 @@ class TestKafka {
                                  make_kafka_conf({{"bootstrap.servers", bootstrap_}, {"log_level", "3"}}));
     }
     for (const auto& [name, partitions] : topics) create_topic(name, partitions);
+  }
+
+  // On a cluster of the test's own (KafkaCluster), whatever the environment says.
+  TestKafka(const std::string& bootstrap, const std::vector<std::pair<std::string, int>>& topics, int replication = 1) {
+    static std::atomic<int> instance{0};
+    prefix_ = "c" + std::to_string(::getpid()) + "-" + std::to_string(++instance) + "-";
+    bootstrap_ = bootstrap;
+    admin_ =
+        make_kafka_client(RD_KAFKA_PRODUCER, make_kafka_conf({{"bootstrap.servers", bootstrap_}, {"log_level", "3"}}));
+    for (const auto& [name, partitions] : topics) create_topic(name, partitions, replication);
   }
 
   const std::string& bootstrap() const { return bootstrap_; }
