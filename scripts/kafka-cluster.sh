@@ -12,7 +12,7 @@
 #       one (DIR/tls_bootstrap), both with a test CA's certificate (DIR/ca.pem).
 #   kafka-cluster.sh ensure DIR [options]  start, unless DIR's cluster already
 #                                          answers; prints the bootstrap address
-#   kafka-cluster.sh stop DIR              SIGTERM every node, wait, keep DIR
+#   kafka-cluster.sh stop DIR [NODE]       SIGTERM every node (or one), wait, keep DIR
 #   kafka-cluster.sh kill DIR NODE [SIG]   signal one node (default KILL)
 #   kafka-cluster.sh restart DIR NODE      start a stopped node again
 #   kafka-cluster.sh leader DIR TOPIC PART the node id leading a partition
@@ -226,9 +226,10 @@ make_tls() {  # a CA and a broker certificate for 127.0.0.1 / localhost, PEM
   cat "$dir/broker.crt" "$dir/broker.pk8" >"$dir/broker.pem"
 }
 
-cmd_stop() {
-  local dir="$1" pids=() pid
-  for nd in "$dir"/node-*; do
+cmd_stop() {  # DIR [NODE]
+  local dir="$1" pids=() pid nodes=("$1"/node-*)
+  [[ -n "${2:-}" ]] && nodes=("$dir/node-$2")
+  for nd in "${nodes[@]}"; do
     [[ -f "$nd/pid" ]] || continue
     pid=$(cat "$nd/pid")
     kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
@@ -270,7 +271,7 @@ cmd_ensure() {
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
   ensure) shift; cmd_ensure "$@" ;;
-  stop) cmd_stop "$2" ;;
+  stop) cmd_stop "$2" "${3:-}" ;;
   kill) cmd_kill "$2" "$3" "${4:-KILL}" ;;
   restart) cmd_restart "$2" "$3" ;;
   leader) cmd_leader "$2" "$3" "$4" ;;

@@ -42,10 +42,12 @@ KafkaSink::KafkaSink(KafkaSinkConfig config, EngineMetrics& metrics, PipelineCou
   props.emplace("queue.buffering.max.kbytes", "1048576");
   if (config_.exactly_once) {
     props["transactional.id"] = config_.transactional_id;
-    // A transaction of an instance killed mid-way holds read_committed
-    // readers back until the broker aborts it (or the instance restarts
-    // with the same transactional.id and fences it at once).
-    props.emplace("transaction.timeout.ms", "10000");
+    // librdkafka caps message.timeout.ms at this: a broker frozen for less
+    // does not fail the transaction. A transaction of an instance killed
+    // mid-way holds read_committed readers back until the broker aborts it
+    // after this long, or the instance restarts with the same
+    // transactional.id and fences it at once.
+    props.emplace("transaction.timeout.ms", "60000");
   }
   rd_kafka_conf_t* conf = make_kafka_conf(props);
   rd_kafka_conf_set_opaque(conf, this);

@@ -66,13 +66,21 @@ bool KafkaTransactions::commit_locked() {
     for (const Position& p : positions_) {
       rd_kafka_topic_partition_list_add(list, config_.input_topic.c_str(), p.partition)->offset = p.next_offset;
     }
-    rd_kafka_consumer_group_metadata_t* group = config_.group_metadata();
-    rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(producer_, list, group, config_.timeout_ms);
-    rd_kafka_consumer_group_metadata_destroy(group);
+    // Retriable errors (a coordinator moving) are retried within the timeout.
+    const std::int64_t deadline = clock_.steady_ms() + config_.timeout_ms;
+    rd_kafka_error_t* e = nullptr;
+    while (true) {
+      rd_kafka_consumer_group_metadata_t* group = config_.group_metadata();
+      e = rd_kafka_send_offsets_to_transaction(producer_, list, group, config_.timeout_ms);
+      rd_kafka_consumer_group_metadata_destroy(group);
+      if (!e || !rd_kafka_error_is_retriable(e) || clock_.steady_ms() >= deadline) break;
+      spdlog::warn("send_offsets_to_transaction: {} (retrying)", rd_kafka_error_string(e));
+      rd_kafka_error_destroy(e);
+      clock_.sleep_ms(100);
+    }
     rd_kafka_topic_partition_list_destroy(list);
     if (e) return fail("send_offsets_to_transaction", e);
   }
-  // Retriable errors (a coordinator moving) are retried within the timeout.
   const std::int64_t deadline = clock_.steady_ms() + config_.timeout_ms;
   while (rd_kafka_error_t* e = rd_kafka_commit_transaction(producer_, config_.timeout_ms)) {
     if (!rd_kafka_error_is_retriable(e) || clock_.steady_ms() >= deadline) return fail("commit_transaction", e);

@@ -167,6 +167,14 @@ class ChildProcess {
   }
   pid_t pid() const { return pid_; }
   bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
+  // True once the process has exited (reaped here; alive() is false after).
+  bool exited() {
+    if (pid_ <= 0) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    pid_ = -1;
+    return true;
+  }
 
   // Sends `sig` and waits up to `timeout` for exit; returns the exit code or -1.
   int stop(int sig = SIGTERM, std::chrono::seconds timeout = std::chrono::seconds(60)) {

@@ -78,7 +78,9 @@ class KafkaCluster {
   void kill(int node, const std::string& signal = "KILL") const {
     run_command(script() + " kill '" + dir_ + "' " + std::to_string(node) + " " + signal);
   }
-  // Starts a killed node again and waits until it answers.
+  // Stops one node gracefully (SIGTERM) and waits until it exited.
+  void stop(int node) const { run_command(script() + " stop '" + dir_ + "' " + std::to_string(node)); }
+  // Starts a stopped or killed node again and waits until it answers.
   void restart(int node) const { run_command(script() + " restart '" + dir_ + "' " + std::to_string(node)); }
   // The node leading a partition (-1 if none is known).
   int leader(const std::string& topic, int partition) const {
