@@ -1,6 +1,6 @@
 // RedisFeatureStore, part: the per-node pipelined call of a batch: write,
 // read, settle (redirects, retries, partial failures).
-#include "connectors/redis/redis_feature_store.h"
+#include "connectors/redis/redis_store_impl.h"
 
 #include <hiredis/hiredis.h>
 
@@ -25,8 +25,8 @@ namespace fraud {
 
 using namespace redis_reply;
 
-StoreStatus RedisFeatureStore::run_calls(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
-                                         std::vector<Call>& calls, std::vector<Call>& retry) {
+StoreStatus RedisStoreImpl::run_calls(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
+                                      std::vector<Call>& calls, std::vector<Call>& retry) {
   static const std::string kEvalSha = "EVALSHA";
   static const std::string kOne = "1";
   static const std::string kZero = "0";

@@ -1,6 +1,6 @@
 // RedisFeatureStore, part: construction and apply (resume of a batch after
 // a partial failure, run until settled). See redis_feature_store.h.
-#include "connectors/redis/redis_feature_store.h"
+#include "connectors/redis/redis_store_impl.h"
 
 #include <hiredis/hiredis.h>
 
@@ -25,11 +25,13 @@ namespace fraud {
 
 using namespace redis_reply;
 
-RedisFeatureStore::RedisFeatureStore(std::vector<RedisEndpoint> seeds, std::string salt, RedisStoreOptions options)
+RedisStoreImpl::RedisStoreImpl(std::vector<RedisEndpoint> seeds, std::string salt, RedisStoreOptions options,
+                               FeatureStoreStats& stats)
     : seeds_(std::move(seeds)),
       salt_(std::move(salt)),
       options_(options),
-      cache_(options.mode == RedisCallMode::kPerBatch ? options.cache_keys : 0, options.cache_bytes) {
+      cache_(options.mode == RedisCallMode::kPerBatch ? options.cache_keys : 0, options.cache_bytes),
+      stats_(stats) {
   // hiredis writes with write(2): a connection Redis closed (a restart, a
   // failover) would raise SIGPIPE and kill the process instead of failing a
   // call. Ignored unless the process installed its own handler.
@@ -40,14 +42,33 @@ RedisFeatureStore::RedisFeatureStore(std::vector<RedisEndpoint> seeds, std::stri
                 static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
 }
 
+// ---- the public face: forwards to the private state -------------------------
+
+RedisFeatureStore::RedisFeatureStore(std::vector<RedisEndpoint> seeds, std::string salt, RedisStoreOptions options)
+    : impl_(std::make_unique<RedisStoreImpl>(std::move(seeds), std::move(salt), options, stats_)) {}
+
 RedisFeatureStore::RedisFeatureStore(RedisEndpoint endpoint, std::string salt, int timeout_ms, RedisCallMode mode)
     : RedisFeatureStore(std::vector<RedisEndpoint>{std::move(endpoint)}, std::move(salt),
                         RedisStoreOptions{.timeout_ms = timeout_ms, .mode = mode}) {}
 
+RedisFeatureStore::~RedisFeatureStore() = default;
+
 StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
+  return impl_->apply(rules, ops, results);
+}
+void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) const { impl_->digest(rules, ops); }
+void RedisFeatureStore::prefetch(const RuleSet& rules, std::span<const FeatureOp> ops) { impl_->prefetch(rules, ops); }
+StoreStatus RedisFeatureStore::connect() { return impl_->connect(); }
+bool RedisFeatureStore::creating() const { return impl_->creating(); }
+bool RedisFeatureStore::cluster() const { return impl_->cluster(); }
+std::size_t RedisFeatureStore::node_count() const { return impl_->node_count(); }
+
+// ---- construction and apply --------------------------------------------------
+
+StoreStatus RedisStoreImpl::apply(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results) {
   std::lock_guard lock(mu_);
   struct PublishCache {  // the cache's figures, as of the end of every apply
-    RedisFeatureStore& s;
+    RedisStoreImpl& s;
     ~PublishCache() {
       s.stats_.cache_entries.set(s.cache_.size());
       s.stats_.cache_bytes.set(s.cache_.bytes());
@@ -111,8 +132,8 @@ StoreStatus RedisFeatureStore::apply(const RuleSet& rules, std::span<const Featu
   return st;
 }
 
-StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<const FeatureOp> ops,
-                                            std::span<Value> results) {
+StoreStatus RedisStoreImpl::apply_locked(const RuleSet& rules, std::span<const FeatureOp> ops,
+                                         std::span<Value> results) {
   group(rules, ops);
   late_.assign(ops.size(), 0);
   if (group_count_ == 0) return StoreStatus::success();
@@ -194,8 +215,8 @@ StoreStatus RedisFeatureStore::apply_locked(const RuleSet& rules, std::span<cons
   return run_until_settled(rules, ops, results, std::move(calls));
 }
 
-StoreStatus RedisFeatureStore::run_until_settled(const RuleSet& rules, std::span<const FeatureOp> ops,
-                                                 std::span<Value> results, std::vector<Call> calls) {
+StoreStatus RedisStoreImpl::run_until_settled(const RuleSet& rules, std::span<const FeatureOp> ops,
+                                              std::span<Value> results, std::vector<Call> calls) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::vector<Call> retry;
     StoreStatus st = run_calls(rules, ops, results, calls, retry);

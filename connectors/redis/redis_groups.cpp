@@ -1,6 +1,6 @@
 // RedisFeatureStore, part: grouping a batch's ops by (feature, key), the
 // create policy (engine-computed writes vs the script), encoding and decoding.
-#include "connectors/redis/redis_feature_store.h"
+#include "connectors/redis/redis_store_impl.h"
 
 #include <hiredis/hiredis.h>
 
@@ -23,7 +23,7 @@
 
 namespace fraud {
 
-void RedisFeatureStore::Group::recycle() {
+void RedisStoreImpl::Group::recycle() {
   auto trim = [](auto& buffer) {
     if (buffer.capacity() * sizeof(buffer[0]) > kGroupKeepBytes) {
       std::remove_reference_t<decltype(buffer)>().swap(buffer);
@@ -40,14 +40,14 @@ void RedisFeatureStore::Group::recycle() {
   overflows = 0;
 }
 
-RedisFeatureStore::Group& RedisFeatureStore::new_group() {
+RedisStoreImpl::Group& RedisStoreImpl::new_group() {
   if (group_count_ == groups_.size()) groups_.emplace_back();
   Group& g = groups_[group_count_++];
   g.recycle();
   return g;
 }
 
-void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> ops) {
+void RedisStoreImpl::group(const RuleSet& rules, std::span<const FeatureOp> ops) {
   ++apply_seq_;
   group_of_.clear();
   group_count_ = 0;
@@ -96,7 +96,7 @@ void RedisFeatureStore::group(const RuleSet& rules, std::span<const FeatureOp> o
   }
 }
 
-void RedisFeatureStore::hash_values(const RuleSet& rules, std::span<const FeatureOp> ops, const Group& g) {
+void RedisStoreImpl::hash_values(const RuleSet& rules, std::span<const FeatureOp> ops, const Group& g) {
   // Distinct values travel hashed (no raw value ever reaches Redis).
   value_hashes_.assign(g.ops.size(), std::string());
   if (rules.features[g.feature].agg != Aggregation::kDistinct) return;
@@ -109,7 +109,7 @@ void RedisFeatureStore::hash_values(const RuleSet& rules, std::span<const Featur
   }
 }
 
-void RedisFeatureStore::encode_ops(const FeatureDef& f, std::span<const FeatureOp> ops, Group& g) const {
+void RedisStoreImpl::encode_ops(const FeatureDef& f, std::span<const FeatureOp> ops, Group& g) const {
   const std::vector<std::string>& value_hashes = value_hashes_;
   std::string& blob = g.ops_blob;
   blob.clear();
@@ -139,8 +139,8 @@ void RedisFeatureStore::encode_ops(const FeatureDef& f, std::span<const FeatureO
   }
 }
 
-void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
-                                std::span<const std::uint32_t> group_ids, std::int64_t now_ms) {
+void RedisStoreImpl::prepare(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
+                             std::span<const std::uint32_t> group_ids, std::int64_t now_ms) {
   for (std::uint32_t gi : group_ids) {
     Group& g = groups_[gi];
     if (done_[gi] || g.prepared) continue;
@@ -191,8 +191,8 @@ void RedisFeatureStore::prepare(const RuleSet& rules, std::span<const FeatureOp>
   }
 }
 
-StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
-                                      const Call& call, const redisReply* r) {
+StoreStatus RedisStoreImpl::decode(const RuleSet& rules, std::span<const FeatureOp> ops, std::span<Value> results,
+                                   const Call& call, const redisReply* r) {
   if (r->type != REDIS_REPLY_STRING)
     return StoreStatus::failure("redis: unexpected reply type from the feature script");
   auto malformed = [] { return StoreStatus::failure("redis: malformed reply from the feature script"); };
@@ -260,7 +260,7 @@ StoreStatus RedisFeatureStore::decode(const RuleSet& rules, std::span<const Feat
   return StoreStatus::success();
 }
 
-void RedisFeatureStore::engine_state_stored(Group& g, std::int64_t sent_ms) {
+void RedisStoreImpl::engine_state_stored(Group& g, std::int64_t sent_ms) {
   stats_.keys_engine_computed.add();
   stats_.distinct_overflows.add(g.overflows);
   if (!g.cached || g.state.size() <= kStampSize) return;  // nothing was written

@@ -1,6 +1,6 @@
 // RedisFeatureStore, part: fetching ahead the keys of a later batch and
 // adopting what comes back into the state cache.
-#include "connectors/redis/redis_feature_store.h"
+#include "connectors/redis/redis_store_impl.h"
 
 #include <hiredis/hiredis.h>
 
@@ -23,7 +23,7 @@
 
 namespace fraud {
 
-void RedisFeatureStore::prefetch(const RuleSet& rules, std::span<const FeatureOp> ops) {
+void RedisStoreImpl::prefetch(const RuleSet& rules, std::span<const FeatureOp> ops) {
   if (options_.mode != RedisCallMode::kPerBatch || cache_.capacity() == 0 || ops.empty()) return;
   const std::vector<std::uint64_t> fingerprints = feature_fingerprints(rules);
   std::lock_guard lock(announced_mu_);
@@ -34,8 +34,8 @@ void RedisFeatureStore::prefetch(const RuleSet& rules, std::span<const FeatureOp
   }
 }
 
-void RedisFeatureStore::plan_fetches(const RuleSet& rules, std::span<const FeatureOp> ops, std::vector<Call>& calls,
-                                     std::span<const int> call_of_node) {
+void RedisStoreImpl::plan_fetches(const RuleSet& rules, std::span<const FeatureOp> ops, std::vector<Call>& calls,
+                                  std::span<const int> call_of_node) {
   taken_.clear();  // (fetches_ is empty: apply() clears it after every apply)
   {
     std::lock_guard lock(announced_mu_);
@@ -68,7 +68,7 @@ void RedisFeatureStore::plan_fetches(const RuleSet& rules, std::span<const Featu
   }
 }
 
-void RedisFeatureStore::install_fetches(const RuleSet& rules) {
+void RedisStoreImpl::install_fetches(const RuleSet& rules) {
   for (const Fetch& f : fetches_) {
     if (!f.answered) continue;
     CachedState* c = cache_.find_or_add(f.digest, apply_seq_);
@@ -80,7 +80,7 @@ void RedisFeatureStore::install_fetches(const RuleSet& rules) {
   }
 }
 
-void RedisFeatureStore::adopt_stored(CachedState& c, const FeatureDef& f, std::optional<std::string_view> stored) {
+void RedisStoreImpl::adopt_stored(CachedState& c, const FeatureDef& f, std::optional<std::string_view> stored) {
   if (!stored) {
     cache_.forget(c, "");
     return;

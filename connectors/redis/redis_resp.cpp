@@ -1,6 +1,6 @@
 // RedisFeatureStore, part: key and value digests, RESP writing, write stamps
 // and batch fingerprints.
-#include "connectors/redis/redis_feature_store.h"
+#include "connectors/redis/redis_store_impl.h"
 
 #include <hiredis/hiredis.h>
 
@@ -23,7 +23,7 @@
 
 namespace fraud {
 
-RedisFeatureStore::Digest RedisFeatureStore::digest_of(std::string_view a, std::string_view b) const {
+RedisStoreImpl::Digest RedisStoreImpl::digest_of(std::string_view a, std::string_view b) const {
   constexpr std::string_view kSep("\0", 1);
   auto md = sha256_of({salt_, kSep, a, kSep, b});
   Digest d;
@@ -31,7 +31,7 @@ RedisFeatureStore::Digest RedisFeatureStore::digest_of(std::string_view a, std::
   return d;
 }
 
-void RedisFeatureStore::append_resp_header(std::string& out, char type, std::size_t n) {
+void RedisStoreImpl::append_resp_header(std::string& out, char type, std::size_t n) {
   char buf[24];
   char* end = buf + sizeof buf;
   char* p = end;
@@ -44,17 +44,17 @@ void RedisFeatureStore::append_resp_header(std::string& out, char type, std::siz
   out.append("\r\n");
 }
 
-RedisFeatureStore::Digest RedisFeatureStore::key_digest(const RuleSet& rules, const FeatureOp& op) const {
+RedisStoreImpl::Digest RedisStoreImpl::key_digest(const RuleSet& rules, const FeatureOp& op) const {
   if (op.key_digest != Digest{}) return op.key_digest;
   return digest_of(rules.features[op.feature].fingerprint, op.key);
 }
 
-RedisFeatureStore::Digest RedisFeatureStore::value_digest(const FeatureOp& op) const {
+RedisStoreImpl::Digest RedisStoreImpl::value_digest(const FeatureOp& op) const {
   if (op.value_digest != Digest{}) return op.value_digest;
   return digest_of("v", op.of_text);
 }
 
-void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) const {
+void RedisStoreImpl::digest(const RuleSet& rules, std::span<FeatureOp> ops) const {
   for (FeatureOp& op : ops) {
     op.key_digest = key_digest(rules, op);
     if (op.update && rules.features[op.feature].agg == Aggregation::kDistinct && !op.of.is_null()) {
@@ -63,20 +63,20 @@ void RedisFeatureStore::digest(const RuleSet& rules, std::span<FeatureOp> ops) c
   }
 }
 
-void RedisFeatureStore::key_text(const Digest& d, std::string& out) {
+void RedisStoreImpl::key_text(const Digest& d, std::string& out) {
   out.assign("fs:{");
   append_base64url(out, d.data(), sizeof d);
   out.push_back('}');
 }
 
-std::vector<std::uint64_t> RedisFeatureStore::feature_fingerprints(const RuleSet& rules) {
+std::vector<std::uint64_t> RedisStoreImpl::feature_fingerprints(const RuleSet& rules) {
   std::vector<std::uint64_t> out;
   out.reserve(rules.features.size());
   for (const FeatureDef& f : rules.features) out.push_back(std::hash<std::string_view>{}(f.fingerprint));
   return out;
 }
 
-void RedisFeatureStore::next_stamp(std::string& out) {
+void RedisStoreImpl::next_stamp(std::string& out) {
   // splitmix64 of a per-store random seed and a counter: unique per write.
   std::uint64_t z = stamp_seed_ + 0x9e3779b97f4a7c15ull * ++stamp_counter_;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -86,7 +86,7 @@ void RedisFeatureStore::next_stamp(std::string& out) {
   std::memcpy(out.data() + 1, &z, 8);
 }
 
-std::uint64_t RedisFeatureStore::fingerprint(std::span<const FeatureOp> ops) {
+std::uint64_t RedisStoreImpl::fingerprint(std::span<const FeatureOp> ops) {
   std::uint64_t h = 1469598103934665603ull ^ ops.size();
   auto mix = [&](std::uint64_t v) { h = (h ^ v) * 1099511628211ull; };
   for (const FeatureOp& op : ops) {

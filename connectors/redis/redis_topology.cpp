@@ -1,6 +1,6 @@
 // RedisFeatureStore, part: connections, epochs (lost-state detection), the
 // cluster slot map and its refresh (CLUSTER SLOTS, MOVED / ASK).
-#include "connectors/redis/redis_feature_store.h"
+#include "connectors/redis/redis_store_impl.h"
 
 #include <hiredis/hiredis.h>
 
@@ -51,16 +51,16 @@ std::uint16_t redis_key_slot(std::string_view key) {
   return crc & 16383;
 }
 
-RedisFeatureStore::~RedisFeatureStore() {
+RedisStoreImpl::~RedisStoreImpl() {
   for (auto& n : nodes_) disconnect(n);
 }
 
-void RedisFeatureStore::disconnect(Node& n) {
+void RedisStoreImpl::disconnect(Node& n) {
   if (n.ctx) redisFree(n.ctx);
   n.ctx = nullptr;
 }
 
-StoreStatus RedisFeatureStore::connect() {
+StoreStatus RedisStoreImpl::connect() {
   std::lock_guard lock(mu_);
   if (!topology_known_) return refresh_topology();
   for (auto& n : nodes_) {
@@ -70,7 +70,7 @@ StoreStatus RedisFeatureStore::connect() {
   return StoreStatus::success();
 }
 
-StoreStatus RedisFeatureStore::connect_node(Node& n) {
+StoreStatus RedisStoreImpl::connect_node(Node& n) {
   if (n.ctx) return StoreStatus::success();
   const RedisEndpoint& creds = seeds_.front();
   int t = options_.timeout_ms;
@@ -104,7 +104,7 @@ StoreStatus RedisFeatureStore::connect_node(Node& n) {
   return StoreStatus::success();
 }
 
-std::string RedisFeatureStore::epoch_key_for(std::size_t node) const {
+std::string RedisStoreImpl::epoch_key_for(std::size_t node) const {
   if (!cluster_) return "fs:epoch";
   // A hash tag whose slot this master serves, so the key lives on it.
   for (std::uint32_t i = 0; i < 1'000'000; ++i) {
@@ -115,7 +115,7 @@ std::string RedisFeatureStore::epoch_key_for(std::size_t node) const {
   return {};
 }
 
-StoreStatus RedisFeatureStore::check_epochs(bool& reset) {
+StoreStatus RedisStoreImpl::check_epochs(bool& reset) {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
     if (!n.ctx) continue;
@@ -152,11 +152,11 @@ StoreStatus RedisFeatureStore::check_epochs(bool& reset) {
   return StoreStatus::success();
 }
 
-std::string RedisFeatureStore::describe(const Node& n) { return "redis " + n.host + ":" + std::to_string(n.port); }
+std::string RedisStoreImpl::describe(const Node& n) { return "redis " + n.host + ":" + std::to_string(n.port); }
 
-std::string RedisFeatureStore::replicas_text() const { return std::to_string(options_.wait_replicas) + " replica(s)"; }
+std::string RedisStoreImpl::replicas_text() const { return std::to_string(options_.wait_replicas) + " replica(s)"; }
 
-int RedisFeatureStore::node_index(const std::string& host, int port) {
+int RedisStoreImpl::node_index(const std::string& host, int port) {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     if (nodes_[i].host == host && nodes_[i].port == port) return static_cast<int>(i);
   }
@@ -164,7 +164,7 @@ int RedisFeatureStore::node_index(const std::string& host, int port) {
   return static_cast<int>(nodes_.size() - 1);
 }
 
-StoreStatus RedisFeatureStore::refresh_topology() {
+StoreStatus RedisStoreImpl::refresh_topology() {
   stats_.topology_refreshes.add();
   // Known nodes first (they are current), then the seeds.
   std::vector<std::pair<std::string, int>> candidates;
