@@ -66,7 +66,7 @@ KafkaSink::KafkaSink(KafkaSinkConfig config, EngineMetrics& metrics, PipelineCou
                    KafkaTransactions::Config{.input_topic = config_.source_topic,
                                              .commit_interval_ms = config_.transaction_ms,
                                              .group_metadata = config_.group_metadata},
-                   clock_);
+                   counters_, clock_);
     } catch (...) {
       poll_stop_.store(true);
       poller_.join();

@@ -3,12 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 
 namespace fraud {
 
-KafkaTransactions::KafkaTransactions(rd_kafka_t* producer, Config config, Clock& clock)
-    : producer_(producer), config_(std::move(config)), clock_(clock) {
+KafkaTransactions::KafkaTransactions(rd_kafka_t* producer, Config config, PipelineCounters& counters, Clock& clock)
+    : producer_(producer), config_(std::move(config)), counters_(counters), clock_(clock) {
   if (rd_kafka_error_t* e = rd_kafka_init_transactions(producer_, config_.timeout_ms)) {
     std::string why = rd_kafka_error_string(e);
     rd_kafka_error_destroy(e);
@@ -61,6 +62,7 @@ bool KafkaTransactions::commit() {
 }
 
 bool KafkaTransactions::commit_locked() {
+  const auto t0 = std::chrono::steady_clock::now();
   if (!positions_.empty()) {
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(positions_.size()));
     for (const Position& p : positions_) {
@@ -91,6 +93,9 @@ bool KafkaTransactions::commit_locked() {
   open_ = false;
   positions_.clear();
   ++commits_;
+  counters_.transactions.add();
+  counters_.transaction_commit_us.add(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count()));
   return true;
 }
 

@@ -28,6 +28,7 @@
 
 #include "engine/pipeline/clock.h"
 #include "engine/pipeline/event_source.h"
+#include "engine/pipeline/pipeline_config.h"
 
 namespace fraud {
 
@@ -43,7 +44,7 @@ class KafkaTransactions {
 
   // Calls init_transactions (fencing an older producer with the same
   // transactional.id); throws if the broker cannot be reached or refuses.
-  KafkaTransactions(rd_kafka_t* producer, Config config, Clock& clock);
+  KafkaTransactions(rd_kafka_t* producer, Config config, PipelineCounters& counters, Clock& clock);
 
   // Before the records of a batch: opens a transaction if none is open.
   // False (with error()) if it cannot.
@@ -66,6 +67,7 @@ class KafkaTransactions {
 
   rd_kafka_t* producer_;
   Config config_;
+  PipelineCounters& counters_;  // transactions, transaction_commit_us
   Clock& clock_;
   mutable std::mutex mu_;
   bool open_ = false;

@@ -66,6 +66,9 @@ struct PipelineConfig {
     "time + max_future (the verdict says ts_clamped_from)")                                                        \
   X(produce_errors, kCounter, "fraud_produce_errors_total", "", "Verdict or DLQ deliveries that failed")           \
   X(rebalances, kCounter, "fraud_rebalances_total", "", "Consumer group rebalances seen")                          \
+  X(transactions, kCounter, "fraud_kafka_transactions_total", "",                                                  \
+    "Kafka transactions committed (kafka.delivery: exactly_once)")                                                 \
+  X(transaction_commit_us, kCounter, "", "", "") /* time spent committing them, us (/stats only) */                \
   X(batches_in_flight, kGauge, "fraud_batches_in_flight", "",                                                      \
     "Batches between poll and offset store (produced ones wait for the acknowledgements holding only their "       \
     "offsets)")
