@@ -26,6 +26,9 @@
 // that linger is inside every latency figure. Engines run with
 // kafka.fetch_wait_ms 2 because the embedded broker holds an empty fetch for
 // the whole wait. Why these settings: bench/RESULTS.md.
+// --broker apache runs every scenario on a real Apache Kafka 3.9 broker
+// (scripts/kafka-cluster.sh; fetch wait 100 ms) and adds the exactly-once
+// row (full-exactly-once: the shipped pack with Redis, --delivery exactly_once).
 // --repeat N runs each scenario but the soak N times and keeps the median run.
 // Output: a table on stdout, CSVs and a gnuplot PNG in --out (default
 // bench/results), and the generated regions of bench/RESULTS.md rewritten
@@ -61,6 +64,7 @@
 #include "tests/integration/kafka_helpers.h"
 #include "tests/integration/redis_cluster.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/test_kafka.h"
 
 using namespace fraud;
 using namespace fraud::e2e;
@@ -219,9 +223,32 @@ class Bench {
         << "settings:\n  score_thresholds: {review: 50, decline: 80}\n";
   }
 
+  // Runs every scenario on a real Apache Kafka broker (scripts/kafka-cluster.sh,
+  // the pinned 3.9 line) instead of the embedded cluster.
+  void use_apache_kafka() { apache_ = std::make_unique<fraud::testing::KafkaCluster>(work_ + "/kafka", "--version 3"); }
+  bool on_apache_kafka() const { return apache_ != nullptr; }
+  void stop_kafka() { apache_.reset(); }
+  std::string kafka_perf(const std::string& topic, std::size_t records, std::size_t bytes) const {
+    return apache_->perf(topic, records, bytes);
+  }
+
   Result run(const Scenario& s, bool soak = false) {
     int partitions = soak ? kSoakPartitions : s.rate > 0 ? kRatePartitions : kPartitions;
-    EmbeddedKafka kafka(1, {{"loan-events", partitions}, {"verdicts", partitions}, {"verdicts-dlq", 1}});
+    const std::vector<std::pair<std::string, int>> topics = {
+        {"loan-events", partitions}, {"verdicts", partitions}, {"verdicts-dlq", 1}};
+    std::unique_ptr<EmbeddedKafka> embedded;
+    std::unique_ptr<fraud::testing::TestKafka> real;
+    std::string out_topic = "verdicts", dlq_topic = "verdicts-dlq";
+    input_topic_ = "loan-events";
+    if (apache_) {
+      real = std::make_unique<fraud::testing::TestKafka>(apache_->bootstrap(), topics);
+      input_topic_ = real->topic("loan-events");
+      out_topic = real->topic("verdicts");
+      dlq_topic = real->topic("verdicts-dlq");
+    } else {
+      embedded = std::make_unique<EmbeddedKafka>(1, topics);
+    }
+    const std::string bootstrap = real ? real->bootstrap() : embedded->bootstrap();
     std::unique_ptr<RedisServer> redis;
     std::unique_ptr<RedisCluster> cluster;
     std::vector<int> redis_ports;
@@ -235,16 +262,14 @@ class Bench {
       redis_url = "redis://127.0.0.1:" + std::to_string(redis->port());
       redis_ports = {redis->port()};
     }
-    auto producer = make_producer(kafka.bootstrap(), soak         ? kSoakLingerMs
-                                                     : s.rate > 0 ? kRateLingerMs
-                                                                  : kBacklogLingerMs);
+    auto producer = make_producer(bootstrap, soak ? kSoakLingerMs : s.rate > 0 ? kRateLingerMs : kBacklogLingerMs);
     SyntheticStream gen(stream_options(s, 42 + runs_));
     std::string value;
     std::size_t backlog = s.rate > 0 ? 0 : s.events;
     for (std::size_t i = 0; i < backlog; ++i) {
       value.clear();
       std::string key = gen.next(value);
-      produce_one(producer.get(), "loan-events", key, value);
+      produce_one(producer.get(), input_topic_, key, value);
       if (i % 1024 == 0) rd_kafka_poll(producer.get(), 0);
     }
     rd_kafka_flush(producer.get(), 120'000);
@@ -255,9 +280,18 @@ class Bench {
     Fleet fleet;
     for (int e = 0; e < std::max(1, s.instances); ++e) {
       int port = fraud::testing::free_tcp_port();
-      std::vector<std::string> args = {
-          binary_,   "run", "--kafka",      kafka.bootstrap(),       "--metrics-port", std::to_string(port),
-          "--group", group, "--batch-size", std::to_string(s.batch), "--threads",      std::to_string(s.threads)};
+      std::vector<std::string> args = {binary_,          "run",
+                                       "--kafka",        bootstrap,
+                                       "--metrics-port", std::to_string(port),
+                                       "--group",        group,
+                                       "--batch-size",   std::to_string(s.batch),
+                                       "--threads",      std::to_string(s.threads),
+                                       "--input-topic",  input_topic_,
+                                       "--output-topic", out_topic,
+                                       "--dlq-topic",    dlq_topic};
+      if (s.exactly_once) {
+        args.insert(args.end(), {"--delivery", "exactly_once", "--transactional-id", group + "-" + std::to_string(e)});
+      }
       switch (s.mode) {
         case Mode::kFull:
           args.insert(args.end(), {"--rules", rules_dir_, "--redis", redis_url});
@@ -397,7 +431,7 @@ class Bench {
       while (sent < due) {
         value.clear();
         std::string key = gen.next(value);
-        produce_one(producer, "loan-events", key, value);
+        produce_one(producer, input_topic_, key, value);
         ++sent;
       }
       rd_kafka_poll(producer, 0);  // delivery reports, once per tick (syscalls are dear on a VM)
@@ -409,6 +443,8 @@ class Bench {
   }
 
   std::string binary_, rules_dir_, work_, out_dir_;
+  std::unique_ptr<fraud::testing::KafkaCluster> apache_;  // --broker apache
+  std::string input_topic_;                               // of the current run
   int runs_ = 0;
   std::uint64_t batches_ = 0;
   std::uint64_t store_round_trips_ = 0;
@@ -452,6 +488,10 @@ int main(int argc, char** argv) {
   app.add_option("--rate-threads", rate_threads,
                  "Pipeline threads of the engine in the rate-N scenarios (0: one per core)");
   int repeat = 1;
+  std::string broker = "embedded";
+  app.add_option("--broker", broker,
+                 "embedded (librdkafka's mock cluster) or apache (a real Kafka 3.9 broker, plus the exactly-once row)")
+      ->check(CLI::IsMember({"embedded", "apache"}));
   app.add_option("--repeat", repeat,
                  "Runs of each scenario (not the soak); the median one is kept (events/s; p99 for fixed rates)")
       ->check(CLI::Range(1, 9));
@@ -459,6 +499,8 @@ int main(int argc, char** argv) {
   kPartitions = partitions;
   // The engines below inherit this (see the header: the embedded broker
   // holds empty fetches for fetch.wait.max.ms); a value set by the caller wins.
+  // A real broker answers a waiting fetch as soon as data arrives.
+  if (broker == "apache") ::setenv("FRAUDSTREAM_KAFKA_FETCH_WAIT_MS", "100", 0);
   ::setenv("FRAUDSTREAM_KAFKA_FETCH_WAIT_MS", "2", 0);
 
   std::string binary = std::filesystem::canonical("/proc/self/exe").parent_path().string() + "/fraudstream";
@@ -466,12 +508,24 @@ int main(int argc, char** argv) {
       std::filesystem::temp_directory_path().string() + "/fraudstream-bench-" + std::to_string(::getpid());
   std::filesystem::create_directories(out_dir);
   Bench bench(binary, std::string(FRAUD_SOURCE_DIR) + "/rules", work, out_dir);
+  if (broker == "apache") {
+    bench.use_apache_kafka();
+    // The broker's own ceiling, beside the passthrough row: records the size
+    // of the lending stream's events, as many as a backlog.
+    std::printf("Apache Kafka's perf tools, %zu records of 200 bytes: %s\n", events,
+                bench.kafka_perf("perf-ceiling", events, 200).c_str());
+  }
 
   std::vector<Scenario> throughput = {
       {"passthrough", Mode::kPassthrough, 0, 2000, 0, events}, {"full", Mode::kFull, 0, 2000, 0, events},
       {"memory-store", Mode::kMemory, 0, 2000, 0, events},     {"naive", Mode::kNaive, 0, 2000, 0, events / 10},
       {"hot-key", Mode::kFull, 0.5, 2000, 0, events},
   };
+  if (bench.on_apache_kafka()) {
+    Scenario eos{"full-exactly-once", Mode::kFull, 0, 2000, 0, events};
+    eos.exactly_once = true;
+    throughput.insert(throughput.begin() + 2, eos);
+  }
   for (int b : {250, 500, 1000, 4000})
     throughput.push_back({"batch-" + std::to_string(b), Mode::kFull, 0, b, 0, events});
   for (int t : {1, 4}) throughput.push_back({"threads-" + std::to_string(t), Mode::kFull, 0, 2000, t, events});
@@ -550,6 +604,7 @@ int main(int argc, char** argv) {
   }
 
   write_report(ReportInput{results, soak, out_dir, results_md, cmdline, run_date, repeat});
+  bench.stop_kafka();
   std::filesystem::remove_all(work);
   return 0;
 }

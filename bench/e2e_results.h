@@ -39,6 +39,7 @@ struct Scenario {
   std::int64_t step_ms = 50;  // mean event-time step between events
   int instances = 1;          // engines in the consumer group
   bool cluster = false;       // a 3-master Redis Cluster instead of one node
+  bool exactly_once = false;  // --delivery exactly_once (real broker only)
 };
 
 struct Result {

@@ -16,6 +16,8 @@
 #   kafka-cluster.sh kill DIR NODE [SIG]   signal one node (default KILL)
 #   kafka-cluster.sh restart DIR NODE      start a stopped node again
 #   kafka-cluster.sh leader DIR TOPIC PART the node id leading a partition
+#   kafka-cluster.sh perf DIR TOPIC N SIZE kafka-producer-perf-test then
+#                                          kafka-consumer-perf-test: records/s
 #
 # Environment: KAFKA_CACHE (jar cache), KAFKA_HEAP (default -Xmx512m -Xms192m).
 set -euo pipefail
@@ -252,6 +254,24 @@ cmd_restart() {
   wait_ready "$dir" "$node"
 }
 
+cmd_perf() {  # DIR TOPIC RECORDS RECORD_BYTES: Kafka's own perf tools, records/s
+  local dir="$1" topic="$2" n="$3" size="$4" lib
+  lib="$CACHE/$(cat "$dir/version")"
+  local b
+  b=$(cat "$dir/bootstrap")
+  local java=(java -Xmx512m -cp "$lib/*" -Dlog4j.configuration="file:$dir/log4j.properties"
+    -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir")
+  "${java[@]}" org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --create --topic "$topic" \
+    --partitions 64 >/dev/null 2>&1 || true
+  local produced consumed
+  produced=$("${java[@]}" org.apache.kafka.tools.ProducerPerformance --topic "$topic" --num-records "$n" \
+    --record-size "$size" --throughput -1 --producer-props "bootstrap.servers=$b" acks=all linger.ms=5 \
+    batch.size=262144 2>/dev/null | tail -1 | sed -n 's/.* records sent, \([0-9.]*\) records\/sec.*/\1/p')
+  consumed=$("${java[@]}" org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$b" --topic "$topic" \
+    --messages "$n" --timeout 60000 2>/dev/null | tail -1 | cut -d, -f6 | tr -d ' ')
+  echo "producer_perf_records_per_s=$produced consumer_perf_records_per_s=$consumed"
+}
+
 cmd_leader() {
   kcat -b "$(cat "$1/bootstrap")" -L -t "$2" -m 5 2>/dev/null |
     sed -n "s/^ *partition $3, leader \([0-9]*\),.*/\1/p"
@@ -275,5 +295,6 @@ case "${1:-}" in
   kill) cmd_kill "$2" "$3" "${4:-KILL}" ;;
   restart) cmd_restart "$2" "$3" ;;
   leader) cmd_leader "$2" "$3" "$4" ;;
-  *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+  perf) cmd_perf "$2" "$3" "$4" "$5" ;;
+  *) sed -n '2,25p' "$0" >&2; exit 2 ;;
 esac

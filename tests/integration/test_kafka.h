@@ -82,6 +82,12 @@ class KafkaCluster {
   void stop(int node) const { run_command(script() + " stop '" + dir_ + "' " + std::to_string(node)); }
   // Starts a stopped or killed node again and waits until it answers.
   void restart(int node) const { run_command(script() + " restart '" + dir_ + "' " + std::to_string(node)); }
+  // Kafka's own kafka-producer-perf-test and kafka-consumer-perf-test on a
+  // new topic: "producer_perf_records_per_s=X consumer_perf_records_per_s=Y".
+  std::string perf(const std::string& topic, std::size_t records, std::size_t record_bytes) const {
+    return run_command(script() + " perf '" + dir_ + "' '" + topic + "' " + std::to_string(records) + " " +
+                       std::to_string(record_bytes));
+  }
   // The node leading a partition (-1 if none is known).
   int leader(const std::string& topic, int partition) const {
     std::string out = run_command(script() + " leader '" + dir_ + "' '" + topic + "' " + std::to_string(partition));
