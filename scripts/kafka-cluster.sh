@@ -8,7 +8,7 @@
 #       until every broker answers, prints the bootstrap address (also in
 #       DIR/bootstrap). Ports: P, P+1, ... for clients (default: free ports),
 #       controllers after them. --sasl-tls adds a SASL_SSL listener (SCRAM-
-#       SHA-256/512, user fraud / fraud-secret; DIR/sasl_bootstrap) and an SSL
+#       SHA-256/512 and PLAIN, user fraud / fraud-secret; DIR/sasl_bootstrap) and an SSL
 #       one (DIR/tls_bootstrap), both with a test CA's certificate (DIR/ca.pem).
 #   kafka-cluster.sh ensure DIR [options]  start, unless DIR's cluster already
 #                                          answers; prints the bootstrap address
@@ -192,7 +192,8 @@ LOG
       echo "transaction.abort.timed.out.transaction.cleanup.interval.ms=5000"
       echo "transaction.remove.expired.transaction.cleanup.interval.ms=60000"
       if ((sasl)); then
-        echo "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512"
+        echo "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN"
+        echo "listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_fraud=\"fraud-secret\";"
         echo "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
         echo "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
         echo "ssl.keystore.type=PEM"

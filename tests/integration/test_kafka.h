@@ -60,7 +60,7 @@ inline std::string shared_apache_kafka() {
 // goes out of scope.
 class KafkaCluster {
  public:
-  // `options`: kafka-cluster.sh start options ("--brokers 3 --version 4.1.1").
+  // `options`: kafka-cluster.sh start options ("--brokers 3 --version 4").
   KafkaCluster(const std::string& dir, const std::string& options) : dir_(dir) {
     bootstrap_ = run_command(script() + " start '" + dir_ + "' " + options + " | tail -1");
   }
