@@ -56,6 +56,7 @@
 #include <thread>
 #include <tuple>
 
+#include "bench/e2e_probes.h"
 #include "bench/e2e_results.h"
 #include "bench/redis_info.h"
 #include "connectors/kafka/embedded_kafka.h"
@@ -90,97 +91,6 @@ int kRateLingerMs = 1;     // --rate-linger-ms: the load producer of fixed-rate 
 int kSoakLingerMs = 25;    // --soak-linger-ms: the soak's load producer (fewer, bigger message sets)
 int tick_ms = 5;           // --tick-ms: the producer sends what is due every tick
 int rate_threads = 0;      // --rate-threads: pipeline threads of the fixed-rate scenarios (0: one per core)
-
-// ---- engine statistics ------------------------------------------------------
-
-struct Stats {
-  std::uint64_t acked = 0, batches = 0, store_round_trips = 0;
-  LatencyRecorder::Snapshot latency{};
-  Clock::time_point at;
-};
-
-std::uint64_t json_u64(const std::string& body, const std::string& name) {
-  auto p = body.find("\"" + name + "\":");
-  return p == std::string::npos ? 0 : std::stoull(body.substr(p + name.size() + 3));
-}
-
-std::optional<Stats> read_stats(int port) {
-  std::string body = fraud::testing::http_get(port, "/stats");
-  if (body.empty()) return std::nullopt;
-  Stats s;
-  s.at = Clock::now();
-  s.acked = json_u64(body, "acked");
-  s.batches = json_u64(body, "batches");
-  s.store_round_trips = json_u64(body, "store_round_trips");
-  auto p = body.find("\"latency\":[");
-  if (p != std::string::npos) {
-    std::istringstream in(body.substr(p + 11));
-    char c;
-    int bucket;
-    std::uint64_t count;
-    while (in >> c && c == '[' && in >> bucket >> c >> count >> c) {
-      if (bucket >= 0 && bucket < LatencyRecorder::kBuckets) s.latency[bucket] = count;
-      in >> c;  // ',' or ']'
-      if (c == ']') break;
-    }
-  }
-  return s;
-}
-
-// Quantile (ms) of what the engine recorded between two snapshots.
-double quantile_ms(const Stats& a, const Stats& b, double q) {
-  std::uint64_t total = 0;
-  for (int i = 0; i < LatencyRecorder::kBuckets; ++i) total += b.latency[i] - a.latency[i];
-  if (!total) return 0;
-  auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
-  std::uint64_t seen = 0;
-  for (int i = 0; i < LatencyRecorder::kBuckets; ++i) {
-    seen += b.latency[i] - a.latency[i];
-    if (seen >= rank) return LatencyRecorder::upper(i) * 1000;
-  }
-  return 0;
-}
-
-// ---- processes ----------------------------------------------------------------
-
-double process_cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  auto close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(line.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-double status_mb(pid_t pid, const char* field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field, 0) == 0) return std::stod(line.substr(std::strlen(field))) / 1024.0;
-  }
-  return 0;
-}
-
-struct RedisUsage {
-  double cpu_s = 0;
-  double script_calls = 0;
-};
-
-// Summed over the nodes (one, or a cluster's masters).
-RedisUsage redis_usage(const std::vector<int>& ports) {
-  RedisUsage u;
-  for (int port : ports) {
-    u.cpu_s += bench::redis_cpu_seconds(port);
-    u.script_calls += bench::info_number(bench::redis_info(port, "commandstats"), "cmdstat_evalsha:calls=");
-  }
-  return u;
-}
 
 // ---- load -----------------------------------------------------------------------
 

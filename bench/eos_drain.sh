@@ -8,8 +8,7 @@ cd "$(dirname "$0")/.."
 N=${N:-200000}
 D=$(mktemp -d)
 B=$(scripts/kafka-cluster.sh start $D/k)
-L=${KAFKA_CACHE:-$HOME/.cache/fraudstream/kafka}/3.9.1
-topics() { java -cp "$L/*" -Dlog4j.configuration=file:$D/k/log4j.properties -Dkafka.logs.dir=$D org.apache.kafka.tools.TopicCommand --bootstrap-server $B --create --topic $1 --partitions 4 >/dev/null 2>&1; }
+topics() { scripts/kafka-cluster.sh topic "$D/k" "$1" 4; }
 ./build/fraudstream generate --keyed --events $N --seed 3 > $D/ev.tsv
 for mode in at_least_once exactly_once at_least_once exactly_once; do
   t=$mode-$RANDOM

@@ -2,11 +2,26 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
 namespace fraud {
+
+namespace {
+// Calls `call` again while it fails with a retriable error (a coordinator
+// moving), for up to `timeout_ms`; returns its last error, or null.
+template <class Call>
+rd_kafka_error_t* retrying(Clock& clock, int timeout_ms, const char* what, Call call) {
+  const std::int64_t deadline = clock.steady_ms() + timeout_ms;
+  while (rd_kafka_error_t* e = call()) {
+    if (!rd_kafka_error_is_retriable(e) || clock.steady_ms() >= deadline) return e;
+    spdlog::warn("{}: {} (retrying)", what, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    clock.sleep_ms(100);
+  }
+  return nullptr;
+}
+}  // namespace
 
 KafkaTransactions::KafkaTransactions(rd_kafka_t* producer, Config config, PipelineCounters& counters, Clock& clock)
     : producer_(producer), config_(std::move(config)), counters_(counters), clock_(clock) {
@@ -34,15 +49,7 @@ bool KafkaTransactions::end_batch(std::span<const Position> positions, bool prod
   if (!error_.empty()) return false;
   if (!produced) frozen_ = true;
   if (!frozen_) {
-    for (const Position& p : positions) {
-      auto at = std::find_if(positions_.begin(), positions_.end(),
-                             [&](const Position& q) { return q.partition == p.partition; });
-      if (at == positions_.end()) {
-        positions_.push_back(p);
-      } else {
-        at->next_offset = std::max(at->next_offset, p.next_offset);
-      }
-    }
+    for (const Position& p : positions) advance_position(positions_, p.partition, p.next_offset);
   }
   if (open_ && clock_.steady_ms() - opened_ms_ >= config_.commit_interval_ms) return commit_locked();
   return true;
@@ -68,31 +75,21 @@ bool KafkaTransactions::commit_locked() {
     for (const Position& p : positions_) {
       rd_kafka_topic_partition_list_add(list, config_.input_topic.c_str(), p.partition)->offset = p.next_offset;
     }
-    // Retriable errors (a coordinator moving) are retried within the timeout.
-    const std::int64_t deadline = clock_.steady_ms() + config_.timeout_ms;
-    rd_kafka_error_t* e = nullptr;
-    while (true) {
+    rd_kafka_error_t* e = retrying(clock_, config_.timeout_ms, "send_offsets_to_transaction", [&] {
       rd_kafka_consumer_group_metadata_t* group = config_.group_metadata();
-      e = rd_kafka_send_offsets_to_transaction(producer_, list, group, config_.timeout_ms);
+      rd_kafka_error_t* r = rd_kafka_send_offsets_to_transaction(producer_, list, group, config_.timeout_ms);
       rd_kafka_consumer_group_metadata_destroy(group);
-      if (!e || !rd_kafka_error_is_retriable(e) || clock_.steady_ms() >= deadline) break;
-      spdlog::warn("send_offsets_to_transaction: {} (retrying)", rd_kafka_error_string(e));
-      rd_kafka_error_destroy(e);
-      clock_.sleep_ms(100);
-    }
+      return r;
+    });
     rd_kafka_topic_partition_list_destroy(list);
     if (e) return fail("send_offsets_to_transaction", e);
   }
-  const std::int64_t deadline = clock_.steady_ms() + config_.timeout_ms;
-  while (rd_kafka_error_t* e = rd_kafka_commit_transaction(producer_, config_.timeout_ms)) {
-    if (!rd_kafka_error_is_retriable(e) || clock_.steady_ms() >= deadline) return fail("commit_transaction", e);
-    spdlog::warn("commit_transaction: {} (retrying)", rd_kafka_error_string(e));
-    rd_kafka_error_destroy(e);
-    clock_.sleep_ms(100);
+  if (rd_kafka_error_t* e = retrying(clock_, config_.timeout_ms, "commit_transaction",
+                                     [&] { return rd_kafka_commit_transaction(producer_, config_.timeout_ms); })) {
+    return fail("commit_transaction", e);
   }
   open_ = false;
   positions_.clear();
-  ++commits_;
   counters_.transactions.add();
   counters_.transaction_commit_us.add(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count()));
@@ -114,16 +111,6 @@ bool KafkaTransactions::fail(const std::string& what, rd_kafka_error_t* e) {
   open_ = false;
   spdlog::error("exactly-once output: {}", error_);
   return false;
-}
-
-std::string KafkaTransactions::error() const {
-  std::lock_guard lock(mu_);
-  return error_;
-}
-
-std::uint64_t KafkaTransactions::commits() const {
-  std::lock_guard lock(mu_);
-  return commits_;
 }
 
 }  // namespace fraud

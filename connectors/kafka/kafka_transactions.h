@@ -47,7 +47,7 @@ class KafkaTransactions {
   KafkaTransactions(rd_kafka_t* producer, Config config, PipelineCounters& counters, Clock& clock);
 
   // Before the records of a batch: opens a transaction if none is open.
-  // False (with error()) if it cannot.
+  // False (the error logged) if it cannot; every later call is false too.
   bool begin_batch();
   // After them: the batch's positions join the transaction (`produced`
   // false: the batch was not produced, so no later position may be
@@ -58,9 +58,6 @@ class KafkaTransactions {
   // Commits the open transaction now (revocation, shutdown).
   bool commit();
 
-  std::string error() const;
-  std::uint64_t commits() const;
-
  private:
   bool commit_locked();
   bool fail(const std::string& what, rd_kafka_error_t* e);
@@ -69,14 +66,13 @@ class KafkaTransactions {
   Config config_;
   PipelineCounters& counters_;  // transactions, transaction_commit_us
   Clock& clock_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   bool open_ = false;
   bool in_batch_ = false;
   bool frozen_ = false;  // a batch was not produced: positions stop there
   std::int64_t opened_ms_ = 0;
   std::vector<Position> positions_;  // next offset per partition, in this transaction
-  std::string error_;
-  std::uint64_t commits_ = 0;
+  std::string error_;                // the first failure; non-empty: every call fails
 };
 
 }  // namespace fraud

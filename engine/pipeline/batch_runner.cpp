@@ -16,7 +16,6 @@ PipelineConfig config_of(const BatchRunner::Options& o) {
 BatchRunner::BatchRunner(FeatureStore& store, Options options)
     : options_(std::move(options)),
       config_(config_of(options_)),
-      store_(store),
       metrics_(options_.source_name),
       stages_(config_, options_.source_name, store, metrics_, counters_, SystemClock::instance(), stopping_),
       own_(new_batch()) {}

@@ -66,7 +66,6 @@ class BatchRunner {
  private:
   Options options_;
   PipelineConfig config_;
-  FeatureStore& store_;
   EngineMetrics metrics_;
   PipelineCounters counters_;
   std::atomic<bool> stopping_{false};

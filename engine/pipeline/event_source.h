@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/pipeline/byte_arena.h"
 
@@ -39,6 +40,18 @@ struct Position {
   std::int32_t partition = 0;
   std::int64_t next_offset = 0;
 };
+
+// Moves `partition`'s entry of `positions` to at least `next_offset` (adds it
+// if the partition has none yet).
+inline void advance_position(std::vector<Position>& positions, std::int32_t partition, std::int64_t next_offset) {
+  for (Position& p : positions) {
+    if (p.partition == partition) {
+      if (next_offset > p.next_offset) p.next_offset = next_offset;
+      return;
+    }
+  }
+  positions.push_back({partition, next_offset});
+}
 
 class SourceListener {
  public:

@@ -181,14 +181,7 @@ void Pipeline::poll_loop() {
 
 std::vector<Position> Pipeline::positions_of(const PipelineBatch& b) const {
   std::vector<Position> next;
-  for (const SourceRecord& r : b.records) {
-    auto at = std::find_if(next.begin(), next.end(), [&](const Position& p) { return p.partition == r.partition; });
-    if (at == next.end()) {
-      next.push_back({r.partition, r.offset + 1});
-    } else {
-      at->next_offset = std::max(at->next_offset, r.offset + 1);
-    }
-  }
+  for (const SourceRecord& r : b.records) advance_position(next, r.partition, r.offset + 1);
   return next;
 }
 
@@ -197,8 +190,9 @@ void Pipeline::produce(PipelineBatch& b) {
   if (b.failed) {
     // Not evaluated (store failure while stopping): positions stay behind
     // it, so it is read again after a restart.
-    tracker_.abandon(positions_of(b));
-    sink_.end_batch(positions_of(b), false);
+    const std::vector<Position> positions = positions_of(b);
+    tracker_.abandon(positions);
+    sink_.end_batch(positions, false);
     source_.release(b.records);
     pool_.give_back(&b);
     return;

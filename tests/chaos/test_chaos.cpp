@@ -206,6 +206,42 @@ void produce_in_chunks(const TestKafka& kafka, const Input& in, std::size_t from
   produce_all(kafka.bootstrap(), kafka.topic("in"), chunk);
 }
 
+// Produces the input in chunks of `chunk` records every `pause`, while
+// scenarios inject faults; the records from `held_from` on wait for
+// release(), so every fault lands while events still arrive.
+class PacedProducer {
+ public:
+  PacedProducer(const TestKafka& kafka, const Input& in, std::size_t chunk, std::chrono::milliseconds pause,
+                std::size_t held_from)
+      : thread_([this, &kafka, &in, chunk, pause, held_from] {
+          for (std::size_t i = 0; i < in.records.size(); i += chunk) {
+            if (i >= held_from) {
+              while (!released_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            }
+            const std::size_t to = std::min(in.records.size(), i + chunk);
+            produce_in_chunks(kafka, in, i, to);
+            produced_.store(to);
+            std::this_thread::sleep_for(pause);
+          }
+        }) {}
+  ~PacedProducer() { join(); }
+  PacedProducer(const PacedProducer&) = delete;
+  PacedProducer& operator=(const PacedProducer&) = delete;
+
+  void release() { released_.store(true); }
+  // Releases the held records and waits until everything was produced.
+  void join() {
+    release();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::size_t produced() const { return produced_.load(); }
+
+ private:
+  std::atomic<bool> released_{false};
+  std::atomic<std::size_t> produced_{0};
+  std::thread thread_;  // last: starts once the flags exist
+};
+
 class Chaos : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -249,30 +285,18 @@ TEST_F(Chaos, Kill9AtRandomPointsAndRestart) {
   fleet.start(ops);
   // Events keep arriving while the engine is killed at random points; the
   // last fifth waits for the last kill, so every kill lands mid-stream.
-  const std::size_t tail = in.records.size() * 4 / 5;
-  std::atomic<std::size_t> produced{0};
-  std::atomic<bool> kills_done{false};
-  std::thread producer([&] {
-    for (std::size_t i = 0; i < in.records.size(); i += 150) {
-      if (i >= tail) {
-        while (!kills_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      produce_in_chunks(kafka, in, i, std::min(in.records.size(), i + 150));
-      produced.store(std::min(in.records.size(), i + 150));
-      std::this_thread::sleep_for(std::chrono::milliseconds(450));
-    }
-  });
+  PacedProducer producer(kafka, in, 150, std::chrono::milliseconds(450), in.records.size() * 4 / 5);
   for (int round = 0; round < 3; ++round) {
     // Each engine is killed at a random point after its first verdicts.
     EXPECT_GT(wait_for_stat(ops, "verdicts", 1, std::chrono::seconds(40)), 0u)
         << "round " << round << ": the engine works before it is killed";
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 1500));
-    EXPECT_LT(produced.load(), in.records.size()) << "round " << round << ": killed while events still arrive";
+    EXPECT_LT(producer.produced(), in.records.size()) << "round " << round << ": killed while events still arrive";
     fleet.last().stop(SIGKILL);
     ops = free_tcp_port();
     fleet.start(ops);
   }
-  kills_done.store(true);
+  producer.release();
   EXPECT_GT(wait_for_stat(ops, "verdicts", 1, std::chrono::seconds(40)), 0u) << "the last engine takes over";
   producer.join();
   Figures f = collect("kill -9 x3", kafka, in, redis_url(redis.port()));
@@ -296,16 +320,7 @@ TEST_F(Chaos, ExactlyOnceThroughKill9AndRebalance) {
   ChildProcess& b = fleet.start(b_ops, "b");
   ASSERT_GT(wait_for_stat(a_ops, "assigned_partitions", 1), 0u);
   ASSERT_GT(wait_for_stat(b_ops, "assigned_partitions", 1), 0u);
-  std::atomic<bool> faults_done{false};
-  std::thread producer([&] {
-    for (std::size_t i = 0; i < in.records.size(); i += 200) {
-      if (i >= in.records.size() * 4 / 5) {
-        while (!faults_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      produce_in_chunks(kafka, in, i, std::min(in.records.size(), i + 200));
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    }
-  });
+  PacedProducer producer(kafka, in, 200, std::chrono::milliseconds(300), in.records.size() * 4 / 5);
   ASSERT_GT(wait_for_stat(a_ops, "verdicts", 1), 0u) << "engine a works before it is killed";
   std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 1500));
   fleet.at(0).stop(SIGKILL);
@@ -313,7 +328,7 @@ TEST_F(Chaos, ExactlyOnceThroughKill9AndRebalance) {
   fleet.start(a2_ops, "a");  // the same transactional.id
   EXPECT_GT(wait_for_stat(a2_ops, "verdicts", 1, std::chrono::seconds(40)), 0u) << "the restarted engine works";
   EXPECT_EQ(b.stop(SIGTERM), 0);  // leaves: its partitions move to the restarted engine
-  faults_done.store(true);
+  producer.release();
   producer.join();
   Figures f = collect("exactly-once", kafka, in, redis_url(redis.port()));
   fleet.stop_all();
@@ -361,17 +376,8 @@ TEST_F(Chaos, ThreeBrokersLeaderKillsRollingRestartAndAFrozenBroker) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   });
-  std::atomic<bool> faults_done{false};
-  std::thread producer([&] {
-    // ~200 events/s: the first 90% last about a minute, through every fault.
-    for (std::size_t i = 0; i < in.records.size(); i += 50) {
-      if (i >= in.records.size() * 9 / 10) {
-        while (!faults_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      produce_in_chunks(kafka, in, i, std::min(in.records.size(), i + 50));
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-  });
+  // ~200 events/s: the first 90% last about a minute, through every fault.
+  PacedProducer producer(kafka, in, 50, std::chrono::milliseconds(250), in.records.size() * 9 / 10);
   // Each fault must land while verdicts flow, and verdicts must flow after
   // it: an engine's count grows (or starts again after a restart).
   auto progress = [&](const std::string& fault) {
@@ -407,7 +413,7 @@ TEST_F(Chaos, ThreeBrokersLeaderKillsRollingRestartAndAFrozenBroker) {
   std::this_thread::sleep_for(std::chrono::seconds(20));
   cluster.kill(frozen, "CONT");
   progress("a broker frozen for 20 s");
-  faults_done.store(true);
+  producer.release();
   producer.join();
   Figures f = collect("3 brokers, faults", kafka, in, redis_url(redis.port()), std::chrono::seconds(120));
   done.store(true);
@@ -568,16 +574,7 @@ TEST_F(Chaos, ThreeEnginesOnARedisClusterLoseAnEngineAndAMaster) {
   const int ops[3] = {free_tcp_port(), free_tcp_port(), free_tcp_port()};
   for (int port : ops) fleet.start(port);
   // The second half of the input waits for both faults, so they land mid-stream.
-  std::atomic<bool> faults_done{false};
-  std::thread producer([&] {
-    for (std::size_t i = 0; i < in.records.size(); i += 250) {
-      if (i >= in.records.size() / 2) {
-        while (!faults_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      produce_in_chunks(kafka, in, i, std::min(in.records.size(), i + 250));
-      std::this_thread::sleep_for(std::chrono::milliseconds(400));
-    }
-  });
+  PacedProducer producer(kafka, in, 250, std::chrono::milliseconds(400), in.records.size() / 2);
   for (int i = 0; i < 3; ++i) {
     EXPECT_GT(wait_for_stat(ops[i], "verdicts", 1, std::chrono::seconds(40)), 0u)
         << "engine " << i << " works before the faults";
@@ -591,7 +588,7 @@ TEST_F(Chaos, ThreeEnginesOnARedisClusterLoseAnEngineAndAMaster) {
   cluster.kill(masters[0]);
   EXPECT_TRUE(cluster.wait_healthy(std::chrono::seconds(30)));  // the replica took over
   cluster.restart(masters[0]);
-  faults_done.store(true);
+  producer.release();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   std::uint64_t refreshes_after = refreshes, verdicts_after = verdicts;
   while (std::chrono::steady_clock::now() < deadline && (refreshes_after == refreshes || verdicts_after == verdicts)) {

@@ -106,29 +106,23 @@ class TestKafka {
   // test whose fault only the mock can inject (embedded()->cluster()).
   enum class Kind { kConfigured, kMock };
 
-  explicit TestKafka(const std::vector<std::pair<std::string, int>>& topics = {}, Kind kind = Kind::kConfigured) {
-    static std::atomic<int> instance{0};
-    prefix_ = "t" + std::to_string(::getpid()) + "-" + std::to_string(++instance) + "-";
+  explicit TestKafka(const std::vector<std::pair<std::string, int>>& topics = {}, Kind kind = Kind::kConfigured)
+      : prefix_(next_prefix()) {
     const char* choice = std::getenv("FRAUDSTREAM_TEST_KAFKA");
     std::string which = choice ? choice : "";
     if (which == "embedded" || kind == Kind::kMock) {
       embedded_ = std::make_unique<EmbeddedKafka>(1);
       bootstrap_ = embedded_->bootstrap();
     } else {
-      bootstrap_ = which.empty() ? shared_apache_kafka() : which;
-      admin_ = make_kafka_client(RD_KAFKA_PRODUCER,
-                                 make_kafka_conf({{"bootstrap.servers", bootstrap_}, {"log_level", "3"}}));
+      connect(which.empty() ? shared_apache_kafka() : which);
     }
     for (const auto& [name, partitions] : topics) create_topic(name, partitions);
   }
 
   // On a cluster of the test's own (KafkaCluster), whatever the environment says.
-  TestKafka(const std::string& bootstrap, const std::vector<std::pair<std::string, int>>& topics, int replication = 1) {
-    static std::atomic<int> instance{0};
-    prefix_ = "c" + std::to_string(::getpid()) + "-" + std::to_string(++instance) + "-";
-    bootstrap_ = bootstrap;
-    admin_ =
-        make_kafka_client(RD_KAFKA_PRODUCER, make_kafka_conf({{"bootstrap.servers", bootstrap_}, {"log_level", "3"}}));
+  TestKafka(const std::string& bootstrap, const std::vector<std::pair<std::string, int>>& topics, int replication = 1)
+      : prefix_(next_prefix()) {
+    connect(bootstrap);
     for (const auto& [name, partitions] : topics) create_topic(name, partitions, replication);
   }
 
@@ -195,6 +189,17 @@ class TestKafka {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     rd_kafka_topic_destroy(t);
+  }
+
+  // "t<pid>-<n>-": unique per instance, across the test processes of a run.
+  static std::string next_prefix() {
+    static std::atomic<int> instance{0};
+    return "t" + std::to_string(::getpid()) + "-" + std::to_string(++instance) + "-";
+  }
+  void connect(const std::string& bootstrap) {
+    bootstrap_ = bootstrap;
+    admin_ =
+        make_kafka_client(RD_KAFKA_PRODUCER, make_kafka_conf({{"bootstrap.servers", bootstrap_}, {"log_level", "3"}}));
   }
 
   std::string prefix_;
