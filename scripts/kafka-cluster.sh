@@ -16,6 +16,7 @@
 #   kafka-cluster.sh kill DIR NODE [SIG]   signal one node (default KILL)
 #   kafka-cluster.sh restart DIR NODE      start a stopped node again
 #   kafka-cluster.sh leader DIR TOPIC PART the node id leading a partition
+#   kafka-cluster.sh topic DIR TOPIC PARTS creates a topic
 #   kafka-cluster.sh perf DIR TOPIC N SIZE kafka-producer-perf-test then
 #                                          kafka-consumer-perf-test: records/s
 #
@@ -24,19 +25,17 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${KAFKA_CACHE:-$HOME/.cache/fraudstream/kafka}"
 HEAP="${KAFKA_HEAP:--Xmx512m -Xms192m}"
-default_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/tests/kafka/pom.xml" | head -1; }
+pinned_version() { "$ROOT/scripts/kafka-fetch.sh" version "$1"; }  # of the 3 or 4 line
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 TAKEN=" "
-free_port() {  # a port nothing listens on, not handed out before by this run
-  local p
+free_port() {  # sets PORT to a port nothing listens on, not handed out before by this run
   while true; do
-    p=$(shuf -i 20000-59999 -n 1)
-    [[ "$TAKEN" == *" $p "* ]] && continue
-    listening "$p" && continue
-    TAKEN+="$p "
-    echo "$p"
+    PORT=$(shuf -i 20000-32767 -n 1)  # below the kernel's ephemeral range (client sockets)
+    [[ "$TAKEN" == *" $PORT "* ]] && continue
+    listening "$PORT" && continue
+    TAKEN+="$PORT "
     return
   done
 }
@@ -47,7 +46,7 @@ node_start() {  # DIR NODE
   version=$(cat "$dir/version")
   lib="$CACHE/$version"
   local logopt
-  if [[ -f "$lib/reload4j-1.2.25.jar" ]] || ls "$lib"/reload4j-*.jar >/dev/null 2>&1; then
+  if ls "$lib"/reload4j-*.jar >/dev/null 2>&1; then  # the 3.x line logs through log4j 1 (reload4j)
     logopt="-Dlog4j.configuration=file:$dir/log4j.properties"
   else
     logopt="-Dlog4j2.configurationFile=$dir/log4j2.properties"
@@ -86,7 +85,7 @@ wait_ready() {  # DIR NODE...
 cmd_start() {
   local dir="$1"; shift
   local brokers=1 version port=0 sasl=0
-  version=$(default_version)
+  version=$(pinned_version 3)
   while (($#)); do
     case "$1" in
       --brokers) brokers="$2"; shift 2 ;;
@@ -97,10 +96,7 @@ cmd_start() {
     esac
   done
   # "3" / "4": the version tests/kafka/pom.xml pins for that line.
-  if [[ "$version" == 3 ]]; then version=$(default_version); fi
-  if [[ "$version" == 4 ]]; then
-    version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/tests/kafka/pom.xml" | sed -n 2p)
-  fi
+  if [[ "$version" == 3 || "$version" == 4 ]]; then version=$(pinned_version "$version"); fi
   [[ -f "$CACHE/$version/.complete" ]] || "$ROOT/scripts/kafka-fetch.sh" "${version%%.*}"
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"
@@ -109,17 +105,16 @@ cmd_start() {
   rm -rf "$dir"/node-*
   echo "$version" >"$dir/version"
   echo "$brokers" >"$dir/brokers"
-  local lib="$CACHE/$version"
   local -a cports=() bports=() sports=() tports=()
   for ((i = 0; i < brokers; i++)); do
     if ((port)); then
       bports+=($((port + i))); cports+=($((port + brokers + i))); sports+=($((port + 2 * brokers + i)))
       tports+=($((port + 3 * brokers + i)))
     else
-      free_port >"$dir/.port"; bports+=("$(cat "$dir/.port")"); TAKEN+="${bports[-1]} "
-      free_port >"$dir/.port"; cports+=("$(cat "$dir/.port")"); TAKEN+="${cports[-1]} "
-      free_port >"$dir/.port"; sports+=("$(cat "$dir/.port")"); TAKEN+="${sports[-1]} "
-      free_port >"$dir/.port"; tports+=("$(cat "$dir/.port")"); TAKEN+="${tports[-1]} "
+      free_port; bports+=("$PORT")
+      free_port; cports+=("$PORT")
+      free_port; sports+=("$PORT")
+      free_port; tports+=("$PORT")
     fi
   done
   local voters="" bootstrap="" sasl_bootstrap="" tls_bootstrap=""
@@ -204,9 +199,7 @@ LOG
     } >"$nd/server.properties"
     local fmt=(format -t "$cluster_id" -c "$nd/server.properties" --ignore-formatted)
     ((sasl)) && fmt+=(--add-scram 'SCRAM-SHA-512=[name="fraud",password="fraud-secret"]' --add-scram 'SCRAM-SHA-256=[name="fraud",password="fraud-secret"]')
-    java -Xmx256m -cp "$lib/*" -Dlog4j2.configurationFile="$dir/log4j2.properties" \
-      -Dlog4j.configuration="file:$dir/log4j.properties" -Dkafka.logs.dir="$nd" \
-      kafka.tools.StorageTool "${fmt[@]}" >"$nd/format.log" 2>&1 ||
+    tool "$dir" kafka.tools.StorageTool "${fmt[@]}" >"$nd/format.log" 2>&1 ||
       { cat "$nd/format.log" >&2; exit 1; }
   done
   echo "$bootstrap" >"$dir/bootstrap"
@@ -255,20 +248,27 @@ cmd_restart() {
   wait_ready "$dir" "$node"
 }
 
+tool() {  # DIR CLASS ARGS...: one of Kafka's command-line tools, with DIR's version and logging
+  local dir="$1"
+  shift
+  java -Xmx512m -cp "$CACHE/$(cat "$dir/version")/*" -Dlog4j.configuration="file:$dir/log4j.properties" \
+    -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir" "$@"
+}
+
+cmd_topic() {  # DIR TOPIC PARTITIONS: creates a topic (kafka-topics --create)
+  tool "$1" org.apache.kafka.tools.TopicCommand --bootstrap-server "$(cat "$1/bootstrap")" --create --topic "$2" \
+    --partitions "$3" >/dev/null 2>&1
+}
+
 cmd_perf() {  # DIR TOPIC RECORDS RECORD_BYTES: Kafka's own perf tools, records/s
-  local dir="$1" topic="$2" n="$3" size="$4" lib
-  lib="$CACHE/$(cat "$dir/version")"
-  local b
+  local dir="$1" topic="$2" n="$3" size="$4" b
   b=$(cat "$dir/bootstrap")
-  local java=(java -Xmx512m -cp "$lib/*" -Dlog4j.configuration="file:$dir/log4j.properties"
-    -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir")
-  "${java[@]}" org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --create --topic "$topic" \
-    --partitions 64 >/dev/null 2>&1 || true
+  cmd_topic "$dir" "$topic" 64 || true
   local produced consumed
-  produced=$("${java[@]}" org.apache.kafka.tools.ProducerPerformance --topic "$topic" --num-records "$n" \
+  produced=$(tool "$dir" org.apache.kafka.tools.ProducerPerformance --topic "$topic" --num-records "$n" \
     --record-size "$size" --throughput -1 --producer-props "bootstrap.servers=$b" acks=all linger.ms=5 \
     batch.size=262144 2>/dev/null | tail -1 | sed -n 's/.* records sent, \([0-9.]*\) records\/sec.*/\1/p')
-  consumed=$("${java[@]}" org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$b" --topic "$topic" \
+  consumed=$(tool "$dir" org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$b" --topic "$topic" \
     --messages "$n" --timeout 60000 2>/dev/null | tail -1 | cut -d, -f6 | tr -d ' ')
   echo "producer_perf_records_per_s=$produced consumer_perf_records_per_s=$consumed"
 }
@@ -297,5 +297,6 @@ case "${1:-}" in
   restart) cmd_restart "$2" "$3" ;;
   leader) cmd_leader "$2" "$3" "$4" ;;
   perf) cmd_perf "$2" "$3" "$4" "$5" ;;
-  *) sed -n '2,25p' "$0" >&2; exit 2 ;;
+  topic) cmd_topic "$2" "$3" "$4" ;;
+  *) sed -n '2,26p' "$0" >&2; exit 2 ;;
 esac
