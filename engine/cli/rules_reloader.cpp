@@ -24,9 +24,12 @@ RulesReloader::RulesReloader(std::string dir, std::string current_version, OnLoa
     follow_target();
     if (dir_wd_ < 0) spdlog::warn("cannot watch {} (reload with SIGHUP only)", dir_);
     // The parent: a repointed symlink named dir_ shows up there.
-    std::filesystem::path parent = std::filesystem::path(dir_).lexically_normal().parent_path();
+    std::filesystem::path self = std::filesystem::path(dir_).lexically_normal();
+    if (!self.has_filename()) self = self.parent_path();  // "rules/" names rules
+    std::filesystem::path parent = self.parent_path();
     if (parent.empty()) parent = ".";
-    inotify_add_watch(inotify_fd_, parent.c_str(), IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM);
+    parent_wd_ = inotify_add_watch(inotify_fd_, parent.c_str(), IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM);
+    name_ = self.filename().string();
   } else {
     spdlog::warn("inotify unavailable (reload with SIGHUP only)");
   }
@@ -47,6 +50,20 @@ bool RulesReloader::follow_target() {
   return changed;
 }
 
+bool RulesReloader::drain_events(char* buf, size_t size) {
+  bool relevant = false;
+  ssize_t n;
+  while ((n = ::read(inotify_fd_, buf, size)) > 0) {
+    for (ssize_t at = 0; at + static_cast<ssize_t>(sizeof(inotify_event)) <= n;) {
+      const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
+      // The parent directory sees every sibling; only our own name matters there.
+      if (e->wd != parent_wd_ || (e->len > 0 && name_ == e->name)) relevant = true;
+      at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+    }
+  }
+  return relevant;
+}
+
 RulesReloader::~RulesReloader() {
   stop_.store(true);
   if (thread_.joinable()) thread_.join();
@@ -57,16 +74,16 @@ void RulesReloader::loop() {
   using clock = std::chrono::steady_clock;
   bool pending = false;
   clock::time_point last_change{};
-  char buf[8192];
+  alignas(inotify_event) char buf[8192];
   while (!stop_.load()) {
     if (inotify_fd_ >= 0) {
       pollfd p{inotify_fd_, POLLIN, 0};
       if (::poll(&p, 1, 50) > 0) {
-        while (::read(inotify_fd_, buf, sizeof buf) > 0) {
+        if (drain_events(buf, sizeof buf)) {
+          follow_target();
+          pending = true;
+          last_change = clock::now();
         }
-        follow_target();
-        pending = true;
-        last_change = clock::now();
       }
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -43,6 +43,9 @@ class RulesReloader {
   void reload();
   // Watches what dir_ resolves to now; true if that changed since last time.
   bool follow_target();
+  // Reads every queued inotify event; true if one concerns the pack (any event
+  // on the pack directory, or one naming it in the parent).
+  bool drain_events(char* buf, size_t size);
 
   std::string dir_;
   std::string version_;
@@ -51,6 +54,8 @@ class RulesReloader {
   int quiet_ms_;
   int inotify_fd_ = -1;
   int dir_wd_ = -1;
+  int parent_wd_ = -1;
+  std::string name_;    // dir_'s last component, as the parent's events name it
   std::string target_;  // dir_ resolved (symlinks followed) when last watched
   std::atomic<bool> requested_{false};
   std::atomic<bool> stop_{false};

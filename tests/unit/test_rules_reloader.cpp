@@ -1,6 +1,7 @@
 // RulesReloader on a rules path that is a symlink repointed to another
 // release (`current -> release-2`, as `ln -sfn` does): the watcher follows it
-// and the new pack is loaded; a broken release is reported and not loaded.
+// and the new pack is loaded; a broken release is reported and not loaded;
+// files coming and going beside the pack directory are not its changes.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -59,7 +60,7 @@ TEST(RulesReloader, FollowsARepointedReleaseSymlink) {
   std::vector<std::string> loaded;
   std::atomic<int> failed{0};
   RulesReloader reloader(
-      current.string(), first.rules->version,
+      current.string() + "/", first.rules->version,  // a trailing slash still names `current`
       [&](std::shared_ptr<const RuleSet> rs) {
         std::lock_guard lock(mu);
         loaded.push_back(rs->version);
@@ -81,4 +82,34 @@ TEST(RulesReloader, FollowsARepointedReleaseSymlink) {
   EXPECT_TRUE(wait_for([&] { return failed.load() >= 1; })) << "an edit in the new release was not seen";
   std::lock_guard lock(mu);
   EXPECT_EQ(loaded.size(), 1u) << "a broken release is never loaded";
+}
+
+TEST(RulesReloader, SiblingsOfThePackDirectoryAreNotItsChanges) {
+  fs::path root = fs::path(::testing::TempDir()) / "siblings";
+  fs::remove_all(root);
+  fs::create_directories(root);
+  fs::path pack = release(root, "pack", "10");
+  // A second name for the pack's file, outside the pack directory: writes
+  // through it raise no event on the pack directory.
+  fs::create_hard_link(pack / "rules.yaml", root / "alias.yaml");
+  PackLoadResult first = load_pack_directory(pack);
+  ASSERT_TRUE(first.ok());
+  std::atomic<int> loaded{0}, failed{0};
+  RulesReloader reloader(
+      pack.string(), first.rules->version, [&](std::shared_ptr<const RuleSet>) { loaded.fetch_add(1); },
+      [&](const Diagnostics&) { failed.fetch_add(1); }, 50);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  { std::ofstream(root / "alias.yaml") << "rules:\n  - name: r\n    when: amount >\n"; }
+  // Unrelated files come and go beside the pack (as in /tmp or /etc).
+  for (int i = 0; i < 10; ++i) {
+    fs::path noise = root / ("noise-" + std::to_string(i));
+    std::ofstream(noise) << "x";
+    fs::remove(noise);
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(failed.load(), 0) << "a sibling's event reloaded the pack";
+  reloader.request_reload();
+  EXPECT_TRUE(wait_for([&] { return failed.load() == 1; })) << "request_reload() did not reload";
+  EXPECT_EQ(loaded.load(), 0);
 }
