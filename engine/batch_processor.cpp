@@ -97,6 +97,25 @@ void BatchProcessor::plan(const RuleSet& rules, std::span<const Event* const> ev
   }
   results_.assign(ops_.size(), Value::null());
   late_.assign(ops_.size(), 0);
+  scored_ = false;
+}
+
+void BatchProcessor::fill_features(std::size_t i) {
+  Value* values = feature_values_.data() + i * feature_count_;
+  for (std::uint32_t k = event_ops_begin_[i]; k < event_ops_begin_[i + 1]; ++k) {
+    if (ops_[k].read) values[ops_[k].feature] = results_[k];
+  }
+}
+
+void BatchProcessor::score_models(const RuleSet& rules, EvalScratch& scratch, bool degraded) {
+  scored_ = true;
+  if (rules.models.empty() || degraded) {
+    scorer_.none(rules, events_.size());
+    return;
+  }
+  for (std::size_t i = 0; i < events_.size(); ++i) fill_features(i);
+  scorer_.score(
+      rules, events_, plans_, [&](std::size_t i) { return features_of(i); }, scratch);
 }
 
 void BatchProcessor::mark_late(std::span<const std::uint32_t> late_ops) {
@@ -107,17 +126,13 @@ void BatchProcessor::mark_late(std::span<const std::uint32_t> late_ops) {
 
 void BatchProcessor::evaluate(const RuleSet& rules, std::size_t i, Verdict& out, EvalScratch& scratch, bool degraded) {
   const Event& ev = *events_[i];
-  Value* values = feature_values_.data() + i * feature_count_;
-  if (!degraded) {
-    for (std::uint32_t k = event_ops_begin_[i]; k < event_ops_begin_[i + 1]; ++k) {
-      if (ops_[k].read) values[ops_[k].feature] = results_[k];
-    }
-  }
+  if (!degraded) fill_features(i);
   scratch.reset();
-  EvalContext ctx{rules, ev, std::span<const Value>(values, feature_count_), scratch};
+  EvalContext ctx{rules, ev, features_of(i), scratch, model_scores_of(i)};
   out.score = 0;
   out.hit_count = 0;
   out.shadow_count = 0;
+  out.model_count = 0;
   out.degraded = degraded;
   out.ts_clamped_from = clamped_from_[i];
   out.late_count = 0;
@@ -128,22 +143,36 @@ void BatchProcessor::evaluate(const RuleSet& rules, std::size_t i, Verdict& out,
       out.late_features[out.late_count++] = ops_[k].feature;
     }
   }
-  Decision floor = Decision::kAllow;
+  // Matches first: the models the matched rules read are explained before
+  // their reasons are rendered ({explain(model)}).
   for (std::uint32_t r : plans_[i]->rules) {
     const RuleDef& rule = rules.rules[r];
     if (!holds(ctx, rule.when_node)) continue;
     std::vector<RuleHit>& list = rule.shadow ? out.shadow_hits : out.hits;
     std::size_t& count = rule.shadow ? out.shadow_count : out.hit_count;
     if (list.size() <= count) list.emplace_back();
-    RuleHit& hit = list[count++];
-    hit.rule = r;
+    list[count++].rule = r;
+    if (scored_ && !rule.models_read.empty()) {
+      out.model_count = scorer_.explain(rules, i, rule.models_read, out.models, out.model_count, scratch.floats);
+    }
+  }
+  scratch.explained.clear();
+  for (std::size_t k = 0; k < out.model_count; ++k) {
+    if (!out.models[k].text.empty()) scratch.explained.push_back({out.models[k].model, out.models[k].text});
+  }
+  ctx.explained = scratch.explained;
+  Decision floor = Decision::kAllow;
+  auto settle = [&](RuleHit& hit) {
+    const RuleDef& rule = rules.rules[hit.rule];
     hit.reason.clear();
     if (rule.has_reason) render_reason(ctx, rule, hit.reason);
     if (!rule.shadow) {
       out.score += rule.score;
       if (rule.decision && *rule.decision > floor) floor = *rule.decision;
     }
-  }
+  };
+  for (std::size_t h = 0; h < out.hit_count; ++h) settle(out.hits[h]);
+  for (std::size_t h = 0; h < out.shadow_count; ++h) settle(out.shadow_hits[h]);
   Decision d = out.score >= rules.thresholds.decline  ? Decision::kDecline
                : out.score >= rules.thresholds.review ? Decision::kReview
                                                       : Decision::kAllow;
@@ -219,7 +248,9 @@ void encode_verdict(const RuleSet& rules, const Event& event, const Verdict& ver
   }
   std::sort(shown.begin(), shown.end());
   for (auto f : shown) write_feature(f);
-  out.append("},\"rules_version\":\"");
+  out.push_back('}');
+  if (!rules.models.empty()) append_model_outputs(rules, {verdict.models.data(), verdict.model_count}, out);
+  out.append(",\"rules_version\":\"");
   out.append(rules.version);
   out.append("\",\"source\":{\"topic\":");
   append_json_string(out, source.topic);

@@ -24,6 +24,7 @@
 #include "engine/evaluator.h"
 #include "engine/event.h"
 #include "engine/feature_store.h"
+#include "engine/model_scorer.h"
 #include "engine/rule_set.h"
 
 namespace fraud {
@@ -59,6 +60,10 @@ struct Verdict {
   // feature ids; valid entries: late_count (buffers are reused).
   std::vector<std::uint32_t> late_features;
   std::size_t late_count = 0;
+  // Scored models read by matched rules (either mode), with their
+  // explanations; valid entries: model_count (buffers are reused).
+  std::vector<ModelOutput> models;
+  std::size_t model_count = 0;
 };
 
 class BatchProcessor {
@@ -80,6 +85,13 @@ class BatchProcessor {
   // After store.apply: the ops it found too late (StoreStatus::late_ops), so
   // evaluate() lists their features in the verdicts.
   void mark_late(std::span<const std::uint32_t> late_ops);
+  // After the store (and mark_late), before evaluate(): scores the events
+  // that need a model's score, one predict call per model (ModelScorer).
+  // With `degraded`, nothing is scored.
+  void score_models(const RuleSet& rules, EvalScratch& scratch, bool degraded = false);
+  std::span<const Value> model_scores_of(std::size_t i) const {
+    return scored_ ? scorer_.scores_of(i) : std::span<const Value>();
+  }
 
   // Feature values of event i after the store applied the ops. With
   // `degraded`, every feature reads null (failure policies).
@@ -111,6 +123,9 @@ class BatchProcessor {
   std::vector<std::int64_t> clamped_from_;  // per event: original ts if clamped, else INT64_MIN
   std::size_t clamped_events_ = 0;
   EvalScratch where_scratch_;
+  ModelScorer scorer_;
+  bool scored_ = false;  // score_models ran for this batch
+  void fill_features(std::size_t i);
 };
 
 // Appends one verdict as a JSON object (no newline), RULES.md format.

@@ -12,7 +12,7 @@
 namespace fraud {
 
 inline constexpr std::size_t kMaxPackFileBytes = 16u << 20;  // one rule, test or config file
-inline constexpr std::size_t kMaxListFileBytes = 64u << 20;  // one list file
+inline constexpr std::size_t kMaxListFileBytes = 64u << 20;  // one list or model file
 inline constexpr std::size_t kMaxPackFiles = 1000;           // rule files in a pack directory
 
 struct FileText {

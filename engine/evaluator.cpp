@@ -93,6 +93,11 @@ Value call(const EvalContext& ctx, const Node& n) {
       }
       return Value::of_number(geo_distance_km(v[0].number, v[1].number, v[2].number, v[3].number));
     }
+    case Function::kExplain:
+      for (const auto& e : ctx.explained) {
+        if (e.model == n.index) return Value::of_string(e.text);
+      }
+      return Value::null();
   }
   return Value::null();
 }
@@ -129,6 +134,8 @@ Value evaluate(const EvalContext& ctx, std::uint32_t index) {
       return ctx.event.fields[n.index];
     case NodeOp::kFeature:
       return ctx.features[n.index];
+    case NodeOp::kModel:
+      return n.index < ctx.models.size() ? ctx.models[n.index] : Value::null();
     case NodeOp::kNot:
       return Value::of_bool(!evaluate(ctx, a[0]).is_true());
     case NodeOp::kAnd:

@@ -16,11 +16,21 @@
 
 namespace fraud {
 
+// What explain(model) renders for one event: the model's explained inputs
+// as text (see ModelOutput in model_scorer.h).
+struct ExplainText {
+  std::uint32_t model = 0;
+  std::string_view text;
+};
+
 class EvalScratch {
  public:
   // Resets string storage; call once per event.
   void reset() { used_ = 0; }
   std::string& next_string();
+
+  std::vector<float> floats;           // model contributions of one event
+  std::vector<ExplainText> explained;  // the event's explain(model) texts
 
  private:
   std::vector<std::string> pool_;
@@ -32,6 +42,8 @@ struct EvalContext {
   const Event& event;
   std::span<const Value> features;  // indexed by feature id; unread ones are null
   EvalScratch& scratch;
+  std::span<const Value> models = {};           // indexed by model id; unscored ones are null
+  std::span<const ExplainText> explained = {};  // models explained for this event
 };
 
 Value evaluate(const EvalContext& ctx, std::uint32_t node);

@@ -55,8 +55,10 @@ inline constexpr std::uint64_t kMaxCompiledOperations = 100'000;
 // memory per key.
 inline constexpr std::int64_t kMaxWindowBuckets = 10'080;
 
-// Reads a list file referenced by `lists: - file:` (ok false, with the
-// reason, if it cannot: missing, not a regular file, too large).
+// Reads a file the pack references, a list's (`lists: - file:`) or a
+// model's (`models: - file:`), by its name inside the pack directory (ok
+// false, with the reason, if it cannot: missing, not a regular file, too
+// large).
 using ListFileReader = std::function<FileText(const std::string& name)>;
 
 // Options of a load beyond the pack's own files.
@@ -64,6 +66,9 @@ struct PackLoadOptions {
   // Event fields to parse even if no rule reads them (e.g. the label of a
   // backtest); look them up with RuleSet::fields.find().
   std::vector<std::string> extra_fields;
+  // `fraudstream train`: the model being made; its file (the output) is
+  // not read, and it is never scored.
+  std::optional<std::string> train_model;
 };
 
 // Compiles an in-memory pack (unit tests, inline packs).

@@ -91,4 +91,11 @@ std::optional<std::uint32_t> RuleSet::feature_index(std::string_view name) const
   return std::nullopt;
 }
 
+std::optional<std::uint32_t> RuleSet::model_index(std::string_view name) const {
+  for (std::uint32_t i = 0; i < models.size(); ++i) {
+    if (models[i].name == name) return i;
+  }
+  return std::nullopt;
+}
+
 }  // namespace fraud

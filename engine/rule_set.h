@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,8 @@
 #include <vector>
 
 #include "engine/event.h"
+#include "engine/model/tree_ensemble.h"
+#include "engine/model/xgboost_booster.h"
 #include "engine/value.h"
 
 namespace fraud {
@@ -52,7 +55,8 @@ enum class NodeOp : std::uint8_t {
   kNotNull,  // `x != null`
   kIn,       // args[0] in lists[index]
   kNotIn,
-  kCall,  // function, args
+  kCall,   // function, args
+  kModel,  // index = model id: the model's score for the event, or null
 };
 
 enum class Function : std::uint8_t {
@@ -68,6 +72,7 @@ enum class Function : std::uint8_t {
   kContains,
   kHourOfDay,
   kGeoKm,
+  kExplain,  // index = model id: the explained inputs as text (reason templates only)
 };
 
 struct Node {
@@ -142,7 +147,33 @@ struct RuleDef {
   std::vector<std::string> tags;
   std::vector<ReasonPart> reason;  // empty: no reason text
   bool has_reason = false;
-  std::vector<std::uint32_t> features_read;  // feature ids, ascending
+  std::vector<std::uint32_t> features_read;  // feature ids, ascending (model inputs' included)
+  std::vector<std::uint32_t> models_read;    // model ids, ascending
+};
+
+// Exact TreeSHAP through libxgboost, for `explain_method: shap`: one booster
+// shared by the evaluating threads, so calls are serialized.
+struct ShapExplainer {
+  std::unique_ptr<XgbBooster> booster;
+  std::mutex mu;
+};
+
+struct ModelInput {
+  std::string text;  // as written in the pack
+  std::uint32_t node = 0;
+};
+
+// A learned model of the pack (RULES.md "Models").
+struct ModelDef {
+  std::string name;
+  std::string file;  // relative to the pack directory
+  std::optional<std::uint32_t> where_node;
+  std::vector<ModelInput> inputs;  // in the model's feature order
+  std::uint32_t explain = 0;       // top-N contributions in verdicts
+  bool explain_shap = false;       // exact TreeSHAP instead of per-path
+  // Null only while `fraudstream train` makes this model (never scored).
+  std::shared_ptr<const TreeEnsemble> trees;
+  std::shared_ptr<ShapExplainer> shap;  // with explain_shap
 };
 
 struct ScoreThresholds {
@@ -173,13 +204,15 @@ struct TypePlan {
   // conjunct). An event that neither needs the value nor passes the
   // feature's `where` costs no store operation.
   std::vector<std::vector<std::vector<std::uint32_t>>> read_guards;
+  // Models the rules of this type read, with guards as for features: an
+  // event is scored by a model only if some guard holds (and its `where`).
+  std::vector<std::uint32_t> models;
+  std::vector<std::vector<std::vector<std::uint32_t>>> model_guards;
 };
 
 // Whether an event needs the value of a planned feature (see TypePlan).
 template <typename Holds>
-bool value_needed(const TypePlan& plan, std::size_t entry, Holds&& holds) {
-  if (plan.feature_read[entry] == 0) return false;
-  const auto& guards = plan.read_guards[entry];
+bool guards_hold(const std::vector<std::vector<std::uint32_t>>& guards, Holds&& holds) {
   if (guards.empty()) return true;
   for (const auto& guard : guards) {
     bool all = true;
@@ -194,6 +227,11 @@ bool value_needed(const TypePlan& plan, std::size_t entry, Holds&& holds) {
   return false;
 }
 
+template <typename Holds>
+bool value_needed(const TypePlan& plan, std::size_t entry, Holds&& holds) {
+  return plan.feature_read[entry] != 0 && guards_hold(plan.read_guards[entry], holds);
+}
+
 class RuleSet {
  public:
   FieldTable fields;
@@ -203,6 +241,7 @@ class RuleSet {
   std::vector<std::string> list_names;
   std::vector<FeatureDef> features;
   std::vector<RuleDef> rules;
+  std::vector<ModelDef> models;
   ScoreThresholds thresholds;
   // settings.max_future (default 1h): how far an event's `ts` may be ahead
   // of its record time before its features use record time + this.
@@ -229,6 +268,7 @@ class RuleSet {
 
   std::optional<std::uint32_t> rule_index(std::string_view name) const;
   std::optional<std::uint32_t> feature_index(std::string_view name) const;
+  std::optional<std::uint32_t> model_index(std::string_view name) const;
 
   std::unordered_map<std::string, TypePlan, StringHash, std::equal_to<>> by_type;
   TypePlan any_type;

@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev libhiredis-dev libtbb-dev prometheus-cpp-dev
-  libsimdjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libssl-dev
+  libxgboost-dev libsimdjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libssl-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools stunnel4 kcat prometheus gnuplot-nox
   clang-14 libclang-rt-14-dev clang-format-14

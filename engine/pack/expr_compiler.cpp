@@ -224,6 +224,7 @@ Compiled PackCompiler::compile_in(const Expr& e, Scope& scope) {
 }
 
 Compiled PackCompiler::compile_call(const Expr& e, Scope& scope) {
+  if (e.text == "explain") return compile_explain(e, scope);
   const FunctionSpec* spec = nullptr;
   for (const auto& f : kFunctions) {
     if (e.text == f.name) spec = &f;
@@ -231,6 +232,7 @@ Compiled PackCompiler::compile_call(const Expr& e, Scope& scope) {
   if (!spec) {
     std::vector<std::string> names;
     for (const auto& f : kFunctions) names.emplace_back(f.name);
+    names.emplace_back("explain");
     error("E303", pos_in(*scope.site, e.offset), "unknown function '" + e.text + "'" + did_you_mean(e.text, names));
     return fail();
   }
@@ -305,13 +307,42 @@ Compiled PackCompiler::compile_name(const Expr& e, Scope& scope) {
       n.index = entry.index;
       return {add_node(n), SType::kNumber, true};
     }
+    case NameKind::kModel: {
+      if (scope.in_where) {
+        error("E309", pos_in(*scope.site, e.offset), "a 'where' may not read models, but '" + e.text + "' is a model");
+        return fail();
+      }
+      if (scope.in_model_input) {
+        error("E606", pos_in(*scope.site, e.offset),
+              "a model input may not read a model, but '" + e.text + "' is a model");
+        return fail();
+      }
+      if (scope.macro) {
+        scope.macro->uses_features = true;  // scoring reads the model's inputs
+        if (scope.macro->first_feature.empty()) scope.macro->first_feature = e.text;
+        if (scope.macro->first_model.empty()) scope.macro->first_model = e.text;
+      }
+      Node n;
+      n.op = NodeOp::kModel;
+      n.index = entry.index;
+      return {add_node(n), SType::kNumber, true};
+    }
     case NameKind::kMacro: {
       Compiled c = compile_macro(entry.index, &scope, &e);
       MacroState& st = macro_states_[entry.index];
       if (!c.ok) return {c.node, c.type, false};
+      if (scope.in_model_input && !st.first_model.empty()) {
+        error("E606", pos_in(*scope.site, e.offset),
+              "a model input may not read a model, but macro '" + e.text + "' reads model '" + st.first_model + "'");
+        return fail();
+      }
+      if (scope.macro && !st.first_model.empty() && scope.macro->first_model.empty()) {
+        scope.macro->first_model = st.first_model;
+      }
       if (scope.in_where && st.uses_features) {
+        const char* what = st.first_feature == st.first_model ? "' reads model '" : "' reads feature '";
         error("E309", pos_in(*scope.site, e.offset),
-              "a 'where' may not read features, but macro '" + e.text + "' reads feature '" + st.first_feature + "'");
+              "a 'where' may not read features or models, but macro '" + e.text + what + st.first_feature + "'");
         return fail();
       }
       if (scope.macro && st.uses_features) {
@@ -374,13 +405,14 @@ Compiled PackCompiler::compile_macro(std::uint32_t index, Scope* from, const Exp
   return c;
 }
 
-Compiled PackCompiler::compile_condition(const ExprSite& site, Scope& scope, const char* what) {
+Compiled PackCompiler::compile_value(const ExprSite& site, Scope& scope, const char* what, std::uint32_t* offset) {
   ExprSyntaxError err;
   auto expr = parse_expression(site.text, err);
   if (!expr) {
     error("E301", pos_in(site, err.offset), "syntax error in " + std::string(what) + ": " + err.message);
     return fail();
   }
+  if (offset) *offset = static_cast<std::uint32_t>(expr->offset);
   Compiled c = compile_expr(*expr, scope);
   if (c.ok && node_depth_[c.node] > kMaxCompiledDepth) {
     error("E311", pos_in(site, expr->offset),
@@ -394,9 +426,14 @@ Compiled PackCompiler::compile_condition(const ExprSite& site, Scope& scope, con
               std::to_string(kMaxCompiledOperations));
     c.ok = false;
   }
+  return c;
+}
+
+Compiled PackCompiler::compile_condition(const ExprSite& site, Scope& scope, const char* what) {
+  std::uint32_t offset = 0;
+  Compiled c = compile_value(site, scope, what, &offset);
   if (c.ok && c.type != SType::kAny && c.type != SType::kBool) {
-    error("E306", pos_in(site, expr->offset),
-          std::string(what) + " must be true/false, but this is " + type_word(c.type));
+    error("E306", pos_in(site, offset), std::string(what) + " must be true/false, but this is " + type_word(c.type));
     c.ok = false;
   }
   return c;

@@ -72,7 +72,7 @@ inline constexpr FunctionSpec kFunctions[] = {
     {"geo_km", Function::kGeoKm, 4, SType::kNumber, SType::kNumber},
 };
 
-enum class NameKind { kList, kMacro, kFeature, kRule };
+enum class NameKind { kList, kMacro, kFeature, kModel, kRule };
 
 inline const char* kind_word(NameKind k) {
   switch (k) {
@@ -82,6 +82,8 @@ inline const char* kind_word(NameKind k) {
       return "macro";
     case NameKind::kFeature:
       return "feature";
+    case NameKind::kModel:
+      return "model";
     case NameKind::kRule:
       return "rule";
   }
@@ -122,7 +124,8 @@ struct MacroState {
   Compiled result;
   bool uses_features = false;
   std::string first_feature;
-  int level = 1;  // 1 + the deepest level of the macros it uses
+  std::string first_model;  // a model it reads (empty: none)
+  int level = 1;            // 1 + the deepest level of the macros it uses
 };
 
 class PackCompiler {
@@ -148,6 +151,7 @@ class PackCompiler {
     macro_states_.resize(macros_.size());
     compile_features();
     for (std::uint32_t i = 0; i < macros_.size(); ++i) compile_macro(i, nullptr);
+    compile_models();
     compile_rules();
     if (diag_.has_errors()) return nullptr;
     build_indexes();
@@ -204,7 +208,9 @@ class PackCompiler {
 
   struct Scope {
     const ExprSite* site;
-    bool in_where = false;        // features may not be read
+    bool in_where = false;        // features and models may not be read
+    bool in_model_input = false;  // models may not be read
+    bool in_reason = false;       // explain(model) may be used
     std::string macro_chain;      // for cycle messages
     MacroState* macro = nullptr;  // set while compiling a macro body
     int macro_depth = 0;          // macros being compiled around this scope
@@ -229,6 +235,9 @@ class PackCompiler {
   // Compiles macro `index` once; `from` is the referencing scope (cycle report).
   Compiled compile_macro(std::uint32_t index, Scope* from, const Expr* ref = nullptr);
 
+  // An expression of any type, within the compiled-size limits.
+  Compiled compile_value(const ExprSite& site, Scope& scope, const char* what, std::uint32_t* offset = nullptr);
+  // Same, and it must be true/false.
   Compiled compile_condition(const ExprSite& site, Scope& scope, const char* what);
 
   static bool valid_path(const std::string& p);
@@ -243,11 +252,19 @@ class PackCompiler {
 
   void compile_reason(const Item& item, const std::string& text, RuleDef& rule, bool& ok);
 
+  // model_compiler.cpp: models (file, inputs, where, explain)
+  void compile_models();
+  bool load_model_file(const Item& item, ModelDef& model);
+  Compiled compile_explain(const Expr& e, Scope& scope);
+
   void compile_rules();
 
   // ---- indexes ------------------------------------------------------------
 
-  void collect_features(std::uint32_t node, std::vector<char>& seen_nodes, std::set<std::uint32_t>& out) const;
+  // Features an expression reads, through the inputs of models it reads too;
+  // `models` (if given) collects the models.
+  void collect_features(std::uint32_t node, std::vector<char>& seen_nodes, std::set<std::uint32_t>& out,
+                        std::set<std::uint32_t>* models = nullptr) const;
 
   // The conjuncts of an expression: the operands of its `and`s, nested
   // `and`s (macros included) flattened.
@@ -267,7 +284,7 @@ class PackCompiler {
   std::vector<std::vector<std::size_t>> line_starts_;
   std::shared_ptr<RuleSet> rs_;
   std::map<std::string, NameEntry> names_;
-  std::vector<Item> lists_, macros_, features_, rules_;
+  std::vector<Item> lists_, macros_, features_, models_, rules_;
   int settings_file_ = -1;
   YAML::Node settings_;
   std::vector<MacroState> macro_states_;
@@ -277,6 +294,8 @@ class PackCompiler {
   std::unordered_map<std::string, std::string> field_hints_;  // undeclared name -> its W301 hint
   std::vector<std::unique_ptr<std::string>> macro_texts_, reason_texts_;
   std::list<std::pair<std::string, std::string>> list_file_texts_;
+  std::list<std::pair<std::string, std::string>> model_file_texts_;
+  std::vector<std::unique_ptr<std::string>> input_texts_;
 };
 
 }  // namespace fraud::pack

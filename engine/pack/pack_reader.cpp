@@ -41,10 +41,11 @@ void PackCompiler::read_file(int file) {
   }
   if (!root || root.IsNull()) return;  // an empty file is fine
   if (!root.IsMap()) {
-    error_at("E103", file, root, "a rule file must be a map with sections settings, lists, macros, features, rules");
+    error_at("E103", file, root,
+             "a rule file must be a map with sections settings, lists, macros, features, models, rules");
     return;
   }
-  check_keys(file, root, {"settings", "lists", "macros", "features", "rules"}, "a rule file");
+  check_keys(file, root, {"settings", "lists", "macros", "features", "models", "rules"}, "a rule file");
   for (auto it = root.begin(); it != root.end(); ++it) {
     if (!it->first.IsScalar()) continue;
     const std::string key = it->first.Scalar();  // copies: `it->` is a proxy that dies with the statement
@@ -80,6 +81,10 @@ void PackCompiler::read_file(int file) {
       kind = NameKind::kFeature;
       allowed = {"name",   "description", "agg",   "of",         "by",
                  "window", "resolution",  "where", "max_values", "max_lateness"};
+    } else if (key == "models") {
+      target = &models_;
+      kind = NameKind::kModel;
+      allowed = {"name", "description", "file", "where", "inputs", "explain", "explain_method"};
     } else if (key == "rules") {
       target = &rules_;
       kind = NameKind::kRule;

@@ -8,6 +8,7 @@ void PackCompiler::compute_version() {
   std::vector<std::tuple<std::string, std::string, const std::string*>> parts;
   for (const auto& f : files_) parts.emplace_back(f.path.substr(f.path.find_last_of('/') + 1), f.path, &f.text);
   for (const auto& [name, text] : list_file_texts_) parts.emplace_back("list:" + name, "list:" + name, &text);
+  for (const auto& [name, text] : model_file_texts_) parts.emplace_back("model:" + name, "model:" + name, &text);
   std::sort(parts.begin(), parts.end());
   Sha256 whole;
   for (const auto& [base, path, text] : parts) {

@@ -68,6 +68,7 @@ void PackCompiler::compile_reason(const Item& item, const std::string& text, Rul
       ok = false;
     } else {
       Scope scope{&site};
+      scope.in_reason = true;
       Compiled c = compile_expr(*expr, scope);
       if (!c.ok) {
         ok = false;

@@ -2,13 +2,20 @@
 
 namespace fraud::pack {
 
-void PackCompiler::collect_features(std::uint32_t node, std::vector<char>& seen_nodes,
-                                    std::set<std::uint32_t>& out) const {
+void PackCompiler::collect_features(std::uint32_t node, std::vector<char>& seen_nodes, std::set<std::uint32_t>& out,
+                                    std::set<std::uint32_t>* models) const {
   if (seen_nodes[node]) return;
   seen_nodes[node] = 1;
   const Node& n = rs_->nodes[node];
   if (n.op == NodeOp::kFeature) out.insert(n.index);
-  for (std::uint32_t k = 0; k < n.args_count; ++k) collect_features(rs_->args[n.args_begin + k], seen_nodes, out);
+  if (n.op == NodeOp::kModel || (n.op == NodeOp::kCall && n.function == Function::kExplain)) {
+    if (models) models->insert(n.index);
+    // Scoring reads the model's inputs (its `where` reads no feature).
+    for (const auto& in : rs_->models[n.index].inputs) collect_features(in.node, seen_nodes, out, models);
+  }
+  for (std::uint32_t k = 0; k < n.args_count; ++k) {
+    collect_features(rs_->args[n.args_begin + k], seen_nodes, out, models);
+  }
 }
 
 // The conjuncts of an expression: the operands of its `and`s, nested
@@ -82,21 +89,22 @@ void PackCompiler::build_indexes() {
   for (std::uint32_t r = 0; r < rs.rules.size(); ++r) {
     RuleDef& rule = rs.rules[r];
     std::vector<char> seen(rs.nodes.size(), 0);
-    std::set<std::uint32_t> feats;
-    collect_features(rule.when_node, seen, feats);
+    std::set<std::uint32_t> feats, models;
+    collect_features(rule.when_node, seen, feats, &models);
     for (const auto& part : rule.reason) {
-      if (part.node) collect_features(*part.node, seen, feats);
+      if (part.node) collect_features(*part.node, seen, feats, &models);
     }
     rule.features_read.assign(feats.begin(), feats.end());
+    rule.models_read.assign(models.begin(), models.end());
     rule_types.push_back(type_constraint(rule.when_node));
     if (rule_types.back()) all_types.insert(rule_types.back()->begin(), rule_types.back()->end());
     std::vector<std::uint32_t> parts;
     conjuncts(rule.when_node, parts);
     for (std::uint32_t node : parts) {
       std::vector<char> seen_part(rs.nodes.size(), 0);
-      std::set<std::uint32_t> reads;
-      collect_features(node, seen_part, reads);
-      if (reads.empty()) feature_free[r].push_back({node, type_constraint(node)});
+      std::set<std::uint32_t> reads, models_read;
+      collect_features(node, seen_part, reads, &models_read);
+      if (reads.empty() && models_read.empty()) feature_free[r].push_back({node, type_constraint(node)});
     }
   }
   for (const auto& f : rs.features) {
@@ -110,6 +118,8 @@ void PackCompiler::build_indexes() {
     // reading rule has none (or every feature is read).
     std::vector<std::vector<std::vector<std::uint32_t>>> guards(rs.features.size());
     std::vector<char> always(rs.features.size(), read_all ? 1 : 0);
+    std::vector<char> model_read(rs.models.size(), 0), model_always(rs.models.size(), 0);
+    std::vector<std::vector<std::vector<std::uint32_t>>> model_guards(rs.models.size());
     for (std::uint32_t r = 0; r < rs.rules.size(); ++r) {
       if (rule_types[r] && (!type || !rule_types[r]->count(*type))) continue;
       plan.rules.push_back(r);
@@ -125,6 +135,20 @@ void PackCompiler::build_indexes() {
           guards[f].push_back(guard);
         }
       }
+      for (auto m : rs.rules[r].models_read) {
+        model_read[m] = 1;
+        if (guard.empty() || read_all) {
+          model_always[m] = 1;
+        } else if (std::find(model_guards[m].begin(), model_guards[m].end(), guard) == model_guards[m].end()) {
+          model_guards[m].push_back(guard);
+        }
+      }
+    }
+    for (std::uint32_t m = 0; m < rs.models.size(); ++m) {
+      if (!model_read[m] && !read_all) continue;
+      plan.models.push_back(m);
+      plan.model_guards.push_back(model_always[m] || !model_read[m] ? std::vector<std::vector<std::uint32_t>>{}
+                                                                    : std::move(model_guards[m]));
     }
     for (std::uint32_t f = 0; f < rs.features.size(); ++f) {
       bool updates = !feature_types[f] || (type && feature_types[f]->count(*type));

@@ -110,6 +110,7 @@ void BatchStages::evaluate(PipelineBatch& b) {
   b.verdicts.resize(n);
   b.encoded.resize(n);
   b.rule_hits.assign(rs.rules.size(), 0);
+  b.processor.score_models(rs, b.scratch, b.degraded);
   for (std::size_t i = 0; i < n; ++i) {
     Verdict& v = b.verdicts[i];
     b.processor.evaluate(rs, i, v, b.scratch, b.degraded);

@@ -4,7 +4,8 @@
 //                                 the feature ops; store digests; prefetch
 //   features  (serial, in order)  one store round trip, under the failure
 //                                 policy; late ops marked
-//   evaluate  (parallel)          rules -> Verdict, encoded JSON, tallies
+//   evaluate  (parallel)          models (one predict per model), rules ->
+//                                 Verdict, encoded JSON, tallies
 //
 // Every mode runs these (Kafka, replay, diff, rule tests, backtest), through
 // Pipeline; nothing else in the tree applies features or evaluates a batch.
