@@ -7,8 +7,6 @@
 
 namespace fraud {
 
-namespace {
-
 float model_input(const Value& v) {
   if (v.is_number()) {
     float f = static_cast<float>(v.number);
@@ -17,6 +15,8 @@ float model_input(const Value& v) {
   if (v.kind == ValueKind::kBool) return v.boolean ? 1.0f : 0.0f;
   return std::nanf("");
 }
+
+namespace {
 
 // The double whose shortest decimal is the float's (0.9f reads as 0.9).
 double as_decimal(float f) {

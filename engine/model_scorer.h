@@ -28,6 +28,10 @@
 
 namespace fraud {
 
+// A value as a model input: numbers as 32-bit floats, true/false as 1/0,
+// anything else (and NaN, infinities) missing (NaN).
+float model_input(const Value& v);
+
 struct Contribution {
   std::uint32_t input = 0;  // index into ModelDef::inputs
   float value = 0;          // the input as the model saw it (NaN: missing)

@@ -9,6 +9,12 @@ const char* kRiskyRegions[] = {"R-101", "R-207", "R-318", "R-442"};
 
 std::string q(const std::string& s) { return "\"" + s + "\""; }
 
+std::string applicant(std::int64_t phone_age_days, std::int64_t device_age_days, std::int64_t monthly_income) {
+  return ",\"applicant\":{\"phone_age_days\":" + std::to_string(phone_age_days) +
+         ",\"device_age_days\":" + std::to_string(device_age_days) +
+         ",\"monthly_income\":" + std::to_string(monthly_income) + "}";
+}
+
 }  // namespace
 
 SyntheticStream::SyntheticStream(SyntheticOptions options)
@@ -39,10 +45,17 @@ std::string SyntheticStream::normal(std::string& out) {
   std::int64_t amount = 100000 + static_cast<std::int64_t>(pick(400)) * 1000;
   const char* region = kRegions[pick(8)];
   if (kind < 30) {
+    // Applicant signals every application carries; each one alone is
+    // common among honest borrowers too (see fraud pattern 8).
+    std::int64_t phone_age = 15 + pick(3000);
+    std::int64_t device_age = chance(0.12) ? pick(30) : pick(1500);
+    std::int64_t income = 8000 + pick(52) * 1000;
+    std::uint32_t ch = pick(100);
+    const char* channel = ch < 80 ? "app" : ch < 95 ? "h5" : "open_api";
     return emit(out, "loan_application", cust, false,
                 ",\"id_number\":" + q(id) + ",\"phone\":" + q(phone) + ",\"device_id\":" + q(device) +
                     ",\"ip\":" + q(ip) + ",\"amount\":" + std::to_string(amount) + ",\"region\":" + q(region) +
-                    ",\"product\":\"sme_loan\",\"channel\":\"app\"");
+                    ",\"product\":\"sme_loan\",\"channel\":" + q(channel) + applicant(phone_age, device_age, income));
   }
   if (kind < 36) {
     return emit(out, "invoice_financing", cust, false,
@@ -64,7 +77,7 @@ std::string SyntheticStream::normal(std::string& out) {
 
 std::string SyntheticStream::fraud(std::string& out) {
   if (pattern_left_ <= 0) {
-    pattern_ = static_cast<int>(pick(8));
+    pattern_ = static_cast<int>(pick(9));
     pattern_id_ = rng_() % 1000000;
     pattern_left_ = pattern_ == 7 ? 1 : 3 + static_cast<int>(pick(10));
     pattern_amount_ = 150000 + static_cast<std::int64_t>(pick(300)) * 1000;
@@ -75,7 +88,11 @@ std::string SyntheticStream::fraud(std::string& out) {
   std::string cust = "fc-" + pid + "-" + std::to_string(member);
   std::string id = "FID-" + pid + "-" + std::to_string(member);
   std::string phone = "17" + std::to_string(100000000 + pattern_id_ * 7 + member % 5);
-  std::string app = ",\"amount\":" + std::to_string(pattern_amount_) + ",\"product\":\"sme_loan\",\"channel\":\"app\"";
+  // Other patterns' applicants look like anyone's: their signal is velocity.
+  std::string usual_applicant =
+      applicant(15 + pick(3000), chance(0.12) ? pick(30) : pick(1500), 8000 + pick(52) * 1000);
+  std::string app = ",\"amount\":" + std::to_string(pattern_amount_) + ",\"product\":\"sme_loan\",\"channel\":\"app\"" +
+                    usual_applicant;
   switch (pattern_) {
     case 0:  // device farm: one emulator, many identities
       return emit(out, "loan_application", cust, true,
@@ -109,11 +126,30 @@ std::string SyntheticStream::fraud(std::string& out) {
     case 5:  // structuring just below the auto-approval limit
       return emit(out, "loan_application", "fc-" + pid, true,
                   ",\"id_number\":\"FID-" + pid + "\",\"phone\":" + q(phone) + ",\"device_id\":\"fdev-" + pid +
-                      "\",\"amount\":" + std::to_string(185000 + pick(14) * 1000) + ",\"region\":\"R-050\"");
+                      "\",\"amount\":" + std::to_string(185000 + pick(14) * 1000) + ",\"region\":\"R-050\"" +
+                      usual_applicant);
     case 6:  // high-risk region
       return emit(out, "loan_application", cust, true,
                   ",\"id_number\":" + q(id) + ",\"phone\":" + q(phone) + ",\"device_id\":\"fdev-" + pid + "-" +
                       std::to_string(member) + "\",\"region\":" + q(kRiskyRegions[pick(4)]) + app);
+    case 8: {  // synthetic identities: weak signals together, no velocity, no list
+      std::uint32_t c = pick(opt_.customers);
+      std::int64_t phone_age = 15 + static_cast<std::int64_t>(std::exponential_distribution<double>(1.0 / 120)(rng_));
+      std::int64_t device_age = chance(0.6) ? pick(30) : pick(400);
+      std::int64_t income = (chance(0.5) ? 8000 : 30000) + pick(30) * 1000;
+      std::uint32_t ch = pick(100);
+      const char* channel = ch < 45 ? "app" : ch < 80 ? "h5" : "open_api";
+      std::int64_t amount = (chance(0.7) ? 350000 : 100000) + static_cast<std::int64_t>(pick(150)) * 1000;
+      // A campaign of unrelated-looking identities: nothing shared to count.
+      std::string ident = std::to_string(5000000000ULL + pattern_id_ * 1000 + member);
+      return emit(out, "loan_application", "c-" + std::to_string(c), true,
+                  ",\"id_number\":\"ID-" + ident + "\",\"phone\":\"1" +
+                      std::to_string(3900000000ULL + pattern_id_ * 1000 + member) + "\",\"device_id\":\"dev-n" + ident +
+                      "\",\"ip\":\"10." + std::to_string(c % 250) + "." + std::to_string(c / 250 % 250) + "." +
+                      std::to_string(c % 97) + "\",\"amount\":" + std::to_string(amount) +
+                      ",\"region\":" + q(kRegions[pick(8)]) + ",\"product\":\"sme_loan\",\"channel\":" + q(channel) +
+                      applicant(phone_age, device_age, income));
+    }
     default:  // a device already confirmed in a fraud case
       return emit(out, "loan_application", cust, true,
                   ",\"id_number\":" + q(id) + ",\"phone\":" + q(phone) + ",\"device_id\":\"dev-blk-000" +

@@ -8,8 +8,14 @@
 //   applying again and again, rotating phones), cash-out (most of a fresh
 //   disbursement withdrawn within hours), duplicate invoices (one invoice
 //   financed by several shell companies), application bursts from one IP,
-//   structuring just below the 200,000 auto-approval limit, blocked devices
-//   and high-risk regions.
+//   structuring just below the 200,000 auto-approval limit, blocked devices,
+//   high-risk regions, and synthetic identities: one application each, no
+//   velocity or list signal, only a young phone number, a fresh device, a
+//   web or API channel and a large amount together, each of which alone is
+//   common among honest applicants (what a model learns and a threshold
+//   cannot).
+// Applications carry `channel` and `applicant` {phone_age_days,
+// device_age_days, monthly_income}.
 // Every event carries `label` (1 for events produced by a fraud pattern) so
 // backtests have ground truth. `hot_key_share` routes that share of events
 // to one device and one ID number (the hot-key attack benchmark).

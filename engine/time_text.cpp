@@ -1,5 +1,7 @@
 #include "engine/time_text.h"
 
+#include <cstdio>
+
 namespace fraud {
 
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
@@ -100,6 +102,28 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
   }
   if (n == 0) return std::nullopt;
   return n * unit;
+}
+
+std::string format_rfc3339_ms(std::int64_t ms) {
+  std::int64_t days = ms >= 0 ? ms / 86'400'000 : -((-ms + 86'399'999) / 86'400'000);
+  std::int64_t in_day = ms - days * 86'400'000;
+  // civil_from_days (H. Hinnant's algorithm).
+  std::int64_t z = days + 719468;
+  std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  std::int64_t doe = z - era * 146097;
+  std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  std::int64_t y = yoe + era * 400;
+  std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  std::int64_t mp = (5 * doy + 2) / 153;
+  std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) ++y;
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ", static_cast<long long>(y),
+                static_cast<long long>(m), static_cast<long long>(d), static_cast<long long>(in_day / 3'600'000),
+                static_cast<long long>(in_day / 60'000 % 60), static_cast<long long>(in_day / 1000 % 60),
+                static_cast<long long>(in_day % 1000));
+  return buf;
 }
 
 }  // namespace fraud

@@ -1,6 +1,7 @@
 // The `fraudstream` command line: wires the engine library to its
 // connectors. Each subcommand lives in its own function below.
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <csignal>
 
 #include <spdlog/spdlog.h>
@@ -17,9 +18,11 @@
 #include "engine/cli/replay.h"
 #include "engine/cli/rule_tests.h"
 #include "engine/cli/stream_commands.h"
+#include "engine/cli/train.h"
 #include "engine/cli/verdict_diff.h"
 #include "engine/pack_loader.h"
 #include "engine/synthetic_stream.h"
+#include "engine/time_text.h"
 
 namespace fs = std::filesystem;
 using namespace fraud;
@@ -220,6 +223,24 @@ int main(int argc, char** argv) {
   diff->add_option("--events", diff_events, "Events, one JSON object per line")->required();
   diff->add_option("--format", diff_format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
+  std::string train_rules, train_events, train_out, train_validate, train_label_time;
+  TrainOptions train_opts;
+  auto* train = app.add_subcommand("train", "Train a model of the pack on its own point-in-time features (XGBoost)");
+  train->add_option("--rules", train_rules, "Rule pack directory (declares the model)")->required();
+  train->add_option("--model", train_opts.model, "Name of the model in the pack")->required();
+  train->add_option("--events", train_events, "Labelled events, one JSON object per line, in order")->required();
+  train->add_option("--label", train_opts.label, "Field holding the ground truth (0/1 or true/false)")->required();
+  train->add_option("--out", train_out, "Model file to write (XGBoost JSON); a .training.json sidecar beside it")
+      ->required();
+  train->add_option("--validate-from", train_validate,
+                    "Event time where validation starts (ms since the epoch or RFC 3339); default: the last 20%");
+  train->add_option("--label-time", train_label_time,
+                    "Field: when the label became known; events labelled after the cut-off do not train");
+  train->add_option("--rounds", train_opts.params.rounds, "Boosting rounds (trees)")->check(CLI::Range(1, 100000));
+  train->add_option("--max-depth", train_opts.params.max_depth, "Tree depth")->check(CLI::Range(1, 64));
+  train->add_option("--learning-rate", train_opts.params.learning_rate, "Shrinkage (eta)")
+      ->check(CLI::Range(0.0001, 1.0));
+
   std::string paysim_csv;
   auto* paysim = app.add_subcommand("paysim-to-jsonl", "Convert a PaySim CSV to fraudstream events (stdout)");
   paysim->add_option("csv", paysim_csv, "PaySim CSV file")->required();
@@ -309,6 +330,22 @@ int main(int argc, char** argv) {
   if (*check) return cmd_check(dir, format);
   if (*test) return cmd_test(test_dir);
   if (*paysim) return cmd_paysim(paysim_csv);
+  if (*train) {
+    if (!train_validate.empty()) {
+      std::int64_t ms = 0;
+      auto [end, ec] = std::from_chars(train_validate.data(), train_validate.data() + train_validate.size(), ms);
+      if (ec == std::errc() && end == train_validate.data() + train_validate.size()) {
+        train_opts.validate_from_ms = ms;
+      } else if (auto t = parse_rfc3339_ms(train_validate)) {
+        train_opts.validate_from_ms = *t;
+      } else {
+        std::cerr << "--validate-from: not milliseconds since the epoch nor RFC 3339: " << train_validate << "\n";
+        return 2;
+      }
+    }
+    if (!train_label_time.empty()) train_opts.label_time = train_label_time;
+    return train_model(train_rules, train_events, train_out, train_opts, std::cout, std::cerr);
+  }
   if (*diff) return cmd_diff(diff_base, diff_cand, diff_events, diff_format);
   if (*replay) return cmd_replay(rules_dir, events, out, batch, label, report, record_time);
   return 2;
