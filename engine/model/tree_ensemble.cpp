@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 namespace fraud {
 
@@ -80,11 +81,67 @@ float TreeEnsemble::transform(float margin) const {
   return margin;
 }
 
+void TreeEnsemble::widen(const float* row, float* wide) const {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  for (std::uint32_t f = 0; f < num_features_; ++f) {
+    bool missing = row[f] != row[f];
+    wide[f] = missing ? -kInf : row[f];
+    wide[num_features_ + f] = missing ? kInf : row[f];
+  }
+}
+
 void TreeEnsemble::predict_margin(std::span<const float> rows, std::span<float> out) const {
-  const std::size_t n = out.size();
+  const std::size_t n = out.size(), nf = num_features_, wf = 2 * nf;
   std::fill(out.begin(), out.end(), base_margin_);
-  for (std::uint32_t root : roots_) {
-    for (std::size_t r = 0; r < n; ++r) out[r] += nodes_[leaf_of(root, rows.data() + r * num_features_)].value;
+  constexpr std::size_t kBlock = 64;  // rows whose widened inputs stay in L1
+  thread_local std::vector<float> wide;
+  wide.resize(std::min(n, kBlock) * wf);
+  if (n < 8) {
+    // Few rows: several trees of one row at a time; their leaves are added
+    // in tree order.
+    constexpr std::size_t kTrees = 8;
+    for (std::size_t r = 0; r < n; ++r) {
+      widen(rows.data() + r * nf, wide.data());
+      const float* row = wide.data();
+      std::size_t t = 0;
+      for (; t + kTrees <= roots_.size(); t += kTrees) {
+        std::uint32_t at[kTrees];
+        std::uint32_t depth = 0;
+        for (std::size_t k = 0; k < kTrees; ++k) {
+          at[k] = roots_[t + k];
+          depth = std::max(depth, depth_[t + k]);
+        }
+        for (std::uint32_t d = 0; d < depth; ++d) {
+#pragma GCC unroll 8
+          for (std::size_t k = 0; k < kTrees; ++k) at[k] = step(at[k], row);
+        }
+        for (std::size_t k = 0; k < kTrees; ++k) out[r] += leaf_value_[at[k]];
+      }
+      for (; t < roots_.size(); ++t) out[r] += leaf_value_[leaf_of(t, row)];
+    }
+    return;
+  }
+  // Many rows: a block of rows goes through every tree, each tree over
+  // several rows at a time.
+  constexpr std::size_t kLanes = 16;
+  for (std::size_t b = 0; b < n; b += kBlock) {
+    const std::size_t end = std::min(n, b + kBlock);
+    for (std::size_t r = b; r < end; ++r) widen(rows.data() + r * nf, wide.data() + (r - b) * wf);
+    for (std::size_t t = 0; t < roots_.size(); ++t) {
+      const std::uint32_t root = roots_[t], depth = depth_[t];
+      std::size_t r = b;
+      for (; r + kLanes <= end; r += kLanes) {
+        const float* w = wide.data() + (r - b) * wf;
+        std::uint32_t at[kLanes];
+        for (std::size_t k = 0; k < kLanes; ++k) at[k] = root;
+        for (std::uint32_t d = 0; d < depth; ++d) {
+#pragma GCC unroll 16
+          for (std::size_t k = 0; k < kLanes; ++k) at[k] = step(at[k], w + k * wf);
+        }
+        for (std::size_t k = 0; k < kLanes; ++k) out[r + k] += leaf_value_[at[k]];
+      }
+      for (; r < end; ++r) out[r] += leaf_value_[leaf_of(t, wide.data() + (r - b) * wf)];
+    }
   }
 }
 
@@ -95,9 +152,12 @@ void TreeEnsemble::predict(std::span<const float> rows, std::span<float> out) co
 
 void TreeEnsemble::contributions(std::span<const float> row, std::span<float> out) const {
   std::fill(out.begin(), out.end(), 0.0f);
+  thread_local std::vector<float> wide;
+  wide.resize(2 * num_features_);
+  widen(row.data(), wide.data());
   float& bias = out[num_features_];
   for (std::size_t t = 0; t < roots_.size(); ++t) {
-    std::uint32_t leaf = leaf_of(roots_[t], row.data());
+    std::uint32_t leaf = leaf_of(t, wide.data());
     for (std::uint32_t k = credit_[leaf]; k < credit_[leaf + 1]; ++k) out[credits_[k].feature] += credits_[k].amount;
     bias += tree_bias_[t];
   }
@@ -203,7 +263,7 @@ std::variant<TreeEnsemble, std::string> TreeEnsemble::from_xgboost_json(std::str
                        std::to_string(m.num_features_)};
           }
           node.left = static_cast<std::uint32_t>(base + order.size());
-          node.feature = static_cast<std::uint32_t>(split[id]) | (dleft[id] ? kDefaultLeft : 0);
+          node.input = static_cast<std::uint32_t>(split[id]) | (dleft[id] ? kDefaultLeft : 0);
           order.push_back(static_cast<std::uint32_t>(left[id]));
           order.push_back(static_cast<std::uint32_t>(right[id]));
         }
@@ -242,7 +302,7 @@ std::variant<TreeEnsemble, std::string> TreeEnsemble::from_xgboost_json(std::str
         std::size_t first = m.credits_.size();
         for (std::size_t p = path.size(); p-- > 0;) {
           std::uint32_t child = path[p], up = parent[child];
-          std::uint32_t feature = m.nodes_[base + up].feature & ~kDefaultLeft;
+          std::uint32_t feature = m.nodes_[base + up].input & ~kDefaultLeft;
           float delta = mean[child] - mean[up];
           auto it = std::find_if(m.credits_.begin() + first, m.credits_.end(),
                                  [&](const Credit& c) { return c.feature == feature; });
@@ -254,6 +314,21 @@ std::variant<TreeEnsemble, std::string> TreeEnsemble::from_xgboost_json(std::str
         }
       }
       m.credit_[m.nodes_.size()] = static_cast<std::uint32_t>(m.credits_.size());
+      // Leaves become self-loops (see Node), their values kept aside.
+      std::uint32_t deepest = 0;
+      m.leaf_value_.resize(m.nodes_.size(), 0.0f);
+      for (std::size_t k = 0; k < order.size(); ++k) {
+        Node& node = m.nodes_[base + k];
+        if (node.left != kLeaf) {
+          std::uint32_t feature = node.input & ~kDefaultLeft;
+          node.input = (node.input & kDefaultLeft) ? feature : m.num_features_ + feature;
+          continue;
+        }
+        deepest = std::max(deepest, depth_of[order[k]]);
+        m.leaf_value_[base + k] = node.value;
+        node = Node{std::nanf(""), static_cast<std::uint32_t>(base + k), 0};
+      }
+      m.depth_.push_back(deepest);
     }
     return m;
   } catch (const Fail& f) {

@@ -56,26 +56,34 @@ class TreeEnsemble {
   void contributions(std::span<const float> row, std::span<float> out) const;
 
  private:
+  // The walk reads a row "widened" to 2 x num_features: the inputs with NaN
+  // as -inf, then as +inf. A split whose missing values go left reads the
+  // first half, one whose missing go right the second, so `value >=
+  // condition` alone picks the child, as XGBoost's `!(value < condition)`
+  // with its default directions does. A leaf leads to itself (condition
+  // NaN), so every row of a tree takes the tree's depth in steps, with no
+  // branch on the data; several rows (or trees) are walked at once, their
+  // load chains overlapping.
   struct Node {
-    float value;            // split condition, or the leaf value
-    std::uint32_t left;     // first child (the right one follows); kLeaf for a leaf
-    std::uint32_t feature;  // split feature, top bit: missing goes left
+    float value;          // split condition; NaN for a leaf
+    std::uint32_t left;   // first child (the right one follows); itself for a leaf
+    std::uint32_t input;  // index into the widened row
   };
   struct Credit {  // one input's per-path contribution within one tree
     std::uint32_t feature;
     float amount;
   };
-  static constexpr std::uint32_t kLeaf = 0xFFFFFFFFu;
-  static constexpr std::uint32_t kDefaultLeft = 0x80000000u;
+  static constexpr std::uint32_t kLeaf = 0xFFFFFFFFu;         // while building
+  static constexpr std::uint32_t kDefaultLeft = 0x80000000u;  // while building
 
-  std::uint32_t leaf_of(std::uint32_t root, const float* row) const {
-    std::uint32_t i = root;
-    while (nodes_[i].left != kLeaf) {
-      const Node& n = nodes_[i];
-      float v = row[n.feature & ~kDefaultLeft];
-      bool right = v != v ? !(n.feature & kDefaultLeft) : !(v < n.value);
-      i = n.left + static_cast<std::uint32_t>(right);
-    }
+  void widen(const float* row, float* wide) const;
+  std::uint32_t step(std::uint32_t i, const float* wide) const {
+    const Node& n = nodes_[i];
+    return n.left + static_cast<std::uint32_t>(wide[n.input] >= n.value);
+  }
+  std::uint32_t leaf_of(std::size_t tree, const float* wide) const {
+    std::uint32_t i = roots_[tree];
+    for (std::uint32_t d = depth_[tree]; d > 0; --d) i = step(i, wide);
     return i;
   }
 
@@ -85,6 +93,8 @@ class TreeEnsemble {
   float base_margin_ = 0;
   std::vector<Node> nodes_;            // every tree, each laid out breadth first
   std::vector<std::uint32_t> roots_;   // per tree: its root's index in nodes_
+  std::vector<std::uint32_t> depth_;   // per tree: its deepest leaf's depth
+  std::vector<float> leaf_value_;      // per node: the leaf's value (0 for a split)
   std::vector<float> tree_bias_;       // per tree: the root's mean value
   std::vector<std::uint32_t> credit_;  // per node (leaves used): first entry in credits_, plus an end marker
   std::vector<Credit> credits_;
