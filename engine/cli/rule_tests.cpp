@@ -148,12 +148,13 @@ class CaseRunner {
       jsons.push_back(std::move(json));
     }
     std::vector<Verdict> verdicts;
-    std::vector<std::vector<Value>> features;
+    std::vector<std::vector<Value>> features, model_scores;
     bool degraded = false;
     CallbackSink sink(
         [&](const VerdictOut& o) {
           verdicts.push_back(o.verdict);
           features.emplace_back(o.features.begin(), o.features.end());  // numbers: nothing dangles
+          model_scores.emplace_back(o.models.begin(), o.models.end());
           degraded |= o.verdict.degraded;
         },
         nullptr);
@@ -173,7 +174,7 @@ class CaseRunner {
       }
       if (!check_keys(x,
                       {"event_id", "decision", "score", "rules", "shadow_rules", "matched", "not_matched", "features",
-                       "reasons"},
+                       "reasons", "models"},
                       "an expectation")) {
         return;
       }
@@ -245,6 +246,34 @@ class CaseRunner {
           if (!same_value(want, values[*fid])) {
             failures.push_back(prefix + "feature " + it->first.Scalar() + ": expected " + show(want) + ", got " +
                                show(values[*fid]));
+          }
+        }
+      }
+      if (const YAML::Node models = x["models"]) {
+        // name: [min, max] (inclusive), a number, or null (not scored).
+        if (!models.IsMap()) return bad(where(file_, models) + ": models must be a map name: [min, max]");
+        for (auto it = models.begin(); it != models.end(); ++it) {
+          auto mid = rules_.model_index(it->first.Scalar());
+          if (!mid) return bad(where(file_, it->first) + ": unknown model '" + it->first.Scalar() + "'");
+          const Value& got = model_scores[idx].size() > *mid ? model_scores[idx][*mid] : Value{};
+          const std::string name = "model " + it->first.Scalar();
+          if (it->second.IsSequence()) {
+            Value lo = it->second.size() == 2 ? yaml_scalar_value(it->second[0]) : Value{};
+            Value hi = it->second.size() == 2 ? yaml_scalar_value(it->second[1]) : Value{};
+            if (!lo.is_number() || !hi.is_number() || lo.number > hi.number) {
+              return bad(where(file_, it->second) + ": a score range is [min, max], like [0.8, 1]");
+            }
+            if (!got.is_number() || got.number < lo.number || got.number > hi.number) {
+              failures.push_back(prefix + name + ": expected a score in [" + show(lo) + ", " + show(hi) + "], got " +
+                                 show(got));
+            }
+          } else {
+            Value want = yaml_scalar_value(it->second);
+            if (!want.is_number() && !want.is_null()) {
+              return bad(where(file_, it->second) + ": expect a score, [min, max], or null (not scored)");
+            }
+            if (!same_value(want, got))
+              failures.push_back(prefix + name + ": expected " + show(want) + ", got " + show(got));
           }
         }
       }

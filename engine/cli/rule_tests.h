@@ -17,6 +17,7 @@
 //           not_matched: [y]                # none of these (either mode)
 //           features: {ids_per_device_24h: 3}
 //           reasons: {device_shared_by_ids: "device used by 3 ID numbers in 24h"}
+//           models: {fraud_model: [0.8, 1]}  # score in range; a number; null: not scored
 //
 // Events without `event_id` get "<n>" (1-based position in the case).
 #pragma once

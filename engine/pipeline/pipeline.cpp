@@ -213,7 +213,9 @@ void Pipeline::produce(PipelineBatch& b) {
     if (!begun) {
       // failed below; the records are read again after a restart
     } else if (b.valid[i]) {
-      ok = sink_.send_verdict(VerdictOut{r, *b.ptrs[v], b.verdicts[v], b.processor.features_of(v), b.encoded[v]}, slot);
+      ok = sink_.send_verdict(VerdictOut{r, *b.ptrs[v], b.verdicts[v], b.processor.features_of(v), b.encoded[v],
+                                         b.processor.model_scores_of(v)},
+                              slot);
       ++v;
     } else {
       ok = sink_.send_dead_letter(DeadLetterOut{r, b.errors[i].reason, b.errors[i].detail}, slot);

@@ -30,8 +30,9 @@ struct VerdictOut {
   const SourceRecord& record;
   const Event& event;
   const Verdict& verdict;
-  std::span<const Value> features;  // by feature index, null where not read
-  std::string_view json;            // the verdict as RULES.md encodes it
+  std::span<const Value> features;     // by feature index, null where not read
+  std::string_view json;               // the verdict as RULES.md encodes it
+  std::span<const Value> models = {};  // scores by model id, null where not scored
 };
 
 struct DeadLetterOut {

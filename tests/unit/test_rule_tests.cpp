@@ -71,3 +71,28 @@ TEST(RuleTests, MalformedCasesAreErrorsNotPasses) {
   EXPECT_EQ(r.passed, 0);
   EXPECT_EQ(r.errors, 3) << r.output;
 }
+
+TEST(RuleTests, ModelScoreRangesPassAndFail) {
+  namespace fs = std::filesystem;
+  fs::path pack = fs::path(::testing::TempDir()) / "model-range-pack";
+  fs::remove_all(pack);
+  fs::create_directories(pack / "tests");
+  fs::copy_file(std::string(FRAUD_SOURCE_DIR) + "/tests/data/models/logistic.json", pack / "m.json");
+  std::ofstream(pack / "rules.yaml") << "models:\n  - name: m\n    file: m.json\n    inputs: [a, b, c, d]\n"
+                                        "rules:\n  - name: r\n    when: m > 0.5\n    reason: risky\n";
+  std::ofstream(pack / "tests" / "t.yaml")
+      << "cases:\n"
+         "  - name: in range\n    events: [{event_type: t, ts: 1, a: 3, b: 0, c: 0, d: 0}]\n"
+         "    expect: [{models: {m: [0, 1]}}]\n"
+         "  - name: out of range\n    events: [{event_type: t, ts: 1, a: 3, b: 0, c: 0, d: 0}]\n"
+         "    expect: [{models: {m: [2, 3]}}]\n"
+         "  - name: not scored\n    events: [{event_type: t, ts: 1, a: 3, b: 0, c: 0, d: 0}]\n"
+         "    expect: [{models: {m: null}}]\n";
+  PackLoadResult loaded = load_pack_directory(pack);
+  ASSERT_TRUE(loaded.ok()) << loaded.diagnostics.to_text();
+  RuleTestReport r = run_rule_tests(*loaded.rules, pack / "tests");
+  EXPECT_EQ(r.passed, 1) << r.output;
+  EXPECT_EQ(r.failed, 2) << r.output;
+  EXPECT_NE(r.output.find("model m: expected a score in [2, 3], got 0."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("model m: expected null, got 0."), std::string::npos) << r.output;
+}

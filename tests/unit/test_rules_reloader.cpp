@@ -113,3 +113,33 @@ TEST(RulesReloader, SiblingsOfThePackDirectoryAreNotItsChanges) {
   EXPECT_TRUE(wait_for([&] { return failed.load() == 1; })) << "request_reload() did not reload";
   EXPECT_EQ(loaded.load(), 0);
 }
+
+TEST(RulesReloader, ABrokenModelFileNeverReplacesTheRunningPack) {
+  fs::path pack = fs::path(::testing::TempDir()) / "model-pack";
+  fs::remove_all(pack);
+  fs::create_directories(pack);
+  fs::copy_file(std::string(FRAUD_SOURCE_DIR) + "/tests/data/models/logistic.json", pack / "m.json");
+  std::ofstream(pack / "rules.yaml") << "models:\n  - name: m\n    file: m.json\n    inputs: [a, b, c, d]\n"
+                                        "rules:\n  - name: r\n    when: m > 0.5\n    reason: risky\n";
+  PackLoadResult first = load_pack_directory(pack);
+  ASSERT_TRUE(first.ok()) << first.diagnostics.to_text();
+  std::atomic<int> loaded{0};
+  std::mutex mu;
+  std::vector<std::string> errors;
+  RulesReloader reloader(
+      pack.string(), first.rules->version, [&](std::shared_ptr<const RuleSet>) { loaded.fetch_add(1); },
+      [&](const Diagnostics& d) {
+        std::lock_guard lock(mu);
+        for (const auto& item : d.items()) errors.push_back(item.code);
+      },
+      50);
+  // A deploy that truncated the model file.
+  { std::ofstream(pack / "m.json") << "{\"learner\": {\"gradient_booster\""; }
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard lock(mu);
+    return !errors.empty();
+  })) << "the broken model was not reported";
+  EXPECT_EQ(loaded.load(), 0) << "a pack with a broken model was loaded";
+  std::lock_guard lock(mu);
+  EXPECT_EQ(errors[0], "E602");
+}
