@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <istream>
 #include <ostream>
+#include <set>
 
 #include "engine/pipeline/line_source.h"
 #include "engine/pipeline/local_run.h"
@@ -64,6 +65,7 @@ ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istrea
   stats.labelled_run = options.label_slot.has_value();
   stats.rule_true_hits.assign(rules.rules.size(), 0);
   stats.rule_labelled_hits.assign(rules.rules.size(), 0);
+  stats.model_scores.resize(rules.models.size());
   auto start = std::chrono::steady_clock::now();
   std::string buffer;
   auto write_out = [&] {
@@ -80,7 +82,14 @@ ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istrea
         if (v.ts_clamped_from != INT64_MIN) ++stats.clamped;
         stats.late_ops += v.late_count;
         if (v.degraded) ++stats.degraded;
-        if (stats.labelled_run) account_label(stats, rules, o.event, v, options);
+        if (stats.labelled_run) {
+          account_label(stats, rules, o.event, v, options);
+          if (auto label = label_of(o.event.field(*options.label_slot))) {
+            for (std::size_t m = 0; m < o.models.size(); ++m) {
+              if (o.models[m].is_number()) stats.model_scores[m].push_back({o.models[m].number, *label});
+            }
+          }
+        }
         if (out) {
           buffer.append(o.json);
           buffer.push_back('\n');
@@ -101,6 +110,9 @@ ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istrea
   config.max_event_bytes = options.max_event_bytes;
   config.record_time_field = options.record_time_slot;
   config.encode_verdicts = out != nullptr;
+  // A backtest scores every event each model selects, read by a rule or
+  // not, so each model's own figures cover the whole stream (same values).
+  config.read_all_features = stats.labelled_run && !rules.models.empty();
   run_to_end(config, rules, source, sink, store);
   write_out();
   stats.lines = source.lines();
@@ -109,6 +121,20 @@ ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istrea
   }
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return stats;
+}
+
+std::vector<double> model_thresholds(const RuleSet& rules, std::uint32_t model) {
+  std::set<double> found;
+  for (const Node& n : rules.nodes) {
+    if (n.op != NodeOp::kGe && n.op != NodeOp::kGt && n.op != NodeOp::kLe && n.op != NodeOp::kLt) continue;
+    const Node& a = rules.nodes[rules.args[n.args_begin]];
+    const Node& b = rules.nodes[rules.args[n.args_begin + 1]];
+    auto is_model = [&](const Node& x) { return x.op == NodeOp::kModel && x.index == model; };
+    auto number = [](const Node& x) { return x.op == NodeOp::kConst && x.constant.is_number(); };
+    if (is_model(a) && number(b)) found.insert(b.constant.number);
+    if (is_model(b) && number(a)) found.insert(a.constant.number);
+  }
+  return {found.begin(), found.end()};
 }
 
 std::string format_replay_table(const RuleSet& rules, const ReplayStats& s) {
@@ -181,6 +207,20 @@ std::string format_replay_table(const RuleSet& rules, const ReplayStats& s) {
                   static_cast<unsigned long long>(s.declined_labelled - s.declined_true),
                   ratio(s.declined_true, s.declined_labelled), ratio(s.declined_true, s.positives));
     out += buf;
+    for (std::uint32_t m = 0; m < rules.models.size() && m < s.model_scores.size(); ++m) {
+      std::vector<ScoredLabel> rows = s.model_scores[m];
+      double ap = pr_auc(rows), roc = roc_auc(rows);
+      std::snprintf(buf, sizeof buf, "%-32s %-8s %10zu  PR-AUC %.4f  ROC-AUC %.4f\n",
+                    ("MODEL: " + rules.models[m].name).c_str(), "scored", rows.size(), ap, roc);
+      out += buf;
+      for (double t : model_thresholds(rules, m)) {
+        ThresholdFigures f = at_threshold(rows, t);
+        std::snprintf(buf, sizeof buf, "  %-30s %-8s %10zu %9zu %9zu %9.3f %8.3f\n",
+                      (rules.models[m].name + " >= " + std::to_string(t).substr(0, 6)).c_str(), "", f.flagged,
+                      f.true_positives, f.flagged - f.true_positives, f.precision, f.recall);
+        out += buf;
+      }
+    }
     std::snprintf(buf, sizeof buf, "%-32s %11.3f%%\n%-32s %11.3f%%\n", "review rate", pct(s.decisions[1]),
                   "decline rate", pct(s.decisions[2]));
     out += buf;

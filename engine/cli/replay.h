@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cli/score_metrics.h"
 #include "engine/feature_store.h"
 #include "engine/rule_set.h"
 #include "engine/value.h"
@@ -54,6 +55,8 @@ struct ReplayStats {
   std::vector<std::uint64_t> rule_labelled_hits;           // hits on labelled events
   std::uint64_t flagged_labelled = 0, flagged_true = 0;    // decision review or decline
   std::uint64_t declined_labelled = 0, declined_true = 0;  // decision decline
+  // Per model: (score, label) of every labelled event it scored.
+  std::vector<std::vector<ScoredLabel>> model_scores;
   // Rule hits per event-time bucket: bucket start (ms) -> hits by rule.
   std::map<std::int64_t, std::vector<std::uint64_t>> timeline;
 };
@@ -63,7 +66,13 @@ struct ReplayStats {
 ReplayStats replay_events(const RuleSet& rules, FeatureStore& store, std::istream& events, std::ostream* verdicts,
                           std::ostream& errors, const ReplayOptions& options);
 
-// The end-of-run table: events, decisions by kind, hits per rule, events/s.
+// The thresholds the pack's rules compare a model's score with
+// (`m >= 0.9`, `0.5 < m`), ascending.
+std::vector<double> model_thresholds(const RuleSet& rules, std::uint32_t model);
+
+// The end-of-run table: events, decisions by kind, hits per rule, events/s;
+// in a backtest, each model's PR-AUC and precision/recall at its rules'
+// thresholds.
 std::string format_replay_table(const RuleSet& rules, const ReplayStats& stats);
 
 }  // namespace fraud

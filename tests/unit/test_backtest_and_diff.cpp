@@ -1,6 +1,7 @@
 // Backtest figures and verdict diff counts on small hand-made streams.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <sstream>
 
 #include "connectors/memory/memory_feature_store.h"
@@ -112,4 +113,65 @@ TEST(VerdictDiff, CountsDirectionsAndCauses) {
   EXPECT_EQ((d.samples[std::make_pair(0, 1)]), (std::vector<std::string>{"e2", "e3"}));
   std::string json = format_diff_json(d);
   EXPECT_NE(json.find(R"({"from":"allow","to":"review","count":2,"samples":["e2","e3"]})"), std::string::npos) << json;
+}
+
+TEST(ScoreMetrics, PrAucRocAucAndThresholdsWithTies) {
+  // Scores 0.9(+) 0.8(-) 0.8(+) 0.3(-) 0.1(+): the tie at 0.8 is one step.
+  std::vector<ScoredLabel> rows = {{0.9, true}, {0.8, false}, {0.8, true}, {0.3, false}, {0.1, true}};
+  // AP = 1/3 * 1/1 + 1/3 * 2/3 + 1/3 * 3/5
+  EXPECT_NEAR(pr_auc(rows), (1.0 + 2.0 / 3 + 3.0 / 5) / 3, 1e-12);
+  // Pairs (+,-): 3 x 2 = 6; ordered right: (0.9 > both) 2, (0.8+ vs 0.8-) 0.5, (0.8+ > 0.3) 1, (0.1 vs both) 0
+  EXPECT_NEAR(roc_auc(rows), 3.5 / 6, 1e-12);
+  ThresholdFigures f = at_threshold(rows, 0.8);
+  EXPECT_EQ(f.flagged, 3u);
+  EXPECT_EQ(f.true_positives, 2u);
+  EXPECT_NEAR(f.recall, 2.0 / 3, 1e-12);
+  std::vector<ScoredLabel> none = {{0.5, false}};
+  EXPECT_EQ(pr_auc(none), 0.0);
+}
+
+TEST(Backtest, EachModelsPrAucAndItsRulesThresholds) {
+  const char* yaml = R"(models:
+  - name: m
+    file: m.json
+    inputs: [a, b, c, d]
+rules:
+  - name: risky
+    when: m >= 0.7
+    reason: risky
+  - name: very_risky
+    when: 0.95 <= m
+    reason: very
+)";
+  std::string model = [] {
+    std::ifstream f(std::string(FRAUD_SOURCE_DIR) + "/tests/data/models/logistic.json");
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+  }();
+  PackLoadOptions o;
+  o.extra_fields = {"is_fraud"};
+  auto r = compile_pack(
+      {{"p.yaml", yaml}}, [&](const std::string&) -> FileText { return std::optional<std::string>(model); }, o);
+  ASSERT_TRUE(r.ok()) << r.diagnostics.to_text();
+  EXPECT_EQ(model_thresholds(*r.rules, 0), (std::vector<double>{0.7, 0.95}));
+  std::string lines;
+  for (int i = 0; i < 40; ++i) {
+    double a = (i % 10) * 0.3 - 1;
+    lines += "{\"event_id\":\"e" + std::to_string(i) + "\",\"event_type\":\"t\",\"ts\":" + std::to_string(i) +
+             ",\"a\":" + std::to_string(a) + ",\"b\":0.5,\"is_fraud\":" + (a > 0.8 ? "1" : "0") + "}\n";
+  }
+  std::istringstream in(lines);
+  std::ostringstream errors;
+  MemoryFeatureStore store;
+  ReplayOptions ro;
+  ro.label_slot = r.rules->fields.find("is_fraud");
+  ReplayStats s = replay_events(*r.rules, store, in, nullptr, errors, ro);
+  ASSERT_EQ(s.model_scores.size(), 1u);
+  EXPECT_EQ(s.model_scores[0].size(), 40u) << "every labelled event the model selects is scored";
+  std::string table = format_replay_table(*r.rules, s);
+  EXPECT_NE(table.find("MODEL: m"), std::string::npos) << table;
+  EXPECT_NE(table.find("PR-AUC"), std::string::npos) << table;
+  EXPECT_NE(table.find("m >= 0.7000"), std::string::npos) << table;
+  EXPECT_NE(table.find("m >= 0.9500"), std::string::npos) << table;
 }
