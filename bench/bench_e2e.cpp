@@ -11,7 +11,9 @@
 //   throughput  a backlog of --events events is loaded first, then the
 //               engine drains it flat out; events/s between its first and
 //               last acknowledged verdict. Modes: full (shipped pack +
-//               Redis), passthrough (no rules, no features: the ceiling),
+//               Redis, its model included), full-no-model (the same pack
+//               without its model: the model's cost), passthrough (no
+//               rules, no features: the ceiling),
 //               memory (in-process store), naive (one synchronous Redis
 //               round trip per feature op), hot-key (half of all events on
 //               one device and one ID number); batch sizes and thread counts.
@@ -131,6 +133,14 @@ class Bench {
     std::filesystem::create_directories(work_ + "/passthrough");
     std::ofstream(work_ + "/passthrough/00-settings.yaml")
         << "settings:\n  score_thresholds: {review: 50, decline: 80}\n";
+    // The shipped pack without its models (and without what only they read).
+    std::filesystem::create_directories(work_ + "/no-model");
+    for (const auto& f : std::filesystem::directory_iterator(rules_dir_)) {
+      std::string name = f.path().filename().string();
+      if (!f.is_regular_file() || name.find("model") != std::string::npos) continue;
+      std::filesystem::copy_file(f.path(), work_ + "/no-model/" + name,
+                                 std::filesystem::copy_options::overwrite_existing);
+    }
   }
 
   // Runs every scenario on a real Apache Kafka broker (scripts/kafka-cluster.sh,
@@ -209,6 +219,9 @@ class Bench {
         case Mode::kNaive:
           args.insert(args.end(), {"--rules", rules_dir_, "--redis", redis_url, "--redis-calls", "per_operation"});
           break;
+        case Mode::kFullNoModel:
+          args.insert(args.end(), {"--rules", work_ + "/no-model", "--redis", redis_url});
+          break;
         case Mode::kMemory:
           args.insert(args.end(), {"--rules", rules_dir_, "--redis", "memory"});
           break;
@@ -243,7 +256,7 @@ class Bench {
           << fraud::testing::http_get(fleet.ports[e], "/metrics");
     }
     for (pid_t pid : fleet.pids) r.peak_rss_mb = std::max(r.peak_rss_mb, status_mb(pid, "VmHWM:"));
-    if (s.mode == Mode::kFull || s.mode == Mode::kNaive) {
+    if (s.mode == Mode::kFull || s.mode == Mode::kNaive || s.mode == Mode::kFullNoModel) {
       double events = static_cast<double>(std::max<std::uint64_t>(r.events, 1));
       r.redis_us_per_event = (redis1.cpu_s - redis0.cpu_s) * 1e6 / events;
       // Per batch and node: counts divided by batches x nodes a batch
@@ -427,9 +440,9 @@ int main(int argc, char** argv) {
   }
 
   std::vector<Scenario> throughput = {
-      {"passthrough", Mode::kPassthrough, 0, 2000, 0, events}, {"full", Mode::kFull, 0, 2000, 0, events},
-      {"memory-store", Mode::kMemory, 0, 2000, 0, events},     {"naive", Mode::kNaive, 0, 2000, 0, events / 10},
-      {"hot-key", Mode::kFull, 0.5, 2000, 0, events},
+      {"passthrough", Mode::kPassthrough, 0, 2000, 0, events},   {"full", Mode::kFull, 0, 2000, 0, events},
+      {"full-no-model", Mode::kFullNoModel, 0, 2000, 0, events}, {"memory-store", Mode::kMemory, 0, 2000, 0, events},
+      {"naive", Mode::kNaive, 0, 2000, 0, events / 10},          {"hot-key", Mode::kFull, 0.5, 2000, 0, events},
   };
   if (bench.on_apache_kafka()) {
     Scenario eos{"full-exactly-once", Mode::kFull, 0, 2000, 0, events};

@@ -65,7 +65,7 @@ std::string csv_row(const Result& r) {
 }
 
 Mode mode_of(const std::string& name) {
-  for (Mode m : {Mode::kFull, Mode::kPassthrough, Mode::kMemory, Mode::kNaive}) {
+  for (Mode m : {Mode::kFull, Mode::kPassthrough, Mode::kMemory, Mode::kNaive, Mode::kFullNoModel}) {
     if (name == mode_name(m)) return m;
   }
   return Mode::kFull;
@@ -256,6 +256,12 @@ void write_report(ReportInput in) {
                             fmt("%.1f", floor20k->p50_ms) + ")"
                       : std::string())
          << " | " << ok(at20k->p99_ms < 25) << " |\n";
+    if (const Result* no_model = find("full-no-model"); full && no_model)
+      md << "| model: >= 0.85 of the same pack without it | " << fmt("%.0f", full->events_per_s) << " / "
+         << fmt("%.0f", no_model->events_per_s) << " = " << fmt("%.2f", full->events_per_s / no_model->events_per_s)
+         << " (engine " << fmt("%.2f", full->engine_us_per_event) << " vs "
+         << fmt("%.2f", no_model->engine_us_per_event) << " us/event) | "
+         << ok(full->events_per_s >= 0.85 * no_model->events_per_s) << " |\n";
     if (full && pass)
       md << "| >= 0.35 of passthrough | " << fmt("%.0f", full->events_per_s) << " / " << fmt("%.0f", pass->events_per_s)
          << " = " << fmt("%.2f", full->events_per_s / pass->events_per_s) << " | "

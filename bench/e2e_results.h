@@ -12,7 +12,9 @@
 
 namespace fraud::e2e {
 
-enum class Mode { kFull, kPassthrough, kMemory, kNaive };
+// kFull: the shipped pack (its model included) with Redis; kFullNoModel: the
+// same pack without its models file, with Redis (the model's cost).
+enum class Mode { kFull, kPassthrough, kMemory, kNaive, kFullNoModel };
 inline const char* mode_name(Mode m) {
   switch (m) {
     case Mode::kFull:
@@ -23,6 +25,8 @@ inline const char* mode_name(Mode m) {
       return "memory";
     case Mode::kNaive:
       return "naive";
+    case Mode::kFullNoModel:
+      return "full-no-model";
   }
   return "?";
 }
