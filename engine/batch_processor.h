@@ -89,6 +89,10 @@ class BatchProcessor {
   // that need a model's score, one predict call per model (ModelScorer).
   // With `degraded`, nothing is scored.
   void score_models(const RuleSet& rules, EvalScratch& scratch, bool degraded = false);
+  // The scores model m gave in this batch.
+  std::span<const float> model_scores(std::size_t m) const {
+    return scored_ ? scorer_.scores(m) : std::span<const float>();
+  }
   std::span<const Value> model_scores_of(std::size_t i) const {
     return scored_ ? scorer_.scores_of(i) : std::span<const Value>();
   }

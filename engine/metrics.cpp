@@ -45,6 +45,9 @@ EngineMetrics::EngineMetrics(std::string input_topic)
       late_events_family_(counter(*registry_, "fraud_late_events_total",
                                   "Events too late for a feature (more than its max_lateness behind the key's "
                                   "newest event; the verdict lists it in late_features), by feature")),
+      model_scores_family_(histogram(*registry_, "fraud_model_score",
+                                     "Scores a model gave, by model (count: events scored; the distribution "
+                                     "shows drift)")),
       rules_info_family_(
           gauge(*registry_, "fraud_rules_info", "The loaded rule pack (value 1 on the current version)")) {
   auto& dlq = counter(*registry_, "fraud_dlq_records_total", "Messages sent to the dead-letter topic, by reason");
@@ -86,6 +89,11 @@ std::shared_ptr<const RuleSetMetrics> EngineMetrics::bind_rules(const RuleSet& r
     m->rule_hits.push_back(&rule_hits_family_.Add({{"rule", r.name}, {"mode", r.shadow ? "shadow" : "enforce"}}));
   }
   for (const auto& f : rules.features) m->late_events.push_back(&late_events_family_.Add({{"feature", f.name}}));
+  for (const auto& model : rules.models) {
+    m->model_scores.push_back(&model_scores_family_.Add(
+        {{"model", model.name}},
+        prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99}));
+  }
   for (const auto& [type, plan] : rules.by_type) {
     m->events_by_type.emplace(type, &events_family_.Add({{"topic", input_topic_}, {"event_type", type}}));
   }

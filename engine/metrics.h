@@ -38,8 +38,9 @@ namespace fraud {
 
 // The per-pack series: rule hits by (rule, mode) and events by type.
 struct RuleSetMetrics {
-  std::vector<prometheus::Counter*> rule_hits;    // by rule index
-  std::vector<prometheus::Counter*> late_events;  // by feature index
+  std::vector<prometheus::Counter*> rule_hits;       // by rule index
+  std::vector<prometheus::Counter*> late_events;     // by feature index
+  std::vector<prometheus::Histogram*> model_scores;  // by model index: every score given
   std::unordered_map<std::string, prometheus::Counter*, StringHash, std::equal_to<>> events_by_type;
   prometheus::Counter* events_other_type = nullptr;
   prometheus::Counter& events_of_type(std::string_view type) const {
@@ -85,6 +86,7 @@ class EngineMetrics {
   prometheus::Family<prometheus::Counter>& events_family_;
   prometheus::Family<prometheus::Counter>& rule_hits_family_;
   prometheus::Family<prometheus::Counter>& late_events_family_;
+  prometheus::Family<prometheus::Histogram>& model_scores_family_;
   prometheus::Family<prometheus::Gauge>& rules_info_family_;
   std::map<std::string, prometheus::Counter*, std::less<>> dlq_;
   std::array<prometheus::Histogram*, kStageCount> stage_latency_{};

@@ -45,6 +45,8 @@ void ModelScorer::begin(const RuleSet& rules, std::size_t events) {
   events_of_.resize(model_count_);
   for (auto& r : rows_) r.clear();
   for (auto& e : events_of_) e.clear();
+  batch_scores_.resize(model_count_);
+  for (auto& s : batch_scores_) s.clear();
 }
 
 void ModelScorer::add_rows(const RuleSet& rules, std::size_t i, const Event& event, const TypePlan& plan,
@@ -70,10 +72,11 @@ void ModelScorer::predict(const RuleSet& rules) {
   for (std::size_t m = 0; m < model_count_; ++m) {
     const std::vector<std::uint32_t>& events = events_of_[m];
     if (events.empty()) continue;
-    scores_.resize(events.size());
-    rules.models[m].trees->predict(rows_[m], scores_);
+    std::vector<float>& scores = batch_scores_[m];
+    scores.resize(events.size());
+    rules.models[m].trees->predict(rows_[m], scores);
     for (std::size_t r = 0; r < events.size(); ++r) {
-      values_[events[r] * model_count_ + m] = Value::of_number(as_decimal(scores_[r]));
+      values_[events[r] * model_count_ + m] = Value::of_number(as_decimal(scores[r]));
     }
   }
 }

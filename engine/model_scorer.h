@@ -61,6 +61,11 @@ class ModelScorer {
   // Scores of event i by model id (null: not scored).
   std::span<const Value> scores_of(std::size_t i) const { return {values_.data() + i * model_count_, model_count_}; }
 
+  // The scores model `m` gave in this batch (as floats, in event order).
+  std::span<const float> scores(std::size_t m) const {
+    return m < batch_scores_.size() ? std::span<const float>(batch_scores_[m]) : std::span<const float>();
+  }
+
   // Appends to `outputs` (from index `count`, reusing entries) the outputs of
   // the scored models among `models` (model ids) for event i; returns the new count.
   std::size_t explain(const RuleSet& rules, std::size_t i, std::span<const std::uint32_t> models,
@@ -77,7 +82,7 @@ class ModelScorer {
   std::vector<std::int32_t> row_of_;                   // events x models: row in rows_[model], -1: not scored
   std::vector<std::vector<float>> rows_;               // per model: its rows, row-major
   std::vector<std::vector<std::uint32_t>> events_of_;  // per model: the event of each row
-  std::vector<float> scores_;
+  std::vector<std::vector<float>> batch_scores_;       // per model
 };
 
 // Appends `,"models":{...}` (RULES.md "Verdict") for a verdict's outputs.

@@ -46,6 +46,18 @@ int cmd_check(const std::string& dir, const std::string& format) {
         }
         std::cout << "\n";
       }
+      for (const auto& m : pack.rules->models) {
+        std::cout << "  model " << m.name << ": " << m.file << ", " << m.trees->num_trees() << " trees (depth up to "
+                  << m.trees->max_depth() << "), " << m.inputs.size() << " inputs, " << m.trees->objective();
+        if (m.explain > 0)
+          std::cout << "; explains " << m.explain << " (" << (m.explain_shap ? "shap" : "approx") << ")";
+        std::cout << "\n";
+      }
+      if (!pack.rules->models.empty()) {
+        std::cout << "  model objectives supported:";
+        for (auto o : TreeEnsemble::kObjectives) std::cout << " " << o;
+        std::cout << "\n";
+      }
     }
     std::cout << pack.diagnostics.to_text();
   }

@@ -233,7 +233,7 @@ int train_model(const std::filesystem::path& rules_dir, const std::filesystem::p
 
   // 5. The model and its sidecar.
   std::ofstream model_out(out_path, std::ios::binary | std::ios::trunc);
-  model_out << json;
+  model_out << json << "\n";  // a text file (a ConfigMap keeps it byte for byte)
   if (!model_out.flush()) {
     err << "cannot write " << out_path.string() << "\n";
     return 1;

@@ -19,6 +19,7 @@
 // on many threads at once.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -42,6 +43,7 @@ class TreeEnsemble {
   std::uint32_t num_features() const { return num_features_; }
   std::size_t num_trees() const { return roots_.size(); }
   std::size_t num_nodes() const { return nodes_.size(); }
+  std::uint32_t max_depth() const { return depth_.empty() ? 0 : *std::max_element(depth_.begin(), depth_.end()); }
   const std::string& objective() const { return objective_; }
   float base_margin() const { return base_margin_; }
 

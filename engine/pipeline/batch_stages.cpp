@@ -111,6 +111,9 @@ void BatchStages::evaluate(PipelineBatch& b) {
   b.encoded.resize(n);
   b.rule_hits.assign(rs.rules.size(), 0);
   b.processor.score_models(rs, b.scratch, b.degraded);
+  for (std::size_t m = 0; m < rs.models.size() && m < b.rule_metrics->model_scores.size(); ++m) {
+    for (float s : b.processor.model_scores(m)) b.rule_metrics->model_scores[m]->Observe(s);
+  }
   for (std::size_t i = 0; i < n; ++i) {
     Verdict& v = b.verdicts[i];
     b.processor.evaluate(rs, i, v, b.scratch, b.degraded);
