@@ -98,6 +98,7 @@ void BatchProcessor::plan(const RuleSet& rules, std::span<const Event* const> ev
   results_.assign(ops_.size(), Value::null());
   late_.assign(ops_.size(), 0);
   scored_ = false;
+  features_filled_ = false;
 }
 
 void BatchProcessor::fill_features(std::size_t i) {
@@ -114,6 +115,7 @@ void BatchProcessor::score_models(const RuleSet& rules, EvalScratch& scratch, bo
     return;
   }
   for (std::size_t i = 0; i < events_.size(); ++i) fill_features(i);
+  features_filled_ = true;
   scorer_.score(
       rules, events_, plans_, [&](std::size_t i) { return features_of(i); }, scratch);
 }
@@ -126,7 +128,7 @@ void BatchProcessor::mark_late(std::span<const std::uint32_t> late_ops) {
 
 void BatchProcessor::evaluate(const RuleSet& rules, std::size_t i, Verdict& out, EvalScratch& scratch, bool degraded) {
   const Event& ev = *events_[i];
-  if (!degraded) fill_features(i);
+  if (!degraded && !features_filled_) fill_features(i);
   scratch.reset();
   EvalContext ctx{rules, ev, features_of(i), scratch, model_scores_of(i)};
   out.score = 0;

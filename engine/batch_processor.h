@@ -128,7 +128,8 @@ class BatchProcessor {
   std::size_t clamped_events_ = 0;
   EvalScratch where_scratch_;
   ModelScorer scorer_;
-  bool scored_ = false;  // score_models ran for this batch
+  bool scored_ = false;           // score_models ran for this batch
+  bool features_filled_ = false;  // score_models filled every event's feature values
   void fill_features(std::size_t i);
 };
 

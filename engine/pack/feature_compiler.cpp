@@ -58,8 +58,7 @@ void PackCompiler::compile_lists() {
       }
     }
     if (file) {
-      if (!file.IsScalar() || file.Scalar().empty() || file.Scalar().find("..") != std::string::npos ||
-          file.Scalar()[0] == '/') {
+      if (!file.IsScalar() || !inside_pack(file.Scalar())) {
         error_at("E103", item.file, file, "file must be a file name inside the pack directory");
       } else {
         FileText text = read_list_file_ ? read_list_file_(file.Scalar()) : FileText(std::nullopt);
@@ -107,6 +106,14 @@ std::optional<std::int64_t> PackCompiler::duration_key(const Item& item, const c
              "bad duration '" + *text + "': write a whole number and one unit of s, m, h, d (e.g. 24h)");
   }
   return ms;
+}
+
+Compiled PackCompiler::compile_where(const Item& item, const std::string& text) {
+  macro_texts_.push_back(std::make_unique<std::string>(text));
+  ExprSite site{item.file, item.node["where"].Mark(), *macro_texts_.back(), 0};
+  Scope scope{&site};
+  scope.in_where = true;
+  return compile_condition(site, scope, "where");
 }
 
 void PackCompiler::compile_features() {
@@ -248,11 +255,7 @@ void PackCompiler::compile_features() {
       }
     }
     if (auto where = string_key(item, "where", false)) {
-      macro_texts_.push_back(std::make_unique<std::string>(*where));
-      ExprSite site{item.file, item.node["where"].Mark(), *macro_texts_.back(), 0};
-      Scope scope{&site};
-      scope.in_where = true;
-      Compiled c = compile_condition(site, scope, "where");
+      Compiled c = compile_where(item, *where);
       if (c.ok) {
         f.where_node = c.node;
       } else {

@@ -54,7 +54,7 @@ void PackCompiler::compile_models() {
     m.name = item.name;
     bool ok = true;
     if (auto f = string_key(item, "file", true)) {
-      if (f->empty() || f->find("..") != std::string::npos || (*f)[0] == '/') {
+      if (!inside_pack(*f)) {
         error_at("E103", item.file, item.node["file"], "file must be a path inside the pack directory");
         ok = false;
       }
@@ -63,11 +63,7 @@ void PackCompiler::compile_models() {
       ok = false;
     }
     if (auto where = string_key(item, "where", false)) {
-      macro_texts_.push_back(std::make_unique<std::string>(*where));
-      ExprSite site{item.file, item.node["where"].Mark(), *macro_texts_.back(), 0};
-      Scope scope{&site};
-      scope.in_where = true;
-      Compiled c = compile_condition(site, scope, "where");
+      Compiled c = compile_where(item, *where);
       ok &= c.ok;
       if (c.ok) m.where_node = c.node;
     }

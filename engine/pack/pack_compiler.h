@@ -242,6 +242,14 @@ class PackCompiler {
 
   static bool valid_path(const std::string& p);
 
+  // A file name a pack may reference (lists, models): inside its directory.
+  static bool inside_pack(const std::string& name) {
+    return !name.empty() && name.find("..") == std::string::npos && name[0] != '/';
+  }
+
+  // An item's `where` (a condition that reads no feature or model).
+  Compiled compile_where(const Item& item, const std::string& text);
+
   std::optional<std::int64_t> duration_key(const Item& item, const char* key, bool required);
 
   void compile_features();

@@ -9,6 +9,7 @@
 #include "engine/cli/replay.h"
 #include "engine/cli/verdict_diff.h"
 #include "engine/pack_loader.h"
+#include "model_fixtures.h"
 
 using namespace fraud;
 
@@ -143,12 +144,7 @@ rules:
     when: 0.95 <= m
     reason: very
 )";
-  std::string model = [] {
-    std::ifstream f(std::string(FRAUD_SOURCE_DIR) + "/tests/data/models/logistic.json");
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-  }();
+  std::string model = fraud::testing::model_fixture("logistic.json");
   PackLoadOptions o;
   o.extra_fields = {"is_fraud"};
   auto r = compile_pack(

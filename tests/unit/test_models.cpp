@@ -15,6 +15,7 @@
 #include "connectors/memory/memory_feature_store.h"
 #include "engine/pack_loader.h"
 #include "engine/pipeline/batch_runner.h"
+#include "model_fixtures.h"
 #include "pack_fixture.h"
 
 using namespace fraud;
@@ -22,12 +23,7 @@ using namespace fraud::testing;
 
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(FRAUD_SOURCE_DIR) + "/tests/data/models/" + name);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string fixture(const std::string& name) { return model_fixture(name); }
 
 // A pack over the fixture model: inputs a, b, c and the boolean `flag`.
 const char* kPack = R"(models:

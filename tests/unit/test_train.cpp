@@ -65,20 +65,29 @@ fs::path write_case(const std::string& name, std::string& events) {
   return dir;
 }
 
+// Training model m of the case's pack on its label `fraud`, on one thread.
+TrainOptions options(int rounds) {
+  TrainOptions o;
+  o.model = "m";
+  o.label = "fraud";
+  o.params.rounds = rounds;
+  o.params.threads = 1;
+  return o;
+}
+
+int train(const fs::path& dir, const TrainOptions& o, std::ostream& out, std::ostream& err) {
+  return train_model(dir / "pack", dir / "events.jsonl", dir / "pack" / "m.json", o, out, err);
+}
+
 }  // namespace
 
 TEST(Train, SplitsByEventTimeWritesTheModelAndItsSidecar) {
   std::string events;
   fs::path dir = write_case("train-case", events);
-  TrainOptions o;
-  o.model = "m";
-  o.label = "fraud";
-  o.params.rounds = 20;
+  TrainOptions o = options(20);
   o.params.max_depth = 3;
-  o.params.threads = 1;
   std::ostringstream out, err;
-  ASSERT_EQ(train_model(dir / "pack", dir / "events.jsonl", dir / "pack" / "m.json", o, out, err), 0)
-      << err.str() << out.str();
+  ASSERT_EQ(train(dir, o, out, err), 0) << err.str() << out.str();
   EXPECT_NE(out.str().find("4000 labelled rows"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("1 outside the model's where"), std::string::npos) << out.str();
   // Default split: the last 20% of event time validates.
@@ -109,22 +118,18 @@ TEST(Train, SplitsByEventTimeWritesTheModelAndItsSidecar) {
 
   // Training again is deterministic: same rows, same model.
   std::string first_model = read(dir / "pack" / "m.json");
-  ASSERT_EQ(train_model(dir / "pack", dir / "events.jsonl", dir / "pack" / "m.json", o, out, err), 0);
+  ASSERT_EQ(train(dir, o, out, err), 0);
   EXPECT_EQ(read(dir / "pack" / "m.json"), first_model);
 }
 
 TEST(Train, LabelsKnownAfterTheCutOffDoNotTrain) {
   std::string events;
   fs::path dir = write_case("train-label-time", events);
-  TrainOptions o;
-  o.model = "m";
-  o.label = "fraud";
+  TrainOptions o = options(5);
   o.label_time = "known";
   o.validate_from_ms = 1'000'000 + 2000 * 1000;  // events 0..1999 train, 2000.. validate
-  o.params.rounds = 5;
-  o.params.threads = 1;
   std::ostringstream out, err;
-  ASSERT_EQ(train_model(dir / "pack", dir / "events.jsonl", dir / "pack" / "m.json", o, out, err), 0) << err.str();
+  ASSERT_EQ(train(dir, o, out, err), 0) << err.str();
   // Odd events' labels arrive 500 s later: those of events 1501..1999 come after the cut-off.
   EXPECT_NE(out.str().find("train:      1750 rows"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("(250 left out: label known after the cut-off)"), std::string::npos) << out.str();
@@ -134,18 +139,15 @@ TEST(Train, LabelsKnownAfterTheCutOffDoNotTrain) {
 TEST(Train, RefusesAnUnknownModelOrOneLabel) {
   std::string events;
   fs::path dir = write_case("train-refusals", events);
-  TrainOptions o;
-  o.model = "m";
-  o.label = "fraud";
-  o.params.rounds = 2;
+  TrainOptions o = options(2);
   std::ostringstream out, err;
-  ASSERT_EQ(train_model(dir / "pack", dir / "events.jsonl", dir / "pack" / "m.json", o, out, err), 0) << err.str();
+  ASSERT_EQ(train(dir, o, out, err), 0) << err.str();
   o.model = "nope";
-  EXPECT_EQ(train_model(dir / "pack", dir / "events.jsonl", dir / "pack" / "m.json", o, out, err), 2);
+  EXPECT_EQ(train(dir, o, out, err), 2);
   EXPECT_NE(err.str().find("declares no model 'nope'"), std::string::npos) << err.str();
   o.model = "m";
   o.validate_from_ms = 0;  // nothing before it
   std::ostringstream err2;
-  EXPECT_EQ(train_model(dir / "pack", dir / "events.jsonl", dir / "pack" / "m.json", o, out, err2), 1);
+  EXPECT_EQ(train(dir, o, out, err2), 1);
   EXPECT_NE(err2.str().find("both labels are needed"), std::string::npos) << err2.str();
 }

@@ -14,17 +14,13 @@
 
 #include "engine/model/tree_ensemble.h"
 #include "engine/model/xgboost_booster.h"
+#include "model_fixtures.h"
 
 using namespace fraud;
 
 namespace {
 
-std::string read(const std::string& name) {
-  std::ifstream in(std::string(FRAUD_SOURCE_DIR) + "/tests/data/models/" + name);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string read(const std::string& name) { return fraud::testing::model_fixture(name); }
 
 TreeEnsemble ensemble(const std::string& json) {
   auto r = TreeEnsemble::from_xgboost_json(json);
